@@ -1,0 +1,132 @@
+//! The one error type of the crate.
+//!
+//! Every message names what was wrong (the parameter and its value, the file, the
+//! science window) and what would have been accepted, so that a notebook user can fix
+//! the request without reading the source.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout `oda`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in `oda`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A request parameter has a value outside what is allowed.
+    #[error("invalid parameter {name}={value:?}: {allowed}")]
+    InvalidParameter {
+        /// The parameter's name, as the user wrote it (ODA spelling: `RA`, `T1`, ...).
+        name: String,
+        /// The offending value, as given.
+        value: String,
+        /// What would have been accepted.
+        allowed: String,
+    },
+
+    /// A source name that the reference catalog does not know.
+    #[error("unknown source {name:?}: not in the reference catalog{}", suggestion_text(.suggestions))]
+    UnknownSource {
+        /// The name asked for.
+        name: String,
+        /// Catalog names that are close to it, best first.
+        suggestions: Vec<String>,
+    },
+
+    /// A Science Window identifier that is malformed or not in the archive.
+    #[error("science window {swid:?}: {reason}")]
+    ScienceWindow {
+        /// The identifier as given.
+        swid: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+
+    /// The selection of science windows came out empty.
+    #[error("no science windows selected: {reason}")]
+    EmptySelection {
+        /// Why nothing was selected, and what to change.
+        reason: String,
+    },
+
+    /// A FITS file could not be read or written, or does not have the expected content.
+    #[error("FITS file {}: {message}", .path.display())]
+    Fits {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// An I/O error on a named path.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A setting of the environment (data directory, archive root, seed) is unusable.
+    #[error("setting {name}: {message}")]
+    Setting {
+        /// The setting (`ODA_DATA`, `ODA_ARCHIVE`, `--seed`, ...).
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn suggestion_text(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", suggestions.join(", "))
+    }
+}
+
+impl Error {
+    /// Builds an [`Error::InvalidParameter`].
+    pub fn invalid(name: impl Into<String>, value: impl ToString, allowed: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name: name.into(),
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+
+    /// Builds an [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Builds an [`Error::Fits`] for `path`.
+    pub fn fits(path: impl Into<PathBuf>, message: impl ToString) -> Self {
+        Error::Fits {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// True when a request parameter was rejected.
+    pub fn is_invalid_parameter(&self) -> bool {
+        matches!(self, Error::InvalidParameter { .. })
+    }
+
+    /// The name of the rejected parameter, if this is a parameter error.
+    pub fn parameter(&self) -> Option<&str> {
+        match self {
+            Error::InvalidParameter { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// True when a file could not be read or has unexpected content.
+    pub fn is_file_error(&self) -> bool {
+        matches!(self, Error::Fits { .. } | Error::Io { .. })
+    }
+}

@@ -1,0 +1,1 @@
+//! IBIS/ISGRI.

@@ -1,0 +1,2 @@
+//! Instruments of INTEGRAL. Only IBIS/ISGRI for now.
+pub mod isgri;

@@ -1,0 +1,48 @@
+//! # oda — INTEGRAL Online Data Analysis, notebook-first
+//!
+//! `oda` analyses INTEGRAL/ISGRI hard X-ray data in Rust: name a source, a time span and
+//! an energy band and get sky images with catalogs, spectra and light curves, computed by a
+//! coded-mask analysis chain. The default data are an embedded, deterministic simulation of
+//! the mission that writes exactly the files of the real archive; set `ODA_ARCHIVE` to a
+//! real archive root and the same code reads real data.
+//!
+//! ```no_run
+//! use oda::prelude::*;
+//! let settings = Settings::from_env()?;
+//! let archive = Archive::open(&settings)?;
+//! let selection = ScwSelection::from_pairs([("src_name", "Crab"), ("T1", "2003-03-15"),
+//!     ("T2", "2018-03-16"), ("max_pointings", "5")])?;
+//! for scw in archive.select(&selection)?.scws() {
+//!     println!("{} {:.1} ks", scw.swid, scw.telapse / 1000.0);
+//! }
+//! # Ok::<(), oda::Error>(())
+//! ```
+//!
+//! The crate is organised as the analysis flows:
+//! - [`time`], [`sky`] — time systems, coordinates, projections, the reference catalog;
+//! - [`instrument`] — the IBIS/ISGRI coded mask, detector, response and background;
+//! - [`archive`] — Science Windows, the ScW index and selection, the on-disk FITS layout;
+//! - [`simulate`] — the simulated mission that serves as the default archive.
+//!
+//! Units: energies in keV, angles in degrees, times as [`time::Time`] (IJD, TT) or seconds.
+#![deny(missing_docs)]
+
+pub mod archive;
+pub mod config;
+mod error;
+pub mod instrument;
+pub mod osa;
+pub mod simulate;
+pub mod sky;
+pub mod time;
+
+pub use error::{Error, Result};
+
+/// The names a notebook or script usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::archive::{ScienceWindow, ScwId};
+    pub use crate::osa::OsaVersion;
+    pub use crate::sky::SkyCoord;
+    pub use crate::time::{Time, TimeFormat};
+    pub use crate::{Error, Result};
+}

@@ -1,0 +1,1 @@
+//! The bundled reference catalog (placeholder while it is written).
