@@ -108,11 +108,3 @@ impl EventList {
     }
 }
 
-/// Writes `events` to `path` (placeholder).
-pub fn write_events(_path: &std::path::Path, _events: &EventList) -> crate::Result<()> {
-    Ok(())
-}
-/// Reads (placeholder).
-pub fn read_events(path: &std::path::Path) -> crate::Result<EventList> {
-    Err(crate::Error::fits(path, "not yet"))
-}

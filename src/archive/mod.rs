@@ -1,6 +1,7 @@
 //! The archive: Science Window identifiers, the ScW index, selection, and the on-disk layout.
 
 mod events;
+mod fitsutil;
 mod index;
 mod scw_id;
 
