@@ -1,1 +1,132 @@
-//! Settings.
+//! Settings: where data live, which archive to read, and the simulation seed.
+//!
+//! | setting | command line | environment | default |
+//! |---|---|---|---|
+//! | data directory (cache, simulated archive) | `--data DIR` | `ODA_DATA` | `$XDG_DATA_HOME/oda` (`~/.local/share/oda`) |
+//! | real archive root | `--archive DIR` | `ODA_ARCHIVE` | none: the simulated archive |
+//! | simulation seed | `--seed N` | `ODA_SIM_SEED` | [`DEFAULT_SEED`](crate::simulate::DEFAULT_SEED) |
+//!
+//! The command line wins over the environment, which wins over the default.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::simulate::DEFAULT_SEED;
+
+/// Where the Science Window data come from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArchiveSource {
+    /// The embedded simulated mission, materialised under the data directory.
+    Simulated,
+    /// A real archive tree (`scw/`, `idx/scw/`) at this root.
+    Real(PathBuf),
+}
+
+/// The settings of one session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Data directory: simulated archive, cache.
+    pub data_dir: PathBuf,
+    /// The archive to read.
+    pub archive: ArchiveSource,
+    /// Simulation seed (used only with the simulated archive).
+    pub seed: u64,
+}
+
+impl Settings {
+    /// Settings from the environment (`ODA_DATA`, `ODA_ARCHIVE`, `ODA_SIM_SEED`) and defaults.
+    ///
+    /// # Errors
+    /// An unparsable `ODA_SIM_SEED`, or no data directory when neither `ODA_DATA` nor a home
+    /// directory is known.
+    pub fn from_env() -> Result<Settings> {
+        let data_dir = match std::env::var_os("ODA_DATA").filter(|v| !v.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => dirs::data_dir().map(|d| d.join("oda")).ok_or_else(|| Error::Setting {
+                name: "ODA_DATA".into(),
+                message: "no data directory: set ODA_DATA or --data (no home directory is known)".into(),
+            })?,
+        };
+        let archive = match std::env::var_os("ODA_ARCHIVE").filter(|v| !v.is_empty()) {
+            Some(root) => ArchiveSource::Real(PathBuf::from(root)),
+            None => ArchiveSource::Simulated,
+        };
+        let seed = match std::env::var("ODA_SIM_SEED") {
+            Ok(s) if !s.trim().is_empty() => parse_seed("ODA_SIM_SEED", &s)?,
+            _ => DEFAULT_SEED,
+        };
+        Ok(Settings { data_dir, archive, seed })
+    }
+
+    /// These settings with another data directory.
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Settings {
+        self.data_dir = dir.into();
+        self
+    }
+
+    /// These settings reading the real archive at `root`.
+    pub fn with_archive(mut self, root: impl Into<PathBuf>) -> Settings {
+        self.archive = ArchiveSource::Real(root.into());
+        self
+    }
+
+    /// These settings with simulation seed `seed`.
+    pub fn with_seed(mut self, seed: u64) -> Settings {
+        self.seed = seed;
+        self
+    }
+
+    /// Settings for the simulated archive under `data_dir` with the default seed (for tests and examples).
+    pub fn simulated(data_dir: impl Into<PathBuf>) -> Settings {
+        Settings {
+            data_dir: data_dir.into(),
+            archive: ArchiveSource::Simulated,
+            seed: DEFAULT_SEED,
+        }
+    }
+
+    /// The root of the archive tree: the real root, or the simulated archive of this seed.
+    pub fn archive_root(&self) -> PathBuf {
+        match &self.archive {
+            ArchiveSource::Real(root) => root.clone(),
+            ArchiveSource::Simulated => simulated_root(&self.data_dir, self.seed),
+        }
+    }
+}
+
+/// Where the simulated archive of `seed` lives under `data_dir`.
+pub fn simulated_root(data_dir: &Path, seed: u64) -> PathBuf {
+    data_dir.join("simulated-archive").join(format!("seed-{seed}"))
+}
+
+/// Parses a seed given as setting `name`.
+///
+/// # Errors
+/// Anything but a non-negative integer below 2⁶⁴.
+pub fn parse_seed(name: &str, value: &str) -> Result<u64> {
+    value.trim().parse().map_err(|_| Error::Setting {
+        name: name.into(),
+        message: format!("{value:?} is not a seed: give a non-negative integer below 2^64"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_parse_or_explain() {
+        assert_eq!(parse_seed("--seed", " 42 ").unwrap(), 42);
+        let e = parse_seed("ODA_SIM_SEED", "-3").unwrap_err().to_string();
+        assert!(e.contains("ODA_SIM_SEED") && e.contains("-3"), "{e}");
+    }
+
+    #[test]
+    fn roots() {
+        let s = Settings::simulated("/tmp/x").with_seed(7);
+        assert_eq!(s.archive_root(), PathBuf::from("/tmp/x/simulated-archive/seed-7"));
+        assert_eq!(s.with_archive("/data/integral").archive_root(), PathBuf::from("/data/integral"));
+    }
+}

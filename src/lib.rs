@@ -34,15 +34,17 @@ pub mod instrument;
 pub mod osa;
 pub mod simulate;
 pub mod sky;
+pub mod spectrum;
 pub mod time;
 
 pub use error::{Error, Result};
 
 /// The names a notebook or script usually needs, in one `use`.
 pub mod prelude {
-    pub use crate::archive::{ScienceWindow, ScwId};
+    pub use crate::archive::{Archive, ScienceWindow, ScwId, ScwSelection, Selection};
+    pub use crate::config::Settings;
     pub use crate::osa::OsaVersion;
-    pub use crate::sky::SkyCoord;
+    pub use crate::sky::{SkyCoord, resolve};
     pub use crate::time::{Time, TimeFormat};
     pub use crate::{Error, Result};
 }

@@ -1,10 +1,18 @@
 //! The archive: Science Window identifiers, the ScW index, selection, and the on-disk layout.
+//!
+//! One reader serves the real INTEGRAL archive (`ODA_ARCHIVE`) and the simulated one:
+//! `scw/RRRR/RRRRPPPPSSSF.001/isgri_events.fits[.gz]` for the events and
+//! `idx/scw/GNRL-SCWG-GRP-IDX.fits` for the index.
 
 mod events;
 mod fitsutil;
 mod index;
 mod scw_id;
+mod select;
+mod store;
 
 pub use events::{EnergyScale, EventList, Gti, ScwHeader, read_events, write_events};
 pub use index::{ScienceWindow, ScwIndex, read_index, write_index};
 pub use scw_id::{SCW_VERSION, ScwId};
+pub use select::{DEFAULT_MAX_POINTINGS, DEFAULT_RADIUS_DEG, SELECTION_KEYS, ScwSelection, Selection, select};
+pub use store::{Archive, EVENTS_FILE, INDEX_PATH};

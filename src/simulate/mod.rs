@@ -1,1 +1,237 @@
-//! The simulated mission.
+//! The simulated mission: the embedded default archive.
+//!
+//! A [`Simulation`] is a fixed sky ([`SkyModel`]), a fixed observing plan for 2003–2019
+//! ([`PointingPlan`]) and a seed for the photons. The events of a Science Window are generated
+//! on demand, deterministically from (seed, SWID): Poisson counts from every source in the field
+//! through the mask (PIF) and the response, plus background, dead and noisy pixels, flagged
+//! events and GTIs with occasional gaps. The same (seed, SWID) always gives bit-identical events,
+//! so a materialised file can be deleted and regenerated; another seed is an independent universe
+//! of photons from the same sky.
+//!
+//! The simulation also tells the truth: [`Simulation::expected_counts`] integrates the model
+//! (through the response matrix, not the event sampler) for the statistical tests.
+//!
+//! ```no_run
+//! use oda::simulate::Simulation;
+//! let sim = Simulation::new(oda::simulate::DEFAULT_SEED)?;
+//! let first = &sim.plan().scws()[0];
+//! let events = sim.events(&first.scw.swid)?;
+//! println!("{} events in {}", events.len(), first.scw.swid);
+//! # Ok::<(), oda::Error>(())
+//! ```
+
+mod events;
+mod pointing;
+mod sky_model;
+
+use std::sync::{Arc, OnceLock};
+
+pub use pointing::{Dither, FIRST_REVOLUTION, LAST_REVOLUTION, PlannedScw, PointingPlan, sun_allows, sun_position};
+pub use sky_model::{
+    CRAB_FLUX_30_300, CRAB_GAMMA, CRAB_PHOTON_FLUX_20_40, Component, LightCurveModel, SkyModel, SkySource,
+};
+
+use crate::archive::{EventList, ScienceWindow, ScwId, ScwIndex};
+use crate::error::{Error, Result};
+use crate::instrument::isgri::{Background, Mask, N_PIXELS, Rmf, detection_efficiency, pif, threshold_efficiency};
+use crate::osa::OsaVersion;
+use crate::time::SECONDS_PER_DAY;
+use events::{PIXEL_AREA_CM2, ScwConditions, background_density, log_edges};
+
+/// The default simulation seed (INTEGRAL's launch date).
+pub const DEFAULT_SEED: u64 = 20_021_017;
+
+/// The simulated mission with one photon seed.
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    seed: u64,
+    sky: Arc<SkyModel>,
+    plan: Arc<PointingPlan>,
+    mask: Arc<Mask>,
+}
+
+fn default_sky() -> Result<Arc<SkyModel>> {
+    static SKY: OnceLock<Arc<SkyModel>> = OnceLock::new();
+    if let Some(s) = SKY.get() {
+        return Ok(s.clone());
+    }
+    let sky = Arc::new(SkyModel::default_sky()?);
+    Ok(SKY.get_or_init(|| sky).clone())
+}
+
+fn default_plan() -> Result<Arc<PointingPlan>> {
+    static PLAN: OnceLock<Arc<PointingPlan>> = OnceLock::new();
+    if let Some(p) = PLAN.get() {
+        return Ok(p.clone());
+    }
+    let targets: Vec<_> = crate::sky::ReferenceCatalog::bundled()?
+        .sources()
+        .iter()
+        .map(|s| (s.name.clone(), s.position))
+        .collect();
+    let plan = Arc::new(PointingPlan::generate(FIRST_REVOLUTION, LAST_REVOLUTION, &targets));
+    Ok(PLAN.get_or_init(|| plan).clone())
+}
+
+/// Expected numbers of good events in an energy band: the truth for statistical tests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpectedCounts {
+    /// Background events.
+    pub background: f64,
+    /// Events of each source in the field, by name.
+    pub sources: Vec<(String, f64)>,
+}
+
+impl ExpectedCounts {
+    /// Background plus all sources.
+    pub fn total(&self) -> f64 {
+        self.background + self.sources.iter().map(|s| s.1).sum::<f64>()
+    }
+
+    /// Events expected from `name` (0 if it is not in the field).
+    pub fn source(&self, name: &str) -> f64 {
+        self.sources.iter().find(|s| s.0 == name).map_or(0.0, |s| s.1)
+    }
+}
+
+impl Simulation {
+    /// The default sky and observing plan with photon seed `seed`.
+    ///
+    /// # Errors
+    /// Only if the bundled reference catalog cannot be read.
+    pub fn new(seed: u64) -> Result<Simulation> {
+        Ok(Simulation {
+            seed,
+            sky: default_sky()?,
+            plan: default_plan()?,
+            mask: Arc::new(Mask::isgri()),
+        })
+    }
+
+    /// The same plan and seed with another sky (to isolate sources in tests, or for what-ifs).
+    pub fn with_sky(&self, sky: SkyModel) -> Simulation {
+        Simulation {
+            sky: Arc::new(sky),
+            ..self.clone()
+        }
+    }
+
+    /// The photon seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The simulated sky (the truth).
+    pub fn sky(&self) -> &SkyModel {
+        &self.sky
+    }
+
+    /// The observing plan.
+    pub fn plan(&self) -> &PointingPlan {
+        &self.plan
+    }
+
+    /// The Science Window index of the simulated archive.
+    pub fn index(&self) -> ScwIndex {
+        ScwIndex {
+            scws: self.plan.scws().iter().map(|p| p.scw.clone()).collect::<Vec<ScienceWindow>>(),
+        }
+    }
+
+    /// The planned Science Window `swid`.
+    ///
+    /// # Errors
+    /// [`Error::ScienceWindow`] when `swid` is not in the simulated archive.
+    pub fn planned(&self, swid: &ScwId) -> Result<&PlannedScw> {
+        self.plan.get(swid).ok_or_else(|| Error::ScienceWindow {
+            swid: swid.to_string(),
+            reason: format!(
+                "not in the simulated archive (pointings of revolutions {FIRST_REVOLUTION}–{LAST_REVOLUTION}); \
+                 `oda scw list` shows what exists"
+            ),
+        })
+    }
+
+    /// The events of Science Window `swid`.
+    ///
+    /// # Errors
+    /// [`Error::ScienceWindow`] when `swid` is not in the simulated archive.
+    pub fn events(&self, swid: &ScwId) -> Result<EventList> {
+        Ok(self.events_for(self.planned(swid)?))
+    }
+
+    /// The events of any planned pointing, including ones made up for a test.
+    pub fn events_for(&self, p: &PlannedScw) -> EventList {
+        events::generate(self.seed, &self.sky, &self.mask, p)
+    }
+
+    /// Expected good events with nominal-scale energy in [e1, e2) keV for pointing `p`,
+    /// integrated from the model through the response matrix (independently of the sampler).
+    ///
+    /// # Errors
+    /// An empty or invalid energy band.
+    pub fn expected_counts(&self, p: &PlannedScw, e1: f64, e2: f64) -> Result<ExpectedCounts> {
+        if !(e1.is_finite() && e2.is_finite() && e1 > 0.0 && e2 > e1) {
+            return Err(Error::invalid("energy band", format!("{e1}–{e2} keV"), "0 < E1 < E2"));
+        }
+        let c = ScwConditions::of(p);
+        let (m1, m2) = (e1 / c.gain, (e2 / c.gain).min(c.max_measured()));
+        let live = c.ontime * c.live_fraction;
+
+        // Background: Simpson on a fine linear grid in measured energy.
+        let weights_sum: f64 = Background::spatial_map().iter().zip(c.efficiency.iter()).map(|(m, e)| m * e).sum();
+        let n = 20_000;
+        let h = (m2 - m1) / n as f64;
+        let f = |m: f64| background_density(m) * threshold_efficiency(m * c.gain, c.threshold);
+        let mut s = f(m1) + f(m2);
+        for i in 1..n {
+            s += if i % 2 == 1 { 4.0 } else { 2.0 } * f(m1 + i as f64 * h);
+        }
+        let background = s * h / 3.0
+            * Background::level(c.t_mid)
+            * p.background_scale
+            * (weights_sum / N_PIXELS as f64)
+            * live;
+
+        // Sources: detected photons per true-energy bin folded through the RMF.
+        let true_edges = log_edges(7.0, c.max_measured() * 1.1, 1500);
+        let rmf = Rmf::compute(&true_edges, &[m1, m2], c.t_mid, OsaVersion::Osa11_2)?;
+        let mut sources = Vec::new();
+        for src in self.sky.sources() {
+            let Some((ty, tz)) = p.scw.attitude.to_tangents(&src.position) else { continue };
+            let lit = (pif(&self.mask, ty, tz) * &c.efficiency).sum();
+            if lit <= 0.0 {
+                continue;
+            }
+            let mut counts = 0.0;
+            for comp in &src.components {
+                let exposure = light_curve_exposure(&comp.light_curve, p) * c.live_fraction;
+                let per_bin: Vec<f64> = true_edges
+                    .windows(2)
+                    .map(|w| {
+                        crate::spectrum::integrate_log(|e| comp.spectrum.density(e) * detection_efficiency(e), w[0], w[1])
+                    })
+                    .collect();
+                counts += rmf.fold(&per_bin)?[0] * PIXEL_AREA_CM2 * lit * exposure;
+            }
+            sources.push((src.name.clone(), counts));
+        }
+        Ok(ExpectedCounts { background, sources })
+    }
+}
+
+/// ∫ L(t) dt over the GTIs of `p`, seconds (1 s midpoint rule, or exact for constant curves).
+fn light_curve_exposure(lc: &LightCurveModel, p: &PlannedScw) -> f64 {
+    p.gti
+        .iter()
+        .map(|(a, b)| {
+            let len = (b - a) * SECONDS_PER_DAY;
+            if matches!(lc, LightCurveModel::Constant) {
+                return len;
+            }
+            let n = len.ceil().max(1.0) as usize;
+            let dt = len / n as f64;
+            (0..n).map(|i| lc.at(a + (i as f64 + 0.5) * dt / SECONDS_PER_DAY) * dt).sum::<f64>()
+        })
+        .sum()
+}

@@ -17,6 +17,7 @@ pub mod catalog;
 mod wcs;
 
 pub use attitude::Attitude;
+pub use catalog::{CatalogSource, ReferenceCatalog, SourceClass, resolve};
 
 pub use wcs::TanProjection;
 

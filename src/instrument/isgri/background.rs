@@ -28,8 +28,8 @@ const LINES: [(f64, f64); 6] = [
     (511.0, 10.0),  // annihilation
 ];
 /// Continuum shape: rate density ∝ (E/50)^−SLOPE · exp(−E/FOLD).
-const CONTINUUM_SLOPE: f64 = 0.9;
-const CONTINUUM_FOLD_KEV: f64 = 600.0;
+const CONTINUUM_SLOPE: f64 = 1.2;
+const CONTINUUM_FOLD_KEV: f64 = 200.0;
 /// Relative amplitude of the solar-cycle modulation (background is highest at solar minimum).
 const SOLAR_CYCLE_AMPLITUDE: f64 = 0.10;
 /// A solar minimum (fractional year) and the cycle length, years.
