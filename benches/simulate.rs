@@ -34,7 +34,9 @@ fn bench(c: &mut Criterion) {
             write_events(&path, &ev).expect("write");
         })
     });
-    group.bench_function("read FITS", |b| b.iter(|| oda::archive::read_events(&path).expect("read")));
+    group.bench_function("read FITS", |b| {
+        b.iter(|| oda::archive::read_events(&path).expect("read"))
+    });
     group.finish();
 }
 

@@ -44,10 +44,14 @@ impl Settings {
     pub fn from_env() -> Result<Settings> {
         let data_dir = match std::env::var_os("ODA_DATA").filter(|v| !v.is_empty()) {
             Some(dir) => PathBuf::from(dir),
-            None => dirs::data_dir().map(|d| d.join("oda")).ok_or_else(|| Error::Setting {
-                name: "ODA_DATA".into(),
-                message: "no data directory: set ODA_DATA or --data (no home directory is known)".into(),
-            })?,
+            None => dirs::data_dir()
+                .map(|d| d.join("oda"))
+                .ok_or_else(|| Error::Setting {
+                    name: "ODA_DATA".into(),
+                    message:
+                        "no data directory: set ODA_DATA or --data (no home directory is known)"
+                            .into(),
+                })?,
         };
         let archive = match std::env::var_os("ODA_ARCHIVE").filter(|v| !v.is_empty()) {
             Some(root) => ArchiveSource::Real(PathBuf::from(root)),
@@ -57,7 +61,11 @@ impl Settings {
             Ok(s) if !s.trim().is_empty() => parse_seed("ODA_SIM_SEED", &s)?,
             _ => DEFAULT_SEED,
         };
-        Ok(Settings { data_dir, archive, seed })
+        Ok(Settings {
+            data_dir,
+            archive,
+            seed,
+        })
     }
 
     /// These settings with another data directory.
@@ -98,7 +106,9 @@ impl Settings {
 
 /// Where the simulated archive of `seed` lives under `data_dir`.
 pub fn simulated_root(data_dir: &Path, seed: u64) -> PathBuf {
-    data_dir.join("simulated-archive").join(format!("seed-{seed}"))
+    data_dir
+        .join("simulated-archive")
+        .join(format!("seed-{seed}"))
 }
 
 /// Parses a seed given as setting `name`.
@@ -126,7 +136,13 @@ mod tests {
     #[test]
     fn roots() {
         let s = Settings::simulated("/tmp/x").with_seed(7);
-        assert_eq!(s.archive_root(), PathBuf::from("/tmp/x/simulated-archive/seed-7"));
-        assert_eq!(s.with_archive("/data/integral").archive_root(), PathBuf::from("/data/integral"));
+        assert_eq!(
+            s.archive_root(),
+            PathBuf::from("/tmp/x/simulated-archive/seed-7")
+        );
+        assert_eq!(
+            s.with_archive("/data/integral").archive_root(),
+            PathBuf::from("/data/integral")
+        );
     }
 }

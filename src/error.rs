@@ -88,7 +88,11 @@ fn suggestion_text(suggestions: &[String]) -> String {
 
 impl Error {
     /// Builds an [`Error::InvalidParameter`].
-    pub fn invalid(name: impl Into<String>, value: impl ToString, allowed: impl Into<String>) -> Self {
+    pub fn invalid(
+        name: impl Into<String>,
+        value: impl ToString,
+        allowed: impl Into<String>,
+    ) -> Self {
         Error::InvalidParameter {
             name: name.into(),
             value: value.to_string(),

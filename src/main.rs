@@ -120,7 +120,10 @@ fn isot(ijd: f64) -> String {
 }
 
 fn offset(selection: &Selection, s: &oda::archive::ScienceWindow) -> Option<f64> {
-    selection.request.target.map(|t| t.separation(&s.attitude.pointing()))
+    selection
+        .request
+        .target
+        .map(|t| t.separation(&s.attitude.pointing()))
 }
 
 fn print_list(selection: &Selection) -> oda::Result<()> {
@@ -128,7 +131,9 @@ fn print_list(selection: &Selection) -> oda::Result<()> {
         eprintln!("# {c}");
     }
     eprintln!("# {} Science Window(s) selected", selection.scws.len());
-    eprintln!("# SWID          RA_SCX   DEC_SCX  OFFSET  TSTART                   TSTOP                    TELAPSE");
+    eprintln!(
+        "# SWID          RA_SCX   DEC_SCX  OFFSET  TSTART                   TSTOP                    TELAPSE"
+    );
     let mut out = std::io::stdout().lock();
     for s in &selection.scws {
         let p = s.attitude.pointing();
@@ -172,7 +177,8 @@ fn print_json(selection: &Selection) -> oda::Result<()> {
         "comments": selection.comments,
         "scws": scws,
     });
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| oda::Error::io("stdout", std::io::Error::other(e)))?;
+    let text = serde_json::to_string_pretty(&doc)
+        .map_err(|e| oda::Error::io("stdout", std::io::Error::other(e)))?;
     println!("{text}");
     Ok(())
 }
@@ -192,7 +198,9 @@ fn fetch(settings: &Settings, items: &[String]) -> oda::Result<bool> {
     }
     let bar = if swids.len() > 1 {
         let bar = ProgressBar::new(swids.len() as u64);
-        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} ScWs {elapsed_precise} (eta {eta})") {
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {pos}/{len} ScWs {elapsed_precise} (eta {eta})")
+        {
             bar.set_style(style);
         }
         bar
@@ -219,7 +227,10 @@ fn fetch(settings: &Settings, items: &[String]) -> oda::Result<bool> {
         }
     }
     if failed > 0 {
-        eprintln!("oda: {failed} of {} Science Windows could not be fetched", swids.len());
+        eprintln!(
+            "oda: {failed} of {} Science Windows could not be fetched",
+            swids.len()
+        );
     }
     Ok(failed == 0)
 }

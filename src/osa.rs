@@ -16,7 +16,9 @@ use crate::error::{Error, Result};
 pub const OSA11_FIRST_REVOLUTION: u32 = 1626;
 
 /// An OSA software version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 pub enum OsaVersion {
     /// OSA 10.2: calibrations frozen in 2014; valid before revolution 1626.
     #[serde(rename = "OSA10.2")]
@@ -32,7 +34,11 @@ pub enum OsaVersion {
 
 impl OsaVersion {
     /// All versions, oldest first.
-    pub const ALL: [OsaVersion; 3] = [OsaVersion::Osa10_2, OsaVersion::Osa11_0, OsaVersion::Osa11_2];
+    pub const ALL: [OsaVersion; 3] = [
+        OsaVersion::Osa10_2,
+        OsaVersion::Osa11_0,
+        OsaVersion::Osa11_2,
+    ];
 
     /// The version's name as ODA writes it (`OSA11.2`).
     pub fn name(self) -> &'static str {
@@ -55,8 +61,12 @@ impl OsaVersion {
     /// A sentence describing the era this version covers.
     pub fn era(self) -> String {
         match self {
-            OsaVersion::Osa10_2 => format!("OSA10.2 covers revolutions before {OSA11_FIRST_REVOLUTION} (until early 2016)"),
-            OsaVersion::Osa11_0 => format!("OSA11.0 covers revolutions from {OSA11_FIRST_REVOLUTION} on (early 2016 onwards)"),
+            OsaVersion::Osa10_2 => format!(
+                "OSA10.2 covers revolutions before {OSA11_FIRST_REVOLUTION} (until early 2016)"
+            ),
+            OsaVersion::Osa11_0 => format!(
+                "OSA11.0 covers revolutions from {OSA11_FIRST_REVOLUTION} on (early 2016 onwards)"
+            ),
             OsaVersion::Osa11_2 => "OSA11.2 covers the whole mission".to_string(),
         }
     }
@@ -85,7 +95,11 @@ impl FromStr for OsaVersion {
             "OSA10.2" | "10.2" => Ok(OsaVersion::Osa10_2),
             "OSA11.0" | "11.0" | "OSA11" => Ok(OsaVersion::Osa11_0),
             "OSA11.2" | "11.2" => Ok(OsaVersion::Osa11_2),
-            _ => Err(Error::invalid("osa_version", s, "one of OSA10.2, OSA11.0, OSA11.2")),
+            _ => Err(Error::invalid(
+                "osa_version",
+                s,
+                "one of OSA10.2, OSA11.0, OSA11.2",
+            )),
         }
     }
 }
@@ -99,7 +113,10 @@ mod tests {
         assert!(OsaVersion::Osa10_2.covers(1625) && !OsaVersion::Osa10_2.covers(1626));
         assert!(!OsaVersion::Osa11_0.covers(1625) && OsaVersion::Osa11_0.covers(1626));
         assert!(OsaVersion::Osa11_2.covers(1) && OsaVersion::Osa11_2.covers(2200));
-        assert_eq!("osa10.2".parse::<OsaVersion>().unwrap(), OsaVersion::Osa10_2);
+        assert_eq!(
+            "osa10.2".parse::<OsaVersion>().unwrap(),
+            OsaVersion::Osa10_2
+        );
         assert_eq!(OsaVersion::default().to_string(), "OSA11.2");
         let e = "OSA9".parse::<OsaVersion>().unwrap_err();
         assert_eq!(e.parameter(), Some("osa_version"));

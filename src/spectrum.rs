@@ -68,7 +68,12 @@ impl SpectralModel {
 
     /// A broken power law with flux density `k` at 100 keV.
     pub fn broken_power_law(k: f64, gamma1: f64, ebreak: f64, gamma2: f64) -> Self {
-        SpectralModel::BrokenPowerLaw { k, gamma1, ebreak, gamma2 }
+        SpectralModel::BrokenPowerLaw {
+            k,
+            gamma1,
+            ebreak,
+            gamma2,
+        }
     }
 
     /// The normalisation (flux density at 100 keV on the defining branch).
@@ -95,8 +100,15 @@ impl SpectralModel {
         let x = e / PIVOT_KEV;
         match *self {
             SpectralModel::PowerLaw { k, gamma } => k * x.powf(-gamma),
-            SpectralModel::CutoffPowerLaw { k, gamma, ecut } => k * x.powf(-gamma) * (-(e - PIVOT_KEV) / ecut).exp(),
-            SpectralModel::BrokenPowerLaw { k, gamma1, ebreak, gamma2 } => {
+            SpectralModel::CutoffPowerLaw { k, gamma, ecut } => {
+                k * x.powf(-gamma) * (-(e - PIVOT_KEV) / ecut).exp()
+            }
+            SpectralModel::BrokenPowerLaw {
+                k,
+                gamma1,
+                ebreak,
+                gamma2,
+            } => {
                 if e <= ebreak {
                     k * x.powf(-gamma1)
                 } else {
@@ -155,9 +167,13 @@ mod tests {
     #[test]
     fn power_law_band_fluxes_match_closed_forms() {
         let m = SpectralModel::power_law(1e-3, 2.09);
-        let closed = |e1: f64, e2: f64, p: f64| 1e-3 * PIVOT_KEV.powf(2.09) * (e2.powf(p) - e1.powf(p)) / p;
+        let closed =
+            |e1: f64, e2: f64, p: f64| 1e-3 * PIVOT_KEV.powf(2.09) * (e2.powf(p) - e1.powf(p)) / p;
         assert!((m.photon_flux(20.0, 40.0) / closed(20.0, 40.0, -1.09) - 1.0).abs() < 1e-9);
-        assert!((m.energy_flux(30.0, 300.0) / (closed(30.0, 300.0, -0.09) * KEV_TO_ERG) - 1.0).abs() < 1e-9);
+        assert!(
+            (m.energy_flux(30.0, 300.0) / (closed(30.0, 300.0, -0.09) * KEV_TO_ERG) - 1.0).abs()
+                < 1e-9
+        );
     }
 
     #[test]

@@ -204,7 +204,8 @@ impl Time {
             None => (s, None),
         };
         let mut parts = date.split('-');
-        let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(y), Some(m), Some(d), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(bad("the date needs year, month and day"));
         };
@@ -212,7 +213,9 @@ impl Time {
         let month: i64 = parse_digits(m, 2).ok_or_else(|| bad("month must have 2 digits"))?;
         let dom: i64 = parse_digits(d, 2).ok_or_else(|| bad("day must have 2 digits"))?;
         if !(FIRST_YEAR..=LAST_YEAR).contains(&year) {
-            return Err(bad(&format!("year must be within {FIRST_YEAR}–{LAST_YEAR}")));
+            return Err(bad(&format!(
+                "year must be within {FIRST_YEAR}–{LAST_YEAR}"
+            )));
         }
         if !(1..=12).contains(&month) {
             return Err(bad("month must be 01–12"));
@@ -300,7 +303,11 @@ impl Time {
         } else {
             (rest / 60_000, rest % 60_000)
         };
-        format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{:02}.{:03}", rest / 1000, rest % 1000)
+        format!(
+            "{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{:02}.{:03}",
+            rest / 1000,
+            rest % 1000
+        )
     }
 
     /// The time written in `format` (ISOT string, or the decimal MJD/IJD).
@@ -341,7 +348,7 @@ impl fmt::Display for Time {
 }
 
 /// INTEGRAL's launch, 2002-10-17T04:41:00 UTC, as IJD (TT).
-pub const LAUNCH_IJD: f64 = 1020.195_881_759_259_3;
+pub const LAUNCH_IJD: f64 = 1_020.195_881_759_259;
 /// Length of one revolution (orbit) in days.
 pub const REVOLUTION_DAYS: f64 = 3.0;
 
@@ -368,7 +375,10 @@ fn parse_digits(s: &str, n: usize) -> Option<i64> {
 
 fn parse_seconds(s: &str) -> Option<f64> {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.len() != 2 || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if int.len() != 2
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     s.parse().ok()
@@ -444,7 +454,8 @@ mod tests {
         assert!((after.seconds_since(leap) - 1.0).abs() < 1e-5);
         assert_eq!(leap.to_isot(), "2016-12-31T23:59:60.000");
         assert_eq!(after.to_isot(), "2017-01-01T00:00:00.000");
-        let ijd_after = (days_from_civil(2017, 1, 1) as f64 - IJD_MJD_OFFSET) + 69.184 / SECONDS_PER_DAY;
+        let ijd_after =
+            (days_from_civil(2017, 1, 1) as f64 - IJD_MJD_OFFSET) + 69.184 / SECONDS_PER_DAY;
         assert!((after.ijd() - ijd_after).abs() < 1e-10);
         // No leap second on an ordinary day.
         assert!(Time::from_isot("2016-12-30T23:59:60").is_err());
@@ -452,7 +463,11 @@ mod tests {
 
     #[test]
     fn format_round_trips() {
-        for s in ["2003-03-15T23:27:40.000", "2015-06-18T12:34:56.789", "2018-03-16T00:00:00.000"] {
+        for s in [
+            "2003-03-15T23:27:40.000",
+            "2015-06-18T12:34:56.789",
+            "2018-03-16T00:00:00.000",
+        ] {
             let t = Time::from_isot(s).unwrap();
             assert_eq!(t.to_isot(), s);
             let m = Time::parse(&t.format(TimeFormat::Mjd), TimeFormat::Mjd).unwrap();
@@ -464,13 +479,31 @@ mod tests {
 
     #[test]
     fn malformed_times_are_rejected_with_names() {
-        for s in ["2015-13-01", "2015-02-30", "15-06-18", "2015-06-18T25:00", "yesterday", "2015-06-18T12:00:00.x"] {
+        for s in [
+            "2015-13-01",
+            "2015-02-30",
+            "15-06-18",
+            "2015-06-18T25:00",
+            "yesterday",
+            "2015-06-18T12:00:00.x",
+        ] {
             let e = Time::from_isot(s).unwrap_err();
             assert!(e.to_string().contains("ISOT"), "{e}");
         }
-        assert!(Time::parse("abc", TimeFormat::Mjd).unwrap_err().to_string().contains("MJD"));
+        assert!(
+            Time::parse("abc", TimeFormat::Mjd)
+                .unwrap_err()
+                .to_string()
+                .contains("MJD")
+        );
         assert!(Time::parse("NaN", TimeFormat::Ijd).is_err());
-        assert!("utc".parse::<TimeFormat>().unwrap_err().to_string().contains("T_format"));
+        assert!(
+            "utc"
+                .parse::<TimeFormat>()
+                .unwrap_err()
+                .to_string()
+                .contains("T_format")
+        );
     }
 
     #[test]

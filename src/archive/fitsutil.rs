@@ -23,7 +23,9 @@ use fitsio::FitsFile;
 use fitsio::errors::Error as FitsioError;
 use fitsio::hdu::{FitsHdu, HduInfo};
 use fitsio::headers::ReadsKey;
-use fitsio::tables::{ColumnDataType, ColumnDescription, ConcreteColumnDescription, ReadsCol, WritesCol};
+use fitsio::tables::{
+    ColumnDataType, ColumnDescription, ConcreteColumnDescription, ReadsCol, WritesCol,
+};
 
 use crate::error::{Error, Result};
 
@@ -65,7 +67,10 @@ pub(super) fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> 
             .map(String::as_str)
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or("unknown failure");
-        Err(Error::fits(path, format!("the FITS library failed on this file: {what}")))
+        Err(Error::fits(
+            path,
+            format!("the FITS library failed on this file: {what}"),
+        ))
     })
 }
 
@@ -82,9 +87,10 @@ pub(super) fn open_readonly(path: &Path) -> Result<FitsFile> {
         fitsio::sys::ffdkopn(&mut fptr, name.as_ptr(), 0, &mut status);
     }
     if status != 0 || fptr.is_null() {
-        let message = fitsio::errors::check_status(status)
-            .err()
-            .map_or_else(|| "cfitsio returned no file handle".to_string(), |e| describe(&e));
+        let message = fitsio::errors::check_status(status).err().map_or_else(
+            || "cfitsio returned no file handle".to_string(),
+            |e| describe(&e),
+        );
         return Err(Error::fits(path, format!("cannot open: {message}")));
     }
     // SAFETY: `fptr` is a valid handle just opened read-only; ownership moves to the FitsFile,
@@ -105,18 +111,32 @@ pub(super) struct Table<'a> {
 impl<'a> Table<'a> {
     /// The binary table named `extname` (EXTNAME or HDUNAME), or `None` when the file has no
     /// extension of that name.
-    pub(super) fn find(f: &mut FitsFile, path: &'a Path, extname: &'static str) -> Result<Option<Table<'a>>> {
+    pub(super) fn find(
+        f: &mut FitsFile,
+        path: &'a Path,
+        extname: &'static str,
+    ) -> Result<Option<Table<'a>>> {
         let hdu = match f.hdu(extname) {
             Ok(hdu) => hdu,
             Err(e) if status_of(&e) == Some(BAD_HDU_NUM) => return Ok(None),
-            Err(e) => return Err(Error::fits(path, format!("extension {extname}: {}", describe(&e)))),
+            Err(e) => {
+                return Err(Error::fits(
+                    path,
+                    format!("extension {extname}: {}", describe(&e)),
+                ));
+            }
         };
         let (columns, num_rows) = match &hdu.info {
             HduInfo::TableInfo {
                 column_descriptions,
                 num_rows,
             } => (column_descriptions.clone(), *num_rows),
-            _ => return Err(Error::fits(path, format!("extension {extname} is not a table"))),
+            _ => {
+                return Err(Error::fits(
+                    path,
+                    format!("extension {extname} is not a table"),
+                ));
+            }
         };
         Ok(Some(Table {
             path,
@@ -152,7 +172,11 @@ impl<'a> Table<'a> {
             "missing column{} {} (the table has {})",
             if missing.len() > 1 { "s" } else { "" },
             missing.join(", "),
-            if present.is_empty() { "no columns".to_string() } else { present.join(", ") }
+            if present.is_empty() {
+                "no columns".to_string()
+            } else {
+                present.join(", ")
+            }
         )))
     }
 
@@ -165,12 +189,19 @@ impl<'a> Table<'a> {
 
     /// A scalar numeric column, converted to `T` by cfitsio (which fails on values that do not
     /// fit). One cfitsio call for the whole column.
-    pub(super) fn numeric_column<T: ReadsCol>(&self, f: &mut FitsFile, name: &str) -> Result<Vec<T>> {
+    pub(super) fn numeric_column<T: ReadsCol>(
+        &self,
+        f: &mut FitsFile,
+        name: &str,
+    ) -> Result<Vec<T>> {
         let desc = self.describe_column(name)?;
         let typ = desc.data_type.typ;
         if matches!(
             typ,
-            ColumnDataType::Text | ColumnDataType::String | ColumnDataType::Logical | ColumnDataType::Bit
+            ColumnDataType::Text
+                | ColumnDataType::String
+                | ColumnDataType::Logical
+                | ColumnDataType::Bit
         ) {
             return Err(self.error(format!("column {name} is not numeric (TFORM type {typ:?})")));
         }
@@ -187,7 +218,10 @@ impl<'a> Table<'a> {
     /// A character column, trailing blanks removed.
     pub(super) fn string_column(&self, f: &mut FitsFile, name: &str) -> Result<Vec<String>> {
         let desc = self.describe_column(name)?;
-        if !matches!(desc.data_type.typ, ColumnDataType::Text | ColumnDataType::String) {
+        if !matches!(
+            desc.data_type.typ,
+            ColumnDataType::Text | ColumnDataType::String
+        ) {
             return Err(self.error(format!(
                 "column {name} is not a character column (TFORM type {:?})",
                 desc.data_type.typ
@@ -219,7 +253,11 @@ impl<'a> Table<'a> {
     }
 
     /// A keyword of this extension's header, or `None` when it is absent.
-    pub(super) fn optional_key<T: ReadsKey>(&self, f: &mut FitsFile, name: &str) -> Result<Option<T>> {
+    pub(super) fn optional_key<T: ReadsKey>(
+        &self,
+        f: &mut FitsFile,
+        name: &str,
+    ) -> Result<Option<T>> {
         match self.hdu.read_key::<T>(f, name) {
             Ok(v) => Ok(Some(v)),
             Err(e) if status_of(&e) == Some(KEY_NO_EXIST) => Ok(None),
@@ -279,7 +317,10 @@ impl NewFile<'_> {
             fitsio::sys::ffphps(self.f.as_raw(), 8, 0, ptr::null_mut(), &mut status);
         }
         fitsio::errors::check_status(status).map_err(|e| self.error("the primary header", &e))?;
-        let hdu = self.f.primary_hdu().map_err(|e| self.error("the primary header", &e))?;
+        let hdu = self
+            .f
+            .primary_hdu()
+            .map_err(|e| self.error("the primary header", &e))?;
         self.key_str(&hdu, "ORIGIN", "oda", "Written by the oda Rust crate")?;
         Ok(hdu)
     }
@@ -289,7 +330,12 @@ impl NewFile<'_> {
         let what = format!("extension {extname}");
         let descriptions = columns
             .iter()
-            .map(|c| ColumnDescription::new(c.name).with_type(c.typ).that_repeats(c.repeat).create())
+            .map(|c| {
+                ColumnDescription::new(c.name)
+                    .with_type(c.typ)
+                    .that_repeats(c.repeat)
+                    .create()
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.error(&what, &e))?;
         let hdu = self
@@ -307,28 +353,50 @@ impl NewFile<'_> {
     }
 
     /// Writes a string keyword with a comment.
-    pub(super) fn key_str(&mut self, hdu: &FitsHdu, name: &str, value: &str, comment: &str) -> Result<()> {
+    pub(super) fn key_str(
+        &mut self,
+        hdu: &FitsHdu,
+        name: &str,
+        value: &str,
+        comment: &str,
+    ) -> Result<()> {
         hdu.write_key(&mut self.f, name, (value, comment))
             .map_err(|e| self.error(&format!("keyword {name}"), &e))
     }
 
     /// Writes an integer keyword with a comment.
-    pub(super) fn key_int(&mut self, hdu: &FitsHdu, name: &str, value: i64, comment: &str) -> Result<()> {
+    pub(super) fn key_int(
+        &mut self,
+        hdu: &FitsHdu,
+        name: &str,
+        value: i64,
+        comment: &str,
+    ) -> Result<()> {
         hdu.write_key(&mut self.f, name, (value, comment))
             .map_err(|e| self.error(&format!("keyword {name}"), &e))
     }
 
     /// Writes a floating-point keyword with a comment, in the shortest decimal form that reads
     /// back exactly.
-    pub(super) fn key_f64(&mut self, hdu: &FitsHdu, name: &str, value: f64, comment: &str) -> Result<()> {
+    pub(super) fn key_f64(
+        &mut self,
+        hdu: &FitsHdu,
+        name: &str,
+        value: f64,
+        comment: &str,
+    ) -> Result<()> {
         let what = format!("keyword {name}");
         if !value.is_finite() {
-            return Err(Error::fits(self.target, format!("writing {what}: {value} is not finite")));
+            return Err(Error::fits(
+                self.target,
+                format!("writing {what}: {value} is not finite"),
+            ));
         }
         // Make `hdu` the current HDU, as fitsio's own write_key does.
         self.f.hdu(hdu.number).map_err(|e| self.error(&what, &e))?;
         let c_name = CString::new(name).map_err(|e| self.error(&what, &FitsioError::Null(e)))?;
-        let c_comment = CString::new(comment).map_err(|e| self.error(&what, &FitsioError::Null(e)))?;
+        let c_comment =
+            CString::new(comment).map_err(|e| self.error(&what, &FitsioError::Null(e)))?;
         let mut status = 0;
         // SAFETY: the handle is open read-write, and the strings are NUL-terminated and outlive
         // the call. A negative `decim` asks for `%.*G` with that many significant digits.
@@ -346,7 +414,12 @@ impl NewFile<'_> {
     }
 
     /// Writes a whole column with one cfitsio call (the table grows to `data.len()` rows).
-    pub(super) fn column<T: WritesCol>(&mut self, hdu: &FitsHdu, name: &str, data: &[T]) -> Result<()> {
+    pub(super) fn column<T: WritesCol>(
+        &mut self,
+        hdu: &FitsHdu,
+        name: &str,
+        data: &[T],
+    ) -> Result<()> {
         if data.is_empty() {
             return Ok(());
         }
@@ -381,7 +454,10 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// name in the same directory (`.<name>.tmp.<pid>.<n>`), which is then renamed over `path`.
 /// Missing parent directories are created. On any error the temporary file is removed and an
 /// existing file at `path` is left untouched.
-pub(super) fn write_atomically(path: &Path, build: impl FnOnce(&mut NewFile<'_>) -> Result<()>) -> Result<()> {
+pub(super) fn write_atomically(
+    path: &Path,
+    build: impl FnOnce(&mut NewFile<'_>) -> Result<()>,
+) -> Result<()> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -431,17 +507,25 @@ fn create_literal(temp: &Path, target: &Path) -> Result<FitsFile> {
         fitsio::sys::ffdkinit(&mut fptr, name.as_ptr(), &mut status);
     }
     if status != 0 || fptr.is_null() {
-        let message = fitsio::errors::check_status(status)
-            .err()
-            .map_or_else(|| "cfitsio returned no file handle".to_string(), |e| describe(&e));
+        let message = fitsio::errors::check_status(status).err().map_or_else(
+            || "cfitsio returned no file handle".to_string(),
+            |e| describe(&e),
+        );
         return Err(Error::fits(
             target,
-            format!("cannot create the temporary file {}: {message}", temp.display()),
+            format!(
+                "cannot create the temporary file {}: {message}",
+                temp.display()
+            ),
         ));
     }
     // SAFETY: `fptr` is a valid handle just created read-write; the FitsFile owns it from here.
-    unsafe { FitsFile::from_raw(fptr, fitsio::FileOpenMode::READWRITE) }
-        .map_err(|e| Error::fits(target, format!("cannot create {}: {}", temp.display(), describe(&e))))
+    unsafe { FitsFile::from_raw(fptr, fitsio::FileOpenMode::READWRITE) }.map_err(|e| {
+        Error::fits(
+            target,
+            format!("cannot create {}: {}", temp.display(), describe(&e)),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -450,9 +534,24 @@ mod tests {
 
     #[test]
     fn shortest_digits_round_trip() {
-        for v in [0.0, 1.0, 51544.0, 0.1, 1.0 / 3.0, 5647.000_777_662_037, 1e-300, -2.5e20, f64::MAX] {
+        for v in [
+            0.0,
+            1.0,
+            51544.0,
+            0.1,
+            1.0 / 3.0,
+            5647.000777662037,
+            1e-300,
+            -2.5e20,
+            f64::MAX,
+        ] {
             let d = significant_digits(v);
-            assert_eq!(format!("{:.*e}", (d - 1) as usize, v).parse::<f64>().unwrap(), v);
+            assert_eq!(
+                format!("{:.*e}", (d - 1) as usize, v)
+                    .parse::<f64>()
+                    .unwrap(),
+                v
+            );
         }
         assert_eq!(significant_digits(51544.0), 5);
         assert_eq!(significant_digits(0.1), 1);

@@ -14,5 +14,7 @@ mod store;
 pub use events::{EnergyScale, EventList, Gti, ScwHeader, read_events, write_events};
 pub use index::{ScienceWindow, ScwIndex, read_index, write_index};
 pub use scw_id::{SCW_VERSION, ScwId};
-pub use select::{DEFAULT_MAX_POINTINGS, DEFAULT_RADIUS_DEG, SELECTION_KEYS, ScwSelection, Selection, select};
+pub use select::{
+    DEFAULT_MAX_POINTINGS, DEFAULT_RADIUS_DEG, SELECTION_KEYS, ScwSelection, Selection, select,
+};
 pub use store::{Archive, EVENTS_FILE, INDEX_PATH};

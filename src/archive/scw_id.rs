@@ -38,7 +38,8 @@ impl ScwId {
         if revolution > 9999 || pointing > 9999 || sub > 999 || kind > 9 {
             return Err(Error::ScienceWindow {
                 swid: format!("{revolution}/{pointing}/{sub}/{kind}"),
-                reason: "revolution and pointing must be at most 9999, sub-index 999 and type 9".into(),
+                reason: "revolution and pointing must be at most 9999, sub-index 999 and type 9"
+                    .into(),
             });
         }
         Ok(ScwId {
@@ -82,7 +83,11 @@ impl ScwId {
 
 impl fmt::Display for ScwId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}{:04}{:03}{}", self.revolution, self.pointing, self.sub, self.kind)
+        write!(
+            f,
+            "{:04}{:04}{:03}{}",
+            self.revolution, self.pointing, self.sub, self.kind
+        )
     }
 }
 
@@ -92,7 +97,9 @@ impl FromStr for ScwId {
         let t = s.trim();
         let bad = |reason: &str| Error::ScienceWindow {
             swid: s.to_string(),
-            reason: format!("{reason}; a ScW id is 12 digits RRRRPPPPSSSF, optionally with a version suffix .VVV"),
+            reason: format!(
+                "{reason}; a ScW id is 12 digits RRRRPPPPSSSF, optionally with a version suffix .VVV"
+            ),
         };
         let (digits, version) = match t.split_once('.') {
             Some((d, v)) => (d, Some(v)),
@@ -106,7 +113,11 @@ impl FromStr for ScwId {
         if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("malformed identifier"));
         }
-        let num = |r: std::ops::Range<usize>| digits[r].parse::<u32>().map_err(|_| bad("malformed identifier"));
+        let num = |r: std::ops::Range<usize>| {
+            digits[r]
+                .parse::<u32>()
+                .map_err(|_| bad("malformed identifier"))
+        };
         ScwId::new(num(0..4)?, num(4..8)?, num(8..11)?, num(11..12)?)
     }
 }
@@ -135,7 +146,14 @@ mod tests {
         assert!(id.is_pointing());
         assert_eq!(id.revolution_dir(), "1554");
         assert!(!"155400120011".parse::<ScwId>().unwrap().is_pointing());
-        for bad in ["", "15540012001", "1554001200100", "15540012001x", "155400120010.01", "155400120010.abc"] {
+        for bad in [
+            "",
+            "15540012001",
+            "1554001200100",
+            "15540012001x",
+            "155400120010.01",
+            "155400120010.abc",
+        ] {
             let e = bad.parse::<ScwId>().unwrap_err();
             assert!(e.to_string().contains("RRRRPPPPSSSF"), "{e}");
         }

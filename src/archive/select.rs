@@ -82,12 +82,18 @@ impl ScwSelection {
     /// assert_eq!(e.parameter(), Some("RA"));
     /// # Ok::<(), oda::Error>(())
     /// ```
-    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<ScwSelection> {
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<ScwSelection> {
         let mut get = std::collections::BTreeMap::new();
         for (k, v) in pairs {
             let (k, v) = (k.as_ref(), v.as_ref());
             if !SELECTION_KEYS.contains(&k) {
-                return Err(Error::invalid(k, v, format!("a known parameter: {}", SELECTION_KEYS.join(", "))));
+                return Err(Error::invalid(
+                    k,
+                    v,
+                    format!("a known parameter: {}", SELECTION_KEYS.join(", ")),
+                ));
             }
             get.insert(k.to_string(), v.to_string());
         }
@@ -99,7 +105,9 @@ impl ScwSelection {
             get.get(key)
                 .map(|v| {
                     Time::parse(v, format).map_err(|e| match e {
-                        Error::InvalidParameter { allowed, .. } => Error::invalid(key, v, format!("{allowed} (T_format={format})")),
+                        Error::InvalidParameter { allowed, .. } => {
+                            Error::invalid(key, v, format!("{allowed} (T_format={format})"))
+                        }
                         other => other,
                     })
                 })
@@ -107,12 +115,18 @@ impl ScwSelection {
         };
         let (t1, t2) = (time("T1")?, time("T2")?);
         let coordinate = |key: &str| -> Result<Option<f64>> {
-            get.get(key).map(|v| parse_number(key, v, "a number of degrees")).transpose()
+            get.get(key)
+                .map(|v| parse_number(key, v, "a number of degrees"))
+                .transpose()
         };
         let target = match (coordinate("RA")?, coordinate("DEC")?) {
             (Some(ra), Some(dec)) => Some(SkyCoord::new(ra, dec)?),
-            (Some(_), None) => return Err(Error::invalid("DEC", "(missing)", "DEC together with RA")),
-            (None, Some(_)) => return Err(Error::invalid("RA", "(missing)", "RA together with DEC")),
+            (Some(_), None) => {
+                return Err(Error::invalid("DEC", "(missing)", "DEC together with RA"));
+            }
+            (None, Some(_)) => {
+                return Err(Error::invalid("RA", "(missing)", "RA together with DEC"));
+            }
             (None, None) => match get.get("src_name") {
                 Some(name) => Some(resolve(name)?),
                 None => None,
@@ -171,21 +185,41 @@ impl ScwSelection {
         }
         if let (Some(t1), Some(t2)) = (self.t1, self.t2) {
             if t1 >= t2 {
-                return Err(Error::invalid("T1", t1.to_isot(), format!("a time before T2 = {}", t2.to_isot())));
+                return Err(Error::invalid(
+                    "T1",
+                    t1.to_isot(),
+                    format!("a time before T2 = {}", t2.to_isot()),
+                ));
             }
         }
         match &self.scw_list {
-            Some(list) if list.is_empty() => Err(Error::invalid("scw_list", "", "one or more ScW ids RRRRPPPPSSSF[.VVV]")),
+            Some(list) if list.is_empty() => Err(Error::invalid(
+                "scw_list",
+                "",
+                "one or more ScW ids RRRRPPPPSSSF[.VVV]",
+            )),
             Some(_) => Ok(()),
             None => {
                 if self.target.is_none() {
-                    return Err(Error::invalid("src_name", "(missing)", "src_name, or RA and DEC, or a scw_list"));
+                    return Err(Error::invalid(
+                        "src_name",
+                        "(missing)",
+                        "src_name, or RA and DEC, or a scw_list",
+                    ));
                 }
                 if self.t1.is_none() {
-                    return Err(Error::invalid("T1", "(missing)", "a start time (or a scw_list)"));
+                    return Err(Error::invalid(
+                        "T1",
+                        "(missing)",
+                        "a start time (or a scw_list)",
+                    ));
                 }
                 if self.t2.is_none() {
-                    return Err(Error::invalid("T2", "(missing)", "an end time (or a scw_list)"));
+                    return Err(Error::invalid(
+                        "T2",
+                        "(missing)",
+                        "an end time (or a scw_list)",
+                    ));
                 }
                 Ok(())
             }
@@ -249,7 +283,11 @@ pub fn select(index: &ScwIndex, sel: &ScwSelection) -> Result<Selection> {
         None => {
             // validate() guarantees these for position/time selections.
             let (Some(target), Some(t1), Some(t2)) = (sel.target, sel.t1, sel.t2) else {
-                return Err(Error::invalid("src_name", "(missing)", "src_name, or RA and DEC, or a scw_list"));
+                return Err(Error::invalid(
+                    "src_name",
+                    "(missing)",
+                    "src_name, or RA and DEC, or a scw_list",
+                ));
             };
             let rows: Vec<&ScienceWindow> = index
                 .scws
@@ -271,8 +309,9 @@ pub fn select(index: &ScwIndex, sel: &ScwSelection) -> Result<Selection> {
             rows
         }
     };
-    let (kept, left): (Vec<&ScienceWindow>, Vec<&ScienceWindow>) =
-        matched.into_iter().partition(|s| sel.osa_version.covers(s.swid.revolution()));
+    let (kept, left): (Vec<&ScienceWindow>, Vec<&ScienceWindow>) = matched
+        .into_iter()
+        .partition(|s| sel.osa_version.covers(s.swid.revolution()));
     if !left.is_empty() {
         let suggest = sel.osa_version.suggestion_for(left[0].swid.revolution());
         let examples: Vec<String> = left.iter().take(3).map(|s| s.swid.to_string()).collect();
@@ -293,7 +332,8 @@ pub fn select(index: &ScwIndex, sel: &ScwSelection) -> Result<Selection> {
         comments.push(note);
     }
     let candidates = kept.len();
-    let mut chosen: Vec<ScienceWindow> = if sel.scw_list.is_none() && kept.len() > sel.max_pointings {
+    let mut chosen: Vec<ScienceWindow> = if sel.scw_list.is_none() && kept.len() > sel.max_pointings
+    {
         let mut pool = kept;
         let mut rng = ChaCha8Rng::seed_from_u64(SELECTION_SEED);
         pool.shuffle(&mut rng);
@@ -306,7 +346,7 @@ pub fn select(index: &ScwIndex, sel: &ScwSelection) -> Result<Selection> {
     } else {
         kept.into_iter().cloned().collect()
     };
-    chosen.sort_by(|a, b| a.swid.cmp(&b.swid));
+    chosen.sort_by_key(|s| s.swid);
     Ok(Selection {
         scws: chosen,
         candidates,

@@ -2,7 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{EventList, ScwId, ScwIndex, ScwSelection, Selection, read_events, read_index, select, write_events, write_index};
+use super::{
+    EventList, ScwId, ScwIndex, ScwSelection, Selection, read_events, read_index, select,
+    write_events, write_index,
+};
 use crate::config::{ArchiveSource, Settings};
 use crate::error::{Error, Result};
 use crate::simulate::Simulation;
@@ -41,7 +44,11 @@ impl Archive {
                     });
                 }
                 let index = read_index(&index_path)?;
-                Ok(Archive { root, index, simulation: None })
+                Ok(Archive {
+                    root,
+                    index,
+                    simulation: None,
+                })
             }
             ArchiveSource::Simulated => {
                 let sim = Simulation::new(settings.seed)?;
@@ -53,7 +60,11 @@ impl Archive {
                         read_index(&index_path)?
                     }
                 };
-                Ok(Archive { root, index, simulation: Some(sim) })
+                Ok(Archive {
+                    root,
+                    index,
+                    simulation: Some(sim),
+                })
             }
         }
     }
@@ -83,7 +94,10 @@ impl Archive {
 
     /// The directory of Science Window `swid`: `scw/RRRR/RRRRPPPPSSSF.001`.
     pub fn scw_dir(&self, swid: &ScwId) -> PathBuf {
-        self.root.join("scw").join(swid.revolution_dir()).join(swid.with_version())
+        self.root
+            .join("scw")
+            .join(swid.revolution_dir())
+            .join(swid.with_version())
     }
 
     /// Path of the event file of `swid`, materialising it first in a simulated archive.

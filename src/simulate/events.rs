@@ -19,8 +19,8 @@ use super::sky_model::{Component, SkyModel};
 use crate::archive::{EnergyScale, EventList, Gti, ScwHeader};
 use crate::instrument::isgri::{
     Background, DetectorMap, ENERGY_RANGE_KEV, Mask, N_DETY, N_DETZ, N_PIXELS, PIXEL_SIZE_MM,
-    TIME_RESOLUTION_S, detection_efficiency, efficiency_map, fwhm_kev, gain, is_gap, module_of, pif,
-    threshold_efficiency, threshold_kev,
+    TIME_RESOLUTION_S, detection_efficiency, efficiency_map, fwhm_kev, gain, is_gap, module_of,
+    pif, threshold_efficiency, threshold_kev,
 };
 use crate::time::{SECONDS_PER_DAY, Time};
 
@@ -68,7 +68,9 @@ impl ScwConditions {
 
 /// Log-spaced bin edges over [a, b].
 pub(crate) fn log_edges(a: f64, b: f64, n: usize) -> Vec<f64> {
-    (0..=n).map(|i| a * (b / a).powf(i as f64 / n as f64)).collect()
+    (0..=n)
+        .map(|i| a * (b / a).powf(i as f64 / n as f64))
+        .collect()
 }
 
 /// Background rate density in measured energy (continuum and resolution-broadened lines),
@@ -79,7 +81,11 @@ pub(crate) fn background_density(m: f64) -> f64 {
         .map(|(e, r)| {
             let s = fwhm_kev(*e) * FWHM_TO_SIGMA;
             let z = (m - e) / s;
-            if z.abs() > 8.0 { 0.0 } else { r * (-0.5 * z * z).exp() / (s * (std::f64::consts::TAU).sqrt()) }
+            if z.abs() > 8.0 {
+                0.0
+            } else {
+                r * (-0.5 * z * z).exp() / (s * (std::f64::consts::TAU).sqrt())
+            }
         })
         .sum();
     Background::continuum(m) + lines
@@ -104,7 +110,11 @@ impl EnergySampler {
             return None;
         }
         let alias = WeightedAliasIndex::new(weights).ok()?;
-        Some(EnergySampler { edges, alias, total })
+        Some(EnergySampler {
+            edges,
+            alias,
+            total,
+        })
     }
 
     fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
@@ -151,7 +161,11 @@ impl TimeSampler {
             .collect();
         let weighted_time = weights.iter().sum();
         let alias = WeightedAliasIndex::new(weights).ok();
-        TimeSampler { slices, alias, weighted_time }
+        TimeSampler {
+            slices,
+            alias,
+            weighted_time,
+        }
     }
 
     /// Seconds since TSTART.
@@ -243,17 +257,28 @@ pub(crate) fn generate(seed: u64, sky: &SkyModel, mask: &Mask, p: &PlannedScw) -
     {
         let mut rng = stream(seed, p, 1);
         let map = Background::spatial_map();
-        let weights: Vec<f64> = map.iter().zip(c.efficiency.iter()).map(|(m, e)| m * e).collect();
+        let weights: Vec<f64> = map
+            .iter()
+            .zip(c.efficiency.iter())
+            .map(|(m, e)| m * e)
+            .collect();
         let live_pixels: f64 = weights.iter().sum::<f64>() / N_PIXELS as f64;
         let level = Background::level(c.t_mid) * p.background_scale;
         let edges = log_edges(ENERGY_RANGE_KEV.0 * 0.7, c.max_measured(), N_ENERGY_BINS);
-        let sampler = EnergySampler::new(edges, |m| background_density(m) * threshold_efficiency(m * c.gain, c.threshold));
+        let sampler = EnergySampler::new(edges, |m| {
+            background_density(m) * threshold_efficiency(m * c.gain, c.threshold)
+        });
         let times = TimeSampler::new(p, None);
         if let (Some(sampler), Ok(pixels)) = (sampler, WeightedAliasIndex::new(weights)) {
             let n = poisson(&mut rng, sampler.total * level * live_pixels * live);
             for _ in 0..n {
                 let m = sampler.sample(&mut rng);
-                cols.push(times.sample(&mut rng), m * c.gain, pixels.sample(&mut rng), 0);
+                cols.push(
+                    times.sample(&mut rng),
+                    m * c.gain,
+                    pixels.sample(&mut rng),
+                    0,
+                );
             }
         }
     }
@@ -263,13 +288,17 @@ pub(crate) fn generate(seed: u64, sky: &SkyModel, mask: &Mask, p: &PlannedScw) -
         if p.scw.attitude.off_axis_angle(&source.position) > MAX_OFF_AXIS_DEG {
             continue;
         }
-        let Some((ty, tz)) = p.scw.attitude.to_tangents(&source.position) else { continue };
+        let Some((ty, tz)) = p.scw.attitude.to_tangents(&source.position) else {
+            continue;
+        };
         let lit = pif(mask, ty, tz) * &c.efficiency;
         let lit_sum = lit.sum();
         if lit_sum <= 0.0 {
             continue;
         }
-        let Ok(pixels) = WeightedAliasIndex::new(lit.iter().copied().collect()) else { continue };
+        let Ok(pixels) = WeightedAliasIndex::new(lit.iter().copied().collect()) else {
+            continue;
+        };
         for (ci, comp) in source.components.iter().enumerate() {
             let mut rng = stream(seed, p, 1000 + (si as u64) * 1000 + ci as u64);
             add_component(&mut rng, comp, &c, p, lit_sum, &pixels, &mut cols);
@@ -304,7 +333,9 @@ fn add_component(
         return;
     }
     let edges = log_edges(MIN_TRUE_KEV, c.max_measured() * 1.1, N_ENERGY_BINS);
-    let Some(sampler) = EnergySampler::new(edges, |e| comp.spectrum.density(e) * detection_efficiency(e)) else {
+    let Some(sampler) = EnergySampler::new(edges, |e| {
+        comp.spectrum.density(e) * detection_efficiency(e)
+    }) else {
         return;
     };
     // Detected photons before the threshold: flux × pixel area × lit pixels × live time.
@@ -320,7 +351,9 @@ fn add_component(
             continue;
         }
         // Far above the threshold its efficiency is 1 to double precision: skip the draw.
-        if pulse < c.threshold + 10.0 && rng.random::<f64>() >= threshold_efficiency(pulse, c.threshold) {
+        if pulse < c.threshold + 10.0
+            && rng.random::<f64>() >= threshold_efficiency(pulse, c.threshold)
+        {
             continue;
         }
         let t = times.sample(rng);
@@ -380,7 +413,10 @@ fn finish(p: &PlannedScw, mut cols: Columns) -> EventList {
             start: p.gti.iter().map(|g| g.0).collect(),
             stop: p.gti.iter().map(|g| g.1).collect(),
         },
-        time: ev.iter().map(|e| p.scw.tstart + f64::from(e.tick) * tick_days).collect(),
+        time: ev
+            .iter()
+            .map(|e| p.scw.tstart + f64::from(e.tick) * tick_days)
+            .collect(),
         energy: ev.iter().map(|e| e.energy).collect(),
         dety: ev.iter().map(|e| e.dety).collect(),
         detz: ev.iter().map(|e| e.detz).collect(),
@@ -397,10 +433,14 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         for max in [10u32, 5000, 1 << 26, u32::MAX] {
             let mut events: Vec<Event> = (0..20_000)
-                .map(|i| Event { tick: rng.random_range(0..max), energy: i as f32, ..Event::default() })
+                .map(|i| Event {
+                    tick: rng.random_range(0..max),
+                    energy: i as f32,
+                    ..Event::default()
+                })
                 .collect();
             let mut expected: Vec<(u32, f32)> = events.iter().map(|e| (e.tick, e.energy)).collect();
-            expected.sort_by(|a, b| a.0.cmp(&b.0)); // stable: equal ticks keep input order
+            expected.sort_by_key(|e| e.0); // stable: equal ticks keep input order
             sort_by_tick(&mut events);
             let got: Vec<(u32, f32)> = events.iter().map(|e| (e.tick, e.energy)).collect();
             assert_eq!(got, expected);

@@ -26,14 +26,19 @@ mod sky_model;
 
 use std::sync::{Arc, OnceLock};
 
-pub use pointing::{Dither, FIRST_REVOLUTION, LAST_REVOLUTION, PlannedScw, PointingPlan, sun_allows, sun_position};
+pub use pointing::{
+    Dither, FIRST_REVOLUTION, LAST_REVOLUTION, PlannedScw, PointingPlan, sun_allows, sun_position,
+};
 pub use sky_model::{
-    CRAB_FLUX_30_300, CRAB_GAMMA, CRAB_PHOTON_FLUX_20_40, Component, LightCurveModel, SkyModel, SkySource,
+    CRAB_FLUX_30_300, CRAB_GAMMA, CRAB_PHOTON_FLUX_20_40, Component, LightCurveModel, SkyModel,
+    SkySource,
 };
 
 use crate::archive::{EventList, ScienceWindow, ScwId, ScwIndex};
 use crate::error::{Error, Result};
-use crate::instrument::isgri::{Background, Mask, N_PIXELS, Rmf, detection_efficiency, pif, threshold_efficiency};
+use crate::instrument::isgri::{
+    Background, Mask, N_PIXELS, Rmf, detection_efficiency, pif, threshold_efficiency,
+};
 use crate::osa::OsaVersion;
 use crate::time::SECONDS_PER_DAY;
 use events::{PIXEL_AREA_CM2, ScwConditions, background_density, log_edges};
@@ -69,7 +74,11 @@ fn default_plan() -> Result<Arc<PointingPlan>> {
         .iter()
         .map(|s| (s.name.clone(), s.position))
         .collect();
-    let plan = Arc::new(PointingPlan::generate(FIRST_REVOLUTION, LAST_REVOLUTION, &targets));
+    let plan = Arc::new(PointingPlan::generate(
+        FIRST_REVOLUTION,
+        LAST_REVOLUTION,
+        &targets,
+    ));
     Ok(PLAN.get_or_init(|| plan).clone())
 }
 
@@ -90,7 +99,10 @@ impl ExpectedCounts {
 
     /// Events expected from `name` (0 if it is not in the field).
     pub fn source(&self, name: &str) -> f64 {
-        self.sources.iter().find(|s| s.0 == name).map_or(0.0, |s| s.1)
+        self.sources
+            .iter()
+            .find(|s| s.0 == name)
+            .map_or(0.0, |s| s.1)
     }
 }
 
@@ -134,7 +146,12 @@ impl Simulation {
     /// The Science Window index of the simulated archive.
     pub fn index(&self) -> ScwIndex {
         ScwIndex {
-            scws: self.plan.scws().iter().map(|p| p.scw.clone()).collect::<Vec<ScienceWindow>>(),
+            scws: self
+                .plan
+                .scws()
+                .iter()
+                .map(|p| p.scw.clone())
+                .collect::<Vec<ScienceWindow>>(),
         }
     }
 
@@ -172,14 +189,22 @@ impl Simulation {
     /// An empty or invalid energy band.
     pub fn expected_counts(&self, p: &PlannedScw, e1: f64, e2: f64) -> Result<ExpectedCounts> {
         if !(e1.is_finite() && e2.is_finite() && e1 > 0.0 && e2 > e1) {
-            return Err(Error::invalid("energy band", format!("{e1}–{e2} keV"), "0 < E1 < E2"));
+            return Err(Error::invalid(
+                "energy band",
+                format!("{e1}–{e2} keV"),
+                "0 < E1 < E2",
+            ));
         }
         let c = ScwConditions::of(p);
         let (m1, m2) = (e1 / c.gain, (e2 / c.gain).min(c.max_measured()));
         let live = c.ontime * c.live_fraction;
 
         // Background: Simpson on a fine linear grid in measured energy.
-        let weights_sum: f64 = Background::spatial_map().iter().zip(c.efficiency.iter()).map(|(m, e)| m * e).sum();
+        let weights_sum: f64 = Background::spatial_map()
+            .iter()
+            .zip(c.efficiency.iter())
+            .map(|(m, e)| m * e)
+            .sum();
         let n = 20_000;
         let h = (m2 - m1) / n as f64;
         let f = |m: f64| background_density(m) * threshold_efficiency(m * c.gain, c.threshold);
@@ -198,7 +223,9 @@ impl Simulation {
         let rmf = Rmf::compute(&true_edges, &[m1, m2], c.t_mid, OsaVersion::Osa11_2)?;
         let mut sources = Vec::new();
         for src in self.sky.sources() {
-            let Some((ty, tz)) = p.scw.attitude.to_tangents(&src.position) else { continue };
+            let Some((ty, tz)) = p.scw.attitude.to_tangents(&src.position) else {
+                continue;
+            };
             let lit = (pif(&self.mask, ty, tz) * &c.efficiency).sum();
             if lit <= 0.0 {
                 continue;
@@ -209,14 +236,21 @@ impl Simulation {
                 let per_bin: Vec<f64> = true_edges
                     .windows(2)
                     .map(|w| {
-                        crate::spectrum::integrate_log(|e| comp.spectrum.density(e) * detection_efficiency(e), w[0], w[1])
+                        crate::spectrum::integrate_log(
+                            |e| comp.spectrum.density(e) * detection_efficiency(e),
+                            w[0],
+                            w[1],
+                        )
                     })
                     .collect();
                 counts += rmf.fold(&per_bin)?[0] * PIXEL_AREA_CM2 * lit * exposure;
             }
             sources.push((src.name.clone(), counts));
         }
-        Ok(ExpectedCounts { background, sources })
+        Ok(ExpectedCounts {
+            background,
+            sources,
+        })
     }
 }
 
@@ -231,7 +265,9 @@ fn light_curve_exposure(lc: &LightCurveModel, p: &PlannedScw) -> f64 {
             }
             let n = len.ceil().max(1.0) as usize;
             let dt = len / n as f64;
-            (0..n).map(|i| lc.at(a + (i as f64 + 0.5) * dt / SECONDS_PER_DAY) * dt).sum::<f64>()
+            (0..n)
+                .map(|i| lc.at(a + (i as f64 + 0.5) * dt / SECONDS_PER_DAY) * dt)
+                .sum::<f64>()
         })
         .sum()
 }

@@ -23,7 +23,7 @@ const PLAN_SEED: u64 = 0x0B5E_2F1A_7000_2002;
 /// First and last simulated revolutions: December 2002 to the end of 2019.
 pub const FIRST_REVOLUTION: u32 = 25;
 /// Last simulated revolution.
-pub const LAST_REVOLUTION: u32 = 2158;
+pub const LAST_REVOLUTION: u32 = 2094;
 /// Observing window within a revolution, days from its start (outside: radiation belts).
 const OBSERVING_WINDOW: (f64, f64) = (0.13, 2.85);
 /// Dither steps, degrees.
@@ -48,7 +48,12 @@ impl Dither {
     fn offsets(self) -> Vec<(f64, f64)> {
         match self {
             Dither::Rectangular => (0..25)
-                .map(|k| (((k % 5) as f64 - 2.0) * RECT_STEP_DEG, ((k / 5) as f64 - 2.0) * RECT_STEP_DEG))
+                .map(|k| {
+                    (
+                        ((k % 5) as f64 - 2.0) * RECT_STEP_DEG,
+                        ((k / 5) as f64 - 2.0) * RECT_STEP_DEG,
+                    )
+                })
                 .collect(),
             Dither::Hexagonal => std::iter::once((0.0, 0.0))
                 .chain((0..6).map(|k| {
@@ -74,8 +79,20 @@ struct Field {
 /// The key programme fields; the rest of the time goes to catalog sources.
 const FIELDS: [(&str, f64, f64, f64, Dither); 9] = [
     ("Crab", 83.633, 22.014, 5.0, Dither::Rectangular),
-    ("Galactic Centre", 266.417, -29.008, 9.0, Dither::Rectangular),
-    ("Galactic bulge (GX 17+2)", 274.006, -14.036, 4.0, Dither::Rectangular),
+    (
+        "Galactic Centre",
+        266.417,
+        -29.008,
+        9.0,
+        Dither::Rectangular,
+    ),
+    (
+        "Galactic bulge (GX 17+2)",
+        274.006,
+        -14.036,
+        4.0,
+        Dither::Rectangular,
+    ),
     ("Cygnus region", 304.0, 37.5, 6.0, Dither::Rectangular),
     ("3C 279", 194.047, -5.789, 0.7, Dither::Rectangular),
     ("3C 273", 187.278, 2.052, 0.6, Dither::Rectangular),
@@ -88,8 +105,22 @@ const CATALOG_TARGET_WEIGHT: f64 = 0.12;
 
 /// Targets of opportunity: (target, start ISOT, stop ISOT, dither).
 const TOOS: [(&str, f64, f64, &str, &str, Dither); 2] = [
-    ("3C 279", 194.047, -5.789, "2015-06-14T06:00:00", "2015-06-17T22:00:00", Dither::Hexagonal),
-    ("V404 Cyg", 306.016, 33.867, "2015-06-18T00:30:00", "2015-06-28T00:00:00", Dither::Hexagonal),
+    (
+        "3C 279",
+        194.047,
+        -5.789,
+        "2015-06-14T06:00:00",
+        "2015-06-17T22:00:00",
+        Dither::Hexagonal,
+    ),
+    (
+        "V404 Cyg",
+        306.016,
+        33.867,
+        "2015-06-18T00:30:00",
+        "2015-06-28T00:00:00",
+        Dither::Hexagonal,
+    ),
 ];
 
 /// Everything the plan fixes about one Science Window.
@@ -107,6 +138,36 @@ pub struct PlannedScw {
     pub noisy_pixels: Vec<(u8, u8, f64)>,
 }
 
+impl PlannedScw {
+    /// A made-up pointing: `attitude` from `start` for `duration_s` seconds, one GTI, nominal
+    /// dead time and background, no noisy pixels. For tests and what-if simulations.
+    pub fn staring(swid: ScwId, attitude: Attitude, start: Time, duration_s: f64) -> PlannedScw {
+        let tstop = start.ijd() + duration_s / 86_400.0;
+        PlannedScw {
+            scw: ScienceWindow {
+                swid,
+                attitude,
+                tstart: start.ijd(),
+                tstop,
+                telapse: duration_s,
+            },
+            gti: vec![(start.ijd(), tstop)],
+            deadc: crate::instrument::isgri::NOMINAL_DEADC,
+            background_scale: 1.0,
+            noisy_pixels: Vec::new(),
+        }
+    }
+
+    /// Live exposure: good time × DEADC, seconds.
+    pub fn exposure(&self) -> f64 {
+        self.gti
+            .iter()
+            .map(|(a, b)| (b - a) * 86_400.0)
+            .sum::<f64>()
+            * self.deadc
+    }
+}
+
 /// Approximate apparent Sun direction at `t` (Astronomical Almanac low-precision formulae, ~0.01°).
 pub fn sun_position(t: Time) -> SkyCoord {
     let n = t.mjd_tt() - 51_544.5;
@@ -114,7 +175,11 @@ pub fn sun_position(t: Time) -> SkyCoord {
     let g = (357.528 + 0.985_600_3 * n).to_radians();
     let lambda = l + (1.915f64.to_radians()) * g.sin() + (0.020f64.to_radians()) * (2.0 * g).sin();
     let eps = (23.439 - 0.000_000_4 * n).to_radians();
-    let v = [lambda.cos(), eps.cos() * lambda.sin(), eps.sin() * lambda.sin()];
+    let v = [
+        lambda.cos(),
+        eps.cos() * lambda.sin(),
+        eps.sin() * lambda.sin(),
+    ];
     SkyCoord::from_vector(v)
 }
 
@@ -122,6 +187,10 @@ pub fn sun_position(t: Time) -> SkyCoord {
 pub fn sun_allows(target: &SkyCoord, t: Time) -> bool {
     (target.separation(&sun_position(t)) - 90.0).abs() <= SUN_ASPECT_LIMIT_DEG
 }
+
+/// Margin kept when choosing a field at mid-revolution, degrees: the dither pattern reaches
+/// 6.1° from the centre and the Sun moves 1.5° in half a revolution.
+const FIELD_SUN_MARGIN_DEG: f64 = 8.0;
 
 /// Attitude for pointing `x` at `t`: Z axis towards the Sun's projection (solar panels).
 fn attitude_at(x: SkyCoord, t: Time) -> Attitude {
@@ -158,7 +227,13 @@ impl PointingPlan {
     pub fn generate(first: u32, last: u32, targets: &[(String, SkyCoord)]) -> PointingPlan {
         let mut fields: Vec<Field> = FIELDS
             .iter()
-            .map(|&(name, ra, dec, weight, dither)| Field { name, ra, dec, weight, dither })
+            .map(|&(name, ra, dec, weight, dither)| Field {
+                name,
+                ra,
+                dec,
+                weight,
+                dither,
+            })
             .collect();
         let others = targets.iter().filter(|(_, pos)| {
             !fields
@@ -179,7 +254,17 @@ impl PointingPlan {
             .iter()
             .map(|&(name, ra, dec, a, b, dither)| {
                 let t = |s: &str| Time::from_isot(s).map(Time::ijd).unwrap_or(f64::NAN);
-                (Field { name, ra, dec, weight: 0.0, dither }, t(a), t(b))
+                (
+                    Field {
+                        name,
+                        ra,
+                        dec,
+                        weight: 0.0,
+                        dither,
+                    },
+                    t(a),
+                    t(b),
+                )
             })
             .collect();
 
@@ -203,8 +288,16 @@ impl PointingPlan {
                 }
             } else {
                 let u: f64 = rng.random();
-                let n = if u < 0.5 { 1 } else if u < 0.85 { 2 } else { 3 };
-                let mut cuts: Vec<f64> = (1..n).map(|_| w0 + (w1 - w0) * rng.random::<f64>()).collect();
+                let n = if u < 0.5 {
+                    1
+                } else if u < 0.85 {
+                    2
+                } else {
+                    3
+                };
+                let mut cuts: Vec<f64> = (1..n)
+                    .map(|_| w0 + (w1 - w0) * rng.random::<f64>())
+                    .collect();
                 cuts.sort_by(f64::total_cmp);
                 let mut edges = vec![w0];
                 edges.extend(cuts);
@@ -228,9 +321,17 @@ impl PointingPlan {
                     let (de, dn) = offsets[k % offsets.len()];
                     let x = offset(&center, de, dn);
                     let attitude = attitude_at(x, Time::from_ijd_unchecked(t));
-                    let Ok(swid) = ScwId::new(rev, pointing, 1, 0) else { break };
+                    let Ok(swid) = ScwId::new(rev, pointing, 1, 0) else {
+                        break;
+                    };
                     scws.push(plan_conditions(
-                        ScienceWindow { swid, attitude, tstart: t, tstop: stop, telapse: duration },
+                        ScienceWindow {
+                            swid,
+                            attitude,
+                            tstart: t,
+                            tstop: stop,
+                            telapse: duration,
+                        },
                         &mut rng,
                     ));
                     pointing += 1;
@@ -259,9 +360,16 @@ impl PointingPlan {
 fn pick_field<'a>(fields: &'a [Field], t: Time, rng: &mut ChaCha8Rng) -> &'a Field {
     let visible: Vec<&Field> = fields
         .iter()
-        .filter(|f| sun_allows(&SkyCoord::wrapped(f.ra, f.dec), t))
+        .filter(|f| {
+            let sep = SkyCoord::wrapped(f.ra, f.dec).separation(&sun_position(t));
+            (sep - 90.0).abs() <= SUN_ASPECT_LIMIT_DEG - FIELD_SUN_MARGIN_DEG
+        })
         .collect();
-    let pool = if visible.is_empty() { fields.iter().collect() } else { visible };
+    let pool = if visible.is_empty() {
+        fields.iter().collect()
+    } else {
+        visible
+    };
     let total: f64 = pool.iter().map(|f| f.weight).sum();
     let mut u = rng.random::<f64>() * total;
     for f in &pool {
@@ -310,7 +418,13 @@ fn plan_conditions(scw: ScienceWindow, rng: &mut ChaCha8Rng) -> PlannedScw {
             (y, z, rng.random_range(0.5..5.0))
         })
         .collect();
-    PlannedScw { scw, gti, deadc, background_scale, noisy_pixels }
+    PlannedScw {
+        scw,
+        gti,
+        deadc,
+        background_scale,
+        noisy_pixels,
+    }
 }
 
 #[cfg(test)]
@@ -321,9 +435,15 @@ mod tests {
     fn sun_position_known_values() {
         // Near the March equinox the Sun is at RA ≈ 0, Dec ≈ 0; at the June solstice Dec ≈ +23.44.
         let eq = sun_position(Time::from_isot("2015-03-20T22:45:00").unwrap());
-        assert!(eq.dec().abs() < 0.05 && (eq.ra() < 0.1 || eq.ra() > 359.9), "{eq}");
+        assert!(
+            eq.dec().abs() < 0.05 && (eq.ra() < 0.1 || eq.ra() > 359.9),
+            "{eq}"
+        );
         let sol = sun_position(Time::from_isot("2015-06-21T16:38:00").unwrap());
-        assert!((sol.dec() - 23.44).abs() < 0.02 && (sol.ra() - 90.0).abs() < 0.1, "{sol}");
+        assert!(
+            (sol.dec() - 23.44).abs() < 0.02 && (sol.ra() - 90.0).abs() < 0.1,
+            "{sol}"
+        );
     }
 
     #[test]

@@ -86,24 +86,46 @@ impl LightCurveModel {
         match self {
             LightCurveModel::Constant => 1.0,
             LightCurveModel::Drift { terms } => {
-                1.0 + terms.iter().map(|(a, p, ph)| a * (TAU * t / p + ph).sin()).sum::<f64>()
+                1.0 + terms
+                    .iter()
+                    .map(|(a, p, ph)| a * (TAU * t / p + ph).sin())
+                    .sum::<f64>()
             }
             LightCurveModel::LogNormal { sigma, terms } => {
                 let norm = (2.0 / terms.len().max(1) as f64).sqrt();
-                let x: f64 = terms.iter().map(|(p, ph)| (TAU * t / p + ph).sin()).sum::<f64>() * norm;
+                let x: f64 = terms
+                    .iter()
+                    .map(|(p, ph)| (TAU * t / p + ph).sin())
+                    .sum::<f64>()
+                    * norm;
                 (sigma * x - sigma * sigma / 2.0).exp()
             }
             LightCurveModel::Episodes { base, episodes } => {
                 base + episodes
                     .iter()
-                    .map(|(a, b, level, edge)| level * logistic((t - a) / edge) * logistic((b - t) / edge))
+                    .map(|(a, b, level, edge)| {
+                        level * logistic((t - a) / edge) * logistic((b - t) / edge)
+                    })
                     .sum::<f64>()
             }
-            LightCurveModel::Flare { t_peak, rise_s, decay_s, peak } => {
+            LightCurveModel::Flare {
+                t_peak,
+                rise_s,
+                decay_s,
+                peak,
+            } => {
                 let dt = (t - t_peak) * crate::time::SECONDS_PER_DAY;
-                if dt < 0.0 { peak * (dt / rise_s).exp() } else { peak * (-dt / decay_s).exp() }
+                if dt < 0.0 {
+                    peak * (dt / rise_s).exp()
+                } else {
+                    peak * (-dt / decay_s).exp()
+                }
             }
-            LightCurveModel::Window { start, stop, edge_s } => {
+            LightCurveModel::Window {
+                start,
+                stop,
+                edge_s,
+            } => {
                 let e = edge_s / crate::time::SECONDS_PER_DAY;
                 logistic((t - start) / e) * logistic((stop - t) / e)
             }
@@ -114,9 +136,15 @@ impl LightCurveModel {
     pub fn is_variable_on(&self, span_s: f64) -> bool {
         match self {
             LightCurveModel::Constant => false,
-            LightCurveModel::Drift { terms } => terms.iter().any(|(_, p, _)| p * 86_400.0 < 100.0 * span_s),
-            LightCurveModel::LogNormal { terms, .. } => terms.iter().any(|(p, _)| p * 86_400.0 < 100.0 * span_s),
-            LightCurveModel::Episodes { episodes, .. } => episodes.iter().any(|e| e.3 * 86_400.0 < 100.0 * span_s),
+            LightCurveModel::Drift { terms } => {
+                terms.iter().any(|(_, p, _)| p * 86_400.0 < 100.0 * span_s)
+            }
+            LightCurveModel::LogNormal { terms, .. } => {
+                terms.iter().any(|(p, _)| p * 86_400.0 < 100.0 * span_s)
+            }
+            LightCurveModel::Episodes { episodes, .. } => {
+                episodes.iter().any(|e| e.3 * 86_400.0 < 100.0 * span_s)
+            }
             LightCurveModel::Flare { .. } | LightCurveModel::Window { .. } => true,
         }
     }
@@ -145,17 +173,26 @@ pub struct SkySource {
 impl SkySource {
     /// Photon flux density at `e` keV and IJD `t`, ph/cm²/s/keV.
     pub fn density(&self, e: f64, t: f64) -> f64 {
-        self.components.iter().map(|c| c.light_curve.at(t) * c.spectrum.density(e)).sum()
+        self.components
+            .iter()
+            .map(|c| c.light_curve.at(t) * c.spectrum.density(e))
+            .sum()
     }
 
     /// Photon flux in [e1, e2] keV at IJD `t`, ph/cm²/s.
     pub fn photon_flux(&self, e1: f64, e2: f64, t: f64) -> f64 {
-        self.components.iter().map(|c| c.light_curve.at(t) * c.spectrum.photon_flux(e1, e2)).sum()
+        self.components
+            .iter()
+            .map(|c| c.light_curve.at(t) * c.spectrum.photon_flux(e1, e2))
+            .sum()
     }
 
     /// Energy flux in [e1, e2] keV at IJD `t`, erg/cm²/s.
     pub fn energy_flux(&self, e1: f64, e2: f64, t: f64) -> f64 {
-        self.components.iter().map(|c| c.light_curve.at(t) * c.spectrum.energy_flux(e1, e2)).sum()
+        self.components
+            .iter()
+            .map(|c| c.light_curve.at(t) * c.spectrum.energy_flux(e1, e2))
+            .sum()
     }
 
     /// 20–40 keV flux at IJD `t` in mCrab.
@@ -187,12 +224,20 @@ fn constant(spectrum: SpectralModel) -> Component {
     }
 }
 
-fn log_normal(rng: &mut ChaCha8Rng, sigma: f64, shortest_days: f64, longest_days: f64) -> LightCurveModel {
+fn log_normal(
+    rng: &mut ChaCha8Rng,
+    sigma: f64,
+    shortest_days: f64,
+    longest_days: f64,
+) -> LightCurveModel {
     let n = 12;
     let terms = (0..n)
         .map(|i| {
             let f = (i as f64 + rng.random::<f64>()) / n as f64;
-            (shortest_days * (longest_days / shortest_days).powf(f), rng.random::<f64>() * TAU)
+            (
+                shortest_days * (longest_days / shortest_days).powf(f),
+                rng.random::<f64>() * TAU,
+            )
         })
         .collect();
     LightCurveModel::LogNormal { sigma, terms }
@@ -215,13 +260,18 @@ impl SkyModel {
                         .scaled_to_energy_flux(CRAB_FLUX_30_300, 30.0, 300.0),
                     // The nebula's few-percent slow variability (Wilson-Hodge et al. 2011).
                     light_curve: LightCurveModel::Drift {
-                        terms: vec![(0.025, 8.0 * 365.25, 0.7), (0.015, 3.1 * 365.25, 2.1), (0.008, 1.3 * 365.25, 4.0)],
+                        terms: vec![
+                            (0.025, 8.0 * 365.25, 0.7),
+                            (0.015, 3.1 * 365.25, 2.1),
+                            (0.008, 1.3 * 365.25, 4.0),
+                        ],
                     },
                 }],
                 "V404 Cyg" => v404_outburst(&mut rng),
                 "GX 17+2" => vec![Component {
                     // Paper: Γ = 3.3, Ecut = 10 keV, F(20–60 keV) = 2.5e-10 erg/cm²/s; varies within ×2.
-                    spectrum: SpectralModel::cutoff_power_law(1.0, 3.3, 10.0).scaled_to_energy_flux(2.5e-10, 20.0, 60.0),
+                    spectrum: SpectralModel::cutoff_power_law(1.0, 3.3, 10.0)
+                        .scaled_to_energy_flux(2.5e-10, 20.0, 60.0),
                     light_curve: log_normal(&mut rng, 0.2, 2.0, 400.0),
                 }],
                 "3C 279" => vec![
@@ -257,10 +307,15 @@ impl SkyModel {
                         SourceClass::Lmxb | SourceClass::Hmxb | SourceClass::BlackHoleBinary => {
                             log_normal(&mut rng, 0.25, 1.0, 300.0)
                         }
-                        SourceClass::Agn | SourceClass::Blazar => log_normal(&mut rng, 0.2, 30.0, 2000.0),
+                        SourceClass::Agn | SourceClass::Blazar => {
+                            log_normal(&mut rng, 0.2, 30.0, 2000.0)
+                        }
                         _ => LightCurveModel::Constant,
                     };
-                    vec![Component { spectrum, light_curve }]
+                    vec![Component {
+                        spectrum,
+                        light_curve,
+                    }]
                 }
             };
             sources.push(SkySource {
@@ -345,7 +400,9 @@ mod tests {
         assert!((crab.photon_flux(20.0, 40.0, t) / lc - CRAB_PHOTON_FLUX_20_40).abs() < 2e-3);
         // Slow variability within ±5 % over the mission.
         for y in 2003..2020 {
-            let v = crab.components[0].light_curve.at(ijd(&format!("{y}-06-01")));
+            let v = crab.components[0]
+                .light_curve
+                .at(ijd(&format!("{y}-06-01")));
             assert!((v - 1.0).abs() < 0.05, "{y}: {v}");
         }
     }
@@ -366,8 +423,12 @@ mod tests {
     fn gx17_varies_within_a_factor_two() {
         let sky = SkyModel::default_sky().unwrap();
         let gx = sky.source("GX 17+2").unwrap();
-        let levels: Vec<f64> = (0..2000).map(|i| gx.components[0].light_curve.at(1100.0 + 3.0 * i as f64)).collect();
-        let (lo, hi) = levels.iter().fold((f64::MAX, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
+        let levels: Vec<f64> = (0..2000)
+            .map(|i| gx.components[0].light_curve.at(1100.0 + 3.0 * i as f64))
+            .collect();
+        let (lo, hi) = levels
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
         assert!(hi / lo > 1.5 && hi / lo < 4.5, "{lo} {hi}");
         let f = gx.components[0].spectrum.energy_flux(20.0, 60.0);
         assert!((f / 2.5e-10 - 1.0).abs() < 1e-6);
@@ -375,7 +436,10 @@ mod tests {
 
     #[test]
     fn the_sky_is_the_same_every_time() {
-        assert_eq!(SkyModel::default_sky().unwrap(), SkyModel::default_sky().unwrap());
+        assert_eq!(
+            SkyModel::default_sky().unwrap(),
+            SkyModel::default_sky().unwrap()
+        );
         assert!(!ijd("2015-06-18").is_nan());
     }
 }

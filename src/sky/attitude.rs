@@ -24,20 +24,36 @@ pub struct Attitude {
 impl Attitude {
     /// The attitude with pointing axis `x` and the Z axis in the direction of `z_hint`
     /// made exactly perpendicular to `x` (Gram–Schmidt). `z_hint` must not be parallel to `x`;
-    /// if it is, the north celestial pole (or, at the poles, RA 0) is used instead.
+    /// if it is, the north celestial pole (or, at the poles, RA 0) is used instead. A `z_hint`
+    /// already perpendicular to `x` (as read from a file) is kept as given, so attitudes
+    /// round-trip through FITS keywords exactly.
     pub fn new(x: SkyCoord, z_hint: SkyCoord) -> Attitude {
         let xv = x.to_unit_vector();
         let mut zv = z_hint.to_unit_vector();
         let mut proj = dot(zv, xv);
-        if (1.0 - proj.abs()) < 1e-9 {
-            zv = if x.dec().abs() < 89.0 { [0.0, 0.0, 1.0] } else { [1.0, 0.0, 0.0] };
+        let degenerate = (1.0 - proj.abs()) < 1e-9;
+        if degenerate {
+            zv = if x.dec().abs() < 89.0 {
+                [0.0, 0.0, 1.0]
+            } else {
+                [1.0, 0.0, 0.0]
+            };
             proj = dot(zv, xv);
         }
-        let z = normalize([zv[0] - proj * xv[0], zv[1] - proj * xv[1], zv[2] - proj * xv[2]]);
+        let z = normalize([
+            zv[0] - proj * xv[0],
+            zv[1] - proj * xv[1],
+            zv[2] - proj * xv[2],
+        ]);
         let y = cross(z, xv);
+        let z_coord = if !degenerate && proj.abs() < 1e-12 {
+            z_hint
+        } else {
+            SkyCoord::from_vector(z)
+        };
         Attitude {
             x,
-            z: SkyCoord::from_vector(z),
+            z: z_coord,
             frame: Some([xv, y, z]),
         }
     }
@@ -64,7 +80,8 @@ impl Attitude {
     }
 
     fn frame(&self) -> [[f64; 3]; 3] {
-        self.frame.unwrap_or_else(|| Attitude::new(self.x, self.z).frame.unwrap_or_default())
+        self.frame
+            .unwrap_or_else(|| Attitude::new(self.x, self.z).frame.unwrap_or_default())
     }
 
     /// Off-axis tangents (tan θy, tan θz) of `s`, or `None` if it is behind the spacecraft.
@@ -93,7 +110,10 @@ impl Attitude {
         let north = [-sd * ca, -sd * sa, cd];
         let east = [-sa, ca, 0.0];
         let z = self.z.to_unit_vector();
-        dot(z, east).atan2(dot(z, north)).to_degrees().rem_euclid(360.0)
+        dot(z, east)
+            .atan2(dot(z, north))
+            .to_degrees()
+            .rem_euclid(360.0)
     }
 }
 
@@ -120,8 +140,13 @@ mod tests {
     fn z_axis_is_along_positive_tan_z() {
         // With roll 0 the Z axis points north: a source just north of the pointing has tan θz > 0.
         let att = Attitude::with_roll(SkyCoord::new(120.0, -10.0).unwrap(), 0.0);
-        let (ty, tz) = att.to_tangents(&SkyCoord::new(120.0, -9.0).unwrap()).unwrap();
+        let (ty, tz) = att
+            .to_tangents(&SkyCoord::new(120.0, -9.0).unwrap())
+            .unwrap();
         assert!(tz > 0.017 && ty.abs() < 1e-12);
-        assert!(att.to_tangents(&SkyCoord::new(300.0, 10.0).unwrap()).is_none());
+        assert!(
+            att.to_tangents(&SkyCoord::new(300.0, 10.0).unwrap())
+                .is_none()
+        );
     }
 }

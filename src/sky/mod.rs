@@ -34,9 +34,21 @@ pub struct SkyCoord {
 
 /// ICRS → Galactic rotation matrix (rows are the Galactic x, y, z axes in ICRS).
 const ICRS_TO_GAL: [[f64; 3]; 3] = [
-    [-0.054_875_560_416_215_37, -0.873_437_090_234_885, -0.483_835_015_548_713_2],
-    [0.494_109_427_875_583_7, -0.444_829_629_960_011_2, 0.746_982_244_497_218_9],
-    [-0.867_666_149_019_004_7, -0.198_076_373_431_201_5, 0.455_983_776_175_066_9],
+    [
+        -0.054_875_560_416_215_4,
+        -0.873_437_090_234_885,
+        -0.483_835_015_548_713_2,
+    ],
+    [
+        0.494_109_427_875_583_7,
+        -0.444_829_629_960_011_2,
+        0.746_982_244_497_219,
+    ],
+    [
+        -0.867_666_149_019_004_7,
+        -0.198_076_373_431_201_5,
+        0.455_983_776_175_066_9,
+    ],
 ];
 
 impl SkyCoord {
@@ -160,10 +172,22 @@ mod tests {
 
     #[test]
     fn validation_names_parameters() {
-        assert_eq!(SkyCoord::new(360.0, 0.0).unwrap_err().parameter(), Some("RA"));
-        assert_eq!(SkyCoord::new(-0.1, 0.0).unwrap_err().parameter(), Some("RA"));
-        assert_eq!(SkyCoord::new(10.0, 91.0).unwrap_err().parameter(), Some("DEC"));
-        assert_eq!(SkyCoord::new(f64::NAN, 0.0).unwrap_err().parameter(), Some("RA"));
+        assert_eq!(
+            SkyCoord::new(360.0, 0.0).unwrap_err().parameter(),
+            Some("RA")
+        );
+        assert_eq!(
+            SkyCoord::new(-0.1, 0.0).unwrap_err().parameter(),
+            Some("RA")
+        );
+        assert_eq!(
+            SkyCoord::new(10.0, 91.0).unwrap_err().parameter(),
+            Some("DEC")
+        );
+        assert_eq!(
+            SkyCoord::new(f64::NAN, 0.0).unwrap_err().parameter(),
+            Some("RA")
+        );
     }
 
     #[test]
@@ -175,7 +199,10 @@ mod tests {
         assert!((ngp.ra() - 192.859_508).abs() < 1e-4 && (ngp.dec() - 27.128_336).abs() < 1e-4);
         // Cyg X-1 is at l = 71.33°, b = +3.07°.
         let (l, b) = SkyCoord::new(299.590, 35.202).unwrap().to_galactic();
-        assert!((l - 71.335).abs() < 0.01 && (b - 3.067).abs() < 0.01, "{l} {b}");
+        assert!(
+            (l - 71.335).abs() < 0.01 && (b - 3.067).abs() < 0.01,
+            "{l} {b}"
+        );
     }
 
     #[test]
@@ -203,7 +230,9 @@ mod tests {
         let v404 = SkyCoord::new(306.016, 33.867).unwrap();
         let hav = |x: f64| (x / 2.0).sin().powi(2);
         let h = hav((v404.dec() - crab.dec()).to_radians())
-            + crab.dec().to_radians().cos() * v404.dec().to_radians().cos() * hav((v404.ra() - crab.ra()).to_radians());
+            + crab.dec().to_radians().cos()
+                * v404.dec().to_radians().cos()
+                * hav((v404.ra() - crab.ra()).to_radians());
         let expected = (2.0 * h.sqrt().asin()).to_degrees();
         assert!((crab.separation(&v404) - expected).abs() < 1e-9);
     }

@@ -26,7 +26,11 @@ impl TanProjection {
     /// A pixel size that is not positive and finite.
     pub fn new(center: SkyCoord, pixel_deg: f64, nx: usize, ny: usize) -> Result<TanProjection> {
         if !(pixel_deg.is_finite() && pixel_deg > 0.0) {
-            return Err(Error::invalid("pixel_deg", pixel_deg, "a positive pixel size in degrees"));
+            return Err(Error::invalid(
+                "pixel_deg",
+                pixel_deg,
+                "a positive pixel size in degrees",
+            ));
         }
         Ok(TanProjection {
             center,
@@ -42,7 +46,11 @@ impl TanProjection {
     pub fn from_cd(center: SkyCoord, crpix: [f64; 2], cd: [[f64; 2]; 2]) -> Result<TanProjection> {
         let det = cd[0][0] * cd[1][1] - cd[0][1] * cd[1][0];
         if !(det.is_finite() && det != 0.0) {
-            return Err(Error::invalid("CD", format!("{cd:?}"), "a non-singular CD matrix"));
+            return Err(Error::invalid(
+                "CD",
+                format!("{cd:?}"),
+                "a non-singular CD matrix",
+            ));
         }
         Ok(TanProjection { center, crpix, cd })
     }
@@ -76,12 +84,17 @@ impl TanProjection {
 
     /// Pixel scale in degrees (square root of |det CD|).
     pub fn pixel_scale(&self) -> f64 {
-        (self.cd[0][0] * self.cd[1][1] - self.cd[0][1] * self.cd[1][0]).abs().sqrt()
+        (self.cd[0][0] * self.cd[1][1] - self.cd[0][1] * self.cd[1][0])
+            .abs()
+            .sqrt()
     }
 
     /// Intermediate (ξ, η) in degrees of a sky position, or `None` on the far hemisphere.
     pub fn to_intermediate(&self, s: &SkyCoord) -> Option<(f64, f64)> {
-        let (a0, d0) = (self.center.ra().to_radians(), self.center.dec().to_radians());
+        let (a0, d0) = (
+            self.center.ra().to_radians(),
+            self.center.dec().to_radians(),
+        );
         let (a, d) = (s.ra().to_radians(), s.dec().to_radians());
         let (sd0, cd0) = d0.sin_cos();
         let (sd, cdd) = d.sin_cos();
@@ -97,7 +110,10 @@ impl TanProjection {
 
     /// Sky position of intermediate coordinates (ξ, η) in degrees.
     pub fn from_intermediate(&self, xi: f64, eta: f64) -> SkyCoord {
-        let (a0, d0) = (self.center.ra().to_radians(), self.center.dec().to_radians());
+        let (a0, d0) = (
+            self.center.ra().to_radians(),
+            self.center.dec().to_radians(),
+        );
         let (x, y) = (xi.to_radians(), eta.to_radians());
         let (sd0, cd0) = d0.sin_cos();
         let den = cd0 - y * sd0;
@@ -160,7 +176,8 @@ mod tests {
 
     #[test]
     fn center_maps_to_crpix() {
-        let p = TanProjection::new(SkyCoord::new(83.633, 22.014).unwrap(), 0.0823, 400, 400).unwrap();
+        let p =
+            TanProjection::new(SkyCoord::new(83.633, 22.014).unwrap(), 0.0823, 400, 400).unwrap();
         let (x, y) = p.world_to_pixel(&p.center()).unwrap();
         assert!((x - 200.5).abs() < 1e-12 && (y - 200.5).abs() < 1e-12);
         // East is to the left: a source at larger RA has a smaller x.
@@ -170,7 +187,13 @@ mod tests {
 
     #[test]
     fn round_trips_everywhere() {
-        for (ra0, dec0) in [(0.0, 0.0), (83.633, 22.014), (266.4, -29.0), (10.0, 89.5), (350.0, -85.0)] {
+        for (ra0, dec0) in [
+            (0.0, 0.0),
+            (83.633, 22.014),
+            (266.4, -29.0),
+            (10.0, 89.5),
+            (350.0, -85.0),
+        ] {
             let p = TanProjection::new(SkyCoord::new(ra0, dec0).unwrap(), 0.0823, 400, 400)
                 .unwrap()
                 .rotated(23.0);
@@ -179,7 +202,10 @@ mod tests {
                     let (x, y) = (1.0 + 20.0 * i as f64, 1.0 + 20.0 * j as f64);
                     let s = p.pixel_to_world(x, y);
                     let (x2, y2) = p.world_to_pixel(&s).unwrap();
-                    assert!((x - x2).abs() < 1e-8 && (y - y2).abs() < 1e-8, "{ra0} {dec0} {x} {y}");
+                    assert!(
+                        (x - x2).abs() < 1e-8 && (y - y2).abs() < 1e-8,
+                        "{ra0} {dec0} {x} {y}"
+                    );
                 }
             }
         }
@@ -194,6 +220,9 @@ mod tests {
         let (xi, eta) = p.to_intermediate(&s).unwrap();
         assert!(xi.abs() < 1e-12);
         assert!((eta.to_radians() - 10f64.to_radians().tan()).abs() < 1e-12);
-        assert!(p.to_intermediate(&SkyCoord::new(20.0, -40.0).unwrap()).is_none());
+        assert!(
+            p.to_intermediate(&SkyCoord::new(20.0, -40.0).unwrap())
+                .is_none()
+        );
     }
 }

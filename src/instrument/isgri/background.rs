@@ -20,12 +20,12 @@ pub const RATE_25_80_KEV: f64 = 1.26e3;
 
 /// Emission lines: (energy keV, rate cts/s at reference level) (*assumed* strengths).
 const LINES: [(f64, f64); 6] = [
-    (57.98, 30.0),  // W Kα2
-    (59.32, 52.0),  // W Kα1
-    (67.2, 22.0),   // W Kβ
-    (74.97, 14.0),  // Pb Kα1
-    (84.9, 6.0),    // Pb Kβ
-    (511.0, 10.0),  // annihilation
+    (57.98, 30.0), // W Kα2
+    (59.32, 52.0), // W Kα1
+    (67.2, 22.0),  // W Kβ
+    (74.97, 14.0), // Pb Kα1
+    (84.9, 6.0),   // Pb Kβ
+    (511.0, 10.0), // annihilation
 ];
 /// Continuum shape: rate density ∝ (E/50)^−SLOPE · exp(−E/FOLD).
 const CONTINUUM_SLOPE: f64 = 1.2;
@@ -71,7 +71,11 @@ impl Background {
     fn continuum_norm() -> f64 {
         static K: OnceLock<f64> = OnceLock::new();
         *K.get_or_init(|| {
-            let lines: f64 = LINES.iter().filter(|(e, _)| (25.0..80.0).contains(e)).map(|(_, r)| r).sum();
+            let lines: f64 = LINES
+                .iter()
+                .filter(|(e, _)| (25.0..80.0).contains(e))
+                .map(|(_, r)| r)
+                .sum();
             (RATE_25_80_KEV - lines) / continuum_integral(25.0, 80.0)
         })
     }
@@ -89,7 +93,11 @@ impl Background {
     /// Total rate (continuum and lines) with measured energy in [e1, e2), reference level,
     /// before the threshold.
     pub fn rate(e1: f64, e2: f64) -> f64 {
-        let lines: f64 = LINES.iter().filter(|(e, _)| (e1..e2).contains(e)).map(|(_, r)| r).sum();
+        let lines: f64 = LINES
+            .iter()
+            .filter(|(e, _)| (e1..e2).contains(e))
+            .map(|(_, r)| r)
+            .sum();
         Background::continuum_norm() * continuum_integral(e1, e2) + lines
     }
 
@@ -105,9 +113,14 @@ impl Background {
         MAP.get_or_init(|| {
             let raw = Array2::from_shape_fn((N_DETY, N_DETZ), |(y, z)| {
                 let Some(m) = module_of(y, z) else { return 0.0 };
-                let edge = [(y.wrapping_sub(1), z), (y + 1, z), (y, z.wrapping_sub(1)), (y, z + 1)]
-                    .iter()
-                    .any(|&(a, b)| a >= N_DETY || b >= N_DETZ || is_gap(a, b));
+                let edge = [
+                    (y.wrapping_sub(1), z),
+                    (y + 1, z),
+                    (y, z.wrapping_sub(1)),
+                    (y, z + 1),
+                ]
+                .iter()
+                .any(|&(a, b)| a >= N_DETY || b >= N_DETZ || is_gap(a, b));
                 let gradient = 1.0 + GRADIENT * (y as f64 / (N_DETY - 1) as f64 - 0.5);
                 MODULE_LEVEL[m] * gradient * if edge { 1.0 + EDGE_EXCESS } else { 1.0 }
             });
@@ -138,7 +151,10 @@ mod tests {
         assert!((m.sum() / N_PIXELS as f64 - 1.0).abs() < 1e-12);
         assert_eq!(m[[64, 10]], 0.0);
         assert!(m[[63, 10]] > m[[60, 10]]); // module edge
-        let (lo, hi) = m.iter().filter(|v| **v > 0.0).fold((f64::MAX, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
+        let (lo, hi) = m
+            .iter()
+            .filter(|v| **v > 0.0)
+            .fold((f64::MAX, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
         assert!(lo > 0.85 && hi < 1.3, "{lo} {hi}");
     }
 

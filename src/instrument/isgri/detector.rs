@@ -82,7 +82,11 @@ fn death_times() -> &'static Vec<f64> {
 pub fn dead_pixel_map(t: Time) -> DetectorMap {
     let deaths = death_times();
     Array2::from_shape_fn((N_DETY, N_DETZ), |(y, z)| {
-        if !is_gap(y, z) && deaths[y * N_DETZ + z] <= t.ijd() { 1.0 } else { 0.0 }
+        if !is_gap(y, z) && deaths[y * N_DETZ + z] <= t.ijd() {
+            1.0
+        } else {
+            0.0
+        }
     })
 }
 
@@ -90,7 +94,11 @@ pub fn dead_pixel_map(t: Time) -> DetectorMap {
 pub fn efficiency_map(t: Time) -> DetectorMap {
     let deaths = death_times();
     Array2::from_shape_fn((N_DETY, N_DETZ), |(y, z)| {
-        if !is_gap(y, z) && deaths[y * N_DETZ + z] > t.ijd() { 1.0 } else { 0.0 }
+        if !is_gap(y, z) && deaths[y * N_DETZ + z] > t.ijd() {
+            1.0
+        } else {
+            0.0
+        }
     })
 }
 

@@ -23,7 +23,11 @@ impl Mura {
     pub fn new(p: usize) -> Result<Mura> {
         let is_prime = p >= 2 && (2..).take_while(|d| d * d <= p).all(|d| p % d != 0);
         if !is_prime || p % 4 != 1 {
-            return Err(Error::invalid("MURA order", p, "a prime p with p ≡ 1 (mod 4), e.g. 5, 13, 53"));
+            return Err(Error::invalid(
+                "MURA order",
+                p,
+                "a prime p with p ≡ 1 (mod 4), e.g. 5, 13, 53",
+            ));
         }
         Ok(Mura::build(p))
     }
@@ -61,7 +65,11 @@ impl Mura {
     /// The decoding array G(i, j) = 2A − 1, with G(0, 0) = +1.
     pub fn decoding(&self, i: usize, j: usize) -> i8 {
         let (i, j) = (i % self.p, j % self.p);
-        if (i, j) == (0, 0) || self.is_open(i, j) { 1 } else { -1 }
+        if (i, j) == (0, 0) || self.is_open(i, j) {
+            1
+        } else {
+            -1
+        }
     }
 
     /// Fraction of open elements (just under one half).
@@ -88,7 +96,10 @@ impl Mask {
         let mut open = vec![false; n * n];
         for i in 0..n {
             for j in 0..n {
-                let (a, b) = ((i + MURA_ORDER - BASIC_OFFSET) % MURA_ORDER, (j + MURA_ORDER - BASIC_OFFSET) % MURA_ORDER);
+                let (a, b) = (
+                    (i + MURA_ORDER - BASIC_OFFSET) % MURA_ORDER,
+                    (j + MURA_ORDER - BASIC_OFFSET) % MURA_ORDER,
+                );
                 open[i * n + j] = mura.is_open(a, b);
             }
         }
@@ -159,7 +170,10 @@ mod tests {
             let c = correlation(&m);
             let peak = ((p * p - 1) / 2) as i64;
             assert_eq!(c[0], peak, "p = {p}");
-            assert!(c[1..].iter().all(|&v| v == 0), "p = {p}: sidelobes not flat");
+            assert!(
+                c[1..].iter().all(|&v| v == 0),
+                "p = {p}: sidelobes not flat"
+            );
         }
     }
 

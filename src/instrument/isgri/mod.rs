@@ -23,8 +23,8 @@ pub use detector::{
 pub use mask::{Mask, Mura};
 pub use pif::{fully_coded_half_angle, pif, zero_response_half_angle};
 pub use response::{
-    Arf, EnergyCalibration, Rmf, detection_efficiency, fwhm_kev, gain, on_axis_area_cm2, rate_scale,
-    threshold_efficiency, threshold_kev,
+    Arf, EnergyCalibration, Rmf, detection_efficiency, fwhm_kev, gain, on_axis_area_cm2,
+    rate_scale, threshold_efficiency, threshold_kev,
 };
 
 /// Order of the MURA basic pattern (*cited*).

@@ -79,7 +79,9 @@ pub fn pif(mask: &Mask, tan_y: f64, tan_z: f64) -> DetectorMap {
             let ym = 0.5 * (yw[0] + yw[1]);
             for zw in zcuts[z].windows(2) {
                 let zm = 0.5 * (zw[0] + zw[1]);
-                if mask.is_open_at_mm(ym + ty_top, zm + tz_top) && mask.is_open_at_mm(ym + ty_bot, zm + tz_bot) {
+                if mask.is_open_at_mm(ym + ty_top, zm + tz_top)
+                    && mask.is_open_at_mm(ym + ty_bot, zm + tz_bot)
+                {
                     lit += (yw[1] - yw[0]) * (zw[1] - zw[0]);
                 }
             }
@@ -92,13 +94,17 @@ pub fn pif(mask: &Mask, tan_y: f64, tan_z: f64) -> DetectorMap {
 /// the whole detector sees the mask.
 pub fn fully_coded_half_angle() -> f64 {
     let det_half = N_DETZ as f64 * PIXEL_PITCH_MM / 2.0;
-    ((Mask::half_size_mm() - det_half) / MASK_DISTANCE_MM).atan().to_degrees()
+    ((Mask::half_size_mm() - det_half) / MASK_DISTANCE_MM)
+        .atan()
+        .to_degrees()
 }
 
 /// Half-angle (degrees, along a detector axis) beyond which no pixel sees the mask.
 pub fn zero_response_half_angle() -> f64 {
     let det_half = N_DETZ as f64 * PIXEL_PITCH_MM / 2.0;
-    ((Mask::half_size_mm() + det_half) / MASK_DISTANCE_MM).atan().to_degrees()
+    ((Mask::half_size_mm() + det_half) / MASK_DISTANCE_MM)
+        .atan()
+        .to_degrees()
 }
 
 #[cfg(test)]
@@ -120,7 +126,9 @@ mod tests {
             for j in 0..n {
                 let py = cy - 2.0 + 4.0 * (i as f64 + 0.5) / n as f64;
                 let pz = cz - 2.0 + 4.0 * (j as f64 + 0.5) / n as f64;
-                if mask.is_open_at_mm(py + top * ty, pz + top * tz) && mask.is_open_at_mm(py + bottom * ty, pz + bottom * tz) {
+                if mask.is_open_at_mm(py + top * ty, pz + top * tz)
+                    && mask.is_open_at_mm(py + bottom * ty, pz + bottom * tz)
+                {
                     lit += 1;
                 }
             }
@@ -163,7 +171,11 @@ mod tests {
             let p = pif(&mask, ty, tz);
             for (y, z) in [(3, 5), (40, 99), (77, 17), (129, 133), (66, 68), (100, 35)] {
                 let oracle = pif_sampled(&mask, ty, tz, y, z, 200);
-                assert!((p[[y, z]] - oracle).abs() < 0.011, "{ty} {tz} {y} {z}: {} vs {oracle}", p[[y, z]]);
+                assert!(
+                    (p[[y, z]] - oracle).abs() < 0.011,
+                    "{ty} {tz} {y} {z}: {} vs {oracle}",
+                    p[[y, z]]
+                );
             }
         }
     }
@@ -175,7 +187,10 @@ mod tests {
         // shadow of a source at +t.
         let checker = Mask::from_fn(|i, j| (i / 3 + j / 2) % 2 == 0 && i != 40);
         let mirrored = Mask::from_fn(|i, j| {
-            let (i, j) = (super::super::MASK_ELEMENTS - 1 - i, super::super::MASK_ELEMENTS - 1 - j);
+            let (i, j) = (
+                super::super::MASK_ELEMENTS - 1 - i,
+                super::super::MASK_ELEMENTS - 1 - j,
+            );
             (i / 3 + j / 2) % 2 == 0 && i != 40
         });
         for (ty, tz) in [(0.0, 0.0), (0.031, -0.012), (0.15, 0.09)] {

@@ -35,21 +35,21 @@ use crate::time::Time;
 /// the OSA10-era reconstructed rates of `isgri.md` (158, 56, 41, 23 cts/s in 20–40, 40–60,
 /// 60–100, 100–200 keV).
 const EFFICIENCY: [(f64, f64); 16] = [
-    (10.0, 0.30),
-    (15.0, 0.55),
-    (20.0, 0.70),
-    (25.0, 0.76),
-    (30.0, 0.79),
-    (40.0, 0.82),
-    (50.0, 0.83),
-    (60.0, 0.82),
-    (80.0, 0.79),
-    (100.0, 0.74),
-    (150.0, 0.62),
-    (200.0, 0.50),
-    (300.0, 0.34),
-    (500.0, 0.19),
-    (1000.0, 0.08),
+    (10.0, 0.28),
+    (15.0, 0.50),
+    (20.0, 0.635),
+    (25.0, 0.71),
+    (30.0, 0.75),
+    (40.0, 0.80),
+    (50.0, 0.815),
+    (60.0, 0.80),
+    (80.0, 0.765),
+    (100.0, 0.715),
+    (150.0, 0.585),
+    (200.0, 0.47),
+    (300.0, 0.32),
+    (500.0, 0.18),
+    (1000.0, 0.075),
     (2000.0, 0.03),
 ];
 
@@ -61,8 +61,8 @@ const GAIN_NODES: [(f64, f64); 5] = [
     (52_560.0, 1.000),
     (54_800.0, 0.985),
     (56_800.0, 0.962),
-    (57_400.0, 0.910),
-    (58_900.0, 0.860),
+    (57_400.0, 0.800),
+    (58_900.0, 0.780),
 ];
 
 /// MJD at which OSA10.2's gain calibration stops following the drift (*cited*: mid-2014).
@@ -74,8 +74,8 @@ const THRESHOLD_NODES: [(f64, f64); 3] = [(52_560.0, 12.8), (56_800.0, 13.3), (5
 const THRESHOLD_WIDTH_KEV: f64 = 0.8;
 
 /// OSA11's rate normalisation relative to OSA10 (*assumed*, from the 2016 Crab: OSA11 quotes
-/// ~210 cts/s where OSA10 with a correct gain would give ~150).
-const OSA11_RATE_SCALE: f64 = 1.40;
+/// ~210 cts/s where OSA10 with a correct gain gives ~159).
+const OSA11_RATE_SCALE: f64 = 1.32;
 
 fn interp(nodes: &[(f64, f64)], x: f64) -> f64 {
     let (first, last) = (nodes[0], nodes[nodes.len() - 1]);
@@ -93,7 +93,9 @@ fn interp(nodes: &[(f64, f64)], x: f64) -> f64 {
 fn interp_loglog(nodes: &[(f64, f64)], x: f64) -> f64 {
     let (first, last) = (nodes[0], nodes[nodes.len() - 1]);
     let x = x.clamp(first.0, last.0);
-    let i = nodes.partition_point(|n| n.0 <= x).clamp(1, nodes.len() - 1);
+    let i = nodes
+        .partition_point(|n| n.0 <= x)
+        .clamp(1, nodes.len() - 1);
     let (a, b) = (nodes[i - 1], nodes[i]);
     let f = (x / a.0).ln() / (b.0 / a.0).ln();
     (a.1.ln() + f * (b.1 / a.1).ln()).exp()
@@ -119,9 +121,15 @@ pub fn threshold_kev(t: Time) -> f64 {
     interp(&THRESHOLD_NODES, t.mjd_tt())
 }
 
-/// Probability that an event of nominal-scale energy `pulse_kev` passes the threshold at `t`.
+/// Probability that an event of nominal-scale energy `pulse_kev` passes a threshold set at
+/// `threshold_kev`: a smooth (error-function) turn-on of width 0.8 keV, cut hard at 3 widths below.
 pub fn threshold_efficiency(pulse_kev: f64, threshold_kev: f64) -> f64 {
-    0.5 * (1.0 + erf((pulse_kev - threshold_kev) / (std::f64::consts::SQRT_2 * THRESHOLD_WIDTH_KEV)))
+    let x = (pulse_kev - threshold_kev) / THRESHOLD_WIDTH_KEV;
+    if x < -3.0 {
+        0.0
+    } else {
+        0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2))
+    }
 }
 
 /// Mean on-axis PIF over all 16 384 pixels: the open fraction seen by an on-axis source.
@@ -172,10 +180,21 @@ impl EnergyCalibration {
 /// Checks that energy bin edges are finite, positive and increasing.
 fn check_edges(name: &str, edges: &[f64]) -> Result<()> {
     if edges.len() < 2 {
-        return Err(Error::invalid(name, format!("{} edges", edges.len()), "at least two bin edges"));
+        return Err(Error::invalid(
+            name,
+            format!("{} edges", edges.len()),
+            "at least two bin edges",
+        ));
     }
-    if let Some(w) = edges.windows(2).find(|w| !(w[0].is_finite() && w[0] > 0.0 && w[1] > w[0])) {
-        return Err(Error::invalid(name, format!("{} .. {}", w[0], w[1]), "finite, positive, increasing edges in keV"));
+    if let Some(w) = edges
+        .windows(2)
+        .find(|w| !(w[0].is_finite() && w[0] > 0.0 && w[1] > w[0]))
+    {
+        return Err(Error::invalid(
+            name,
+            format!("{} .. {}", w[0], w[1]),
+            "finite, positive, increasing edges in keV",
+        ));
     }
     Ok(())
 }
@@ -204,7 +223,12 @@ impl Arf {
             .map(|w| {
                 let n = 8;
                 (0..n)
-                    .map(|k| on_axis_area_cm2(w[0] * (w[1] / w[0]).powf((k as f64 + 0.5) / n as f64), version))
+                    .map(|k| {
+                        on_axis_area_cm2(
+                            w[0] * (w[1] / w[0]).powf((k as f64 + 0.5) / n as f64),
+                            version,
+                        )
+                    })
                     .sum::<f64>()
                     / n as f64
             })
@@ -239,7 +263,12 @@ impl Rmf {
     ///
     /// # Errors
     /// Edges that are not finite, positive and increasing.
-    pub fn compute(true_edges: &[f64], channel_edges: &[f64], t: Time, version: OsaVersion) -> Result<Rmf> {
+    pub fn compute(
+        true_edges: &[f64],
+        channel_edges: &[f64],
+        t: Time,
+        version: OsaVersion,
+    ) -> Result<Rmf> {
         check_edges("RMF true-energy edges", true_edges)?;
         check_edges("RMF channel edges", channel_edges)?;
         let g = gain(t);
@@ -259,7 +288,8 @@ impl Rmf {
                 let (m0, dm) = (e - 7.0 * sigma, 14.0 * sigma / n as f64);
                 let dens = |m: f64| {
                     let z = (m - e) / sigma;
-                    (-0.5 * z * z).exp() / (sigma * (2.0 * std::f64::consts::PI).sqrt()) * threshold_efficiency(m * g, thr)
+                    (-0.5 * z * z).exp() / (sigma * (2.0 * std::f64::consts::PI).sqrt())
+                        * threshold_efficiency(m * g, thr)
                 };
                 let mut cdf = Vec::with_capacity(n + 1);
                 let mut acc = 0.0;
@@ -330,14 +360,17 @@ impl Rmf {
 pub(crate) fn erf(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * (-z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-        .exp();
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
     if x >= 0.0 { 1.0 - r } else { r - 1.0 }
 }
 
@@ -351,7 +384,13 @@ mod tests {
 
     #[test]
     fn erf_known_values() {
-        for (x, v) in [(0.0, 0.0), (0.5, 0.520_499_877_8), (1.0, 0.842_700_792_9), (2.0, 0.995_322_265_0), (-1.0, -0.842_700_792_9)] {
+        for (x, v) in [
+            (0.0, 0.0),
+            (0.5, 0.520_499_877_8),
+            (1.0, 0.842_700_792_9),
+            (2.0, 0.995_322_265_0),
+            (-1.0, -0.842_700_792_9),
+        ] {
             assert!((erf(x) - v).abs() < 2e-7, "{x}");
         }
     }
@@ -364,7 +403,9 @@ mod tests {
 
     #[test]
     fn rmf_rows_conserve_probability_above_threshold() {
-        let edges: Vec<f64> = (0..=200).map(|i| 10.0 * 100f64.powf(i as f64 / 200.0)).collect();
+        let edges: Vec<f64> = (0..=200)
+            .map(|i| 10.0 * 100f64.powf(i as f64 / 200.0))
+            .collect();
         let rmf = Rmf::compute(&edges, &edges, t("2010-01-01"), OsaVersion::Osa11_2).unwrap();
         let n = rmf.n_channels();
         for (i, lo) in rmf.energ_lo.iter().enumerate() {
@@ -379,7 +420,12 @@ mod tests {
         // A 60 keV line lands within a few channels of 60 keV.
         let i = rmf.energ_lo.partition_point(|e| *e < 60.0) - 1;
         let row = &rmf.matrix[i * n..(i + 1) * n];
-        let j = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(j, _)| j).unwrap();
+        let j = row
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(j, _)| j)
+            .unwrap();
         assert!((rmf.e_min[j] - 60.0).abs() < 1.5);
     }
 

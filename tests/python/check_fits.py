@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""Independent check, with astropy, of the FITS files written by the `oda` crate.
+
+Usage:
+    check_fits.py events PATH   # an ISGRI event file, isgri_events.fits[.gz]
+    check_fits.py index PATH    # the ScW index, GNRL-SCWG-GRP-IDX.fits[.gz]
+
+Verifies the extension names, column names, formats (TFORMn) and units (TUNITn), the
+required header keywords and their types, and the consistency of the values. Prints a
+one-line summary and exits with status 0 when everything holds; otherwise prints every
+problem found to stderr and exits with status 1 (status 2 for a usage error or a file that
+cannot be opened at all).
+"""
+
+import math
+import re
+import sys
+
+import numpy as np
+from astropy.io import fits
+
+SECONDS_PER_DAY = 86400.0
+MJDREF = 51544.0
+
+EVENTS_EXT = "ISGR-EVTS-ALL"
+GTI_EXT = "IBIS-GNRL-GTI"
+INDEX_EXT = "GNRL-SCWG-GRP-IDX"
+
+# (name, TFORM, TUNIT or None)
+EVENT_COLUMNS = [
+    ("TIME", "1D", "d"),
+    ("ISGRI_ENERGY", "1E", "keV"),
+    ("DETY", "1B", None),
+    ("DETZ", "1B", None),
+    ("SELECT_FLAG", "1B", None),
+]
+GTI_COLUMNS = [("START", "1D", "d"), ("STOP", "1D", "d")]
+INDEX_COLUMNS = [
+    ("SWID", "12A", None),
+    ("SW_TYPE", "8A", None),
+    ("VERSION", "3A", None),
+    ("REVOL", "1J", None),
+    ("RA_SCX", "1D", "deg"),
+    ("DEC_SCX", "1D", "deg"),
+    ("RA_SCZ", "1D", "deg"),
+    ("DEC_SCZ", "1D", "deg"),
+    ("TSTART", "1D", "d"),
+    ("TSTOP", "1D", "d"),
+    ("TELAPSE", "1D", "s"),
+]
+
+# Keyword -> (type, required value or None)
+EVENT_KEYWORDS = {
+    "TELESCOP": (str, "INTEGRAL"),
+    "INSTRUME": (str, "IBIS"),
+    "DETNAM": (str, "ISGRI"),
+    "EXTNAME": (str, EVENTS_EXT),
+    "SWID": (str, None),
+    "REVOL": (int, None),
+    "SW_TYPE": (str, "POINTING"),
+    "TSTART": (float, None),
+    "TSTOP": (float, None),
+    "TELAPSE": (float, None),
+    "ONTIME": (float, None),
+    "DEADC": (float, None),
+    "EXPOSURE": (float, None),
+    "LIVETIME": (float, None),
+    "RA_SCX": (float, None),
+    "DEC_SCX": (float, None),
+    "RA_SCZ": (float, None),
+    "DEC_SCZ": (float, None),
+    "TIMESYS": (str, "TT"),
+    "TIMEUNIT": (str, "d"),
+    "MJDREF": (float, MJDREF),
+    "TIMEREF": (str, "LOCAL"),
+    "ENERGCAL": (str, None),
+}
+GTI_KEYWORDS = {
+    "EXTNAME": (str, GTI_EXT),
+    "SWID": (str, None),
+    "TSTART": (float, None),
+    "TSTOP": (float, None),
+}
+INDEX_KEYWORDS = {
+    "TELESCOP": (str, "INTEGRAL"),
+    "EXTNAME": (str, INDEX_EXT),
+    "TIMESYS": (str, "TT"),
+    "MJDREF": (float, MJDREF),
+    "NAXIS2": (int, None),
+}
+
+SWID_RE = re.compile(r"^\d{12}$")
+
+
+class Checker:
+    """Collects the problems found in one file."""
+
+    def __init__(self, path):
+        self.path = path
+        self.problems = []
+
+    def fail(self, message):
+        self.problems.append(message)
+
+    def check(self, condition, message):
+        if not condition:
+            self.fail(message)
+        return condition
+
+    def table(self, hdul, extname, columns):
+        """The binary table `extname` if its columns are as expected, else None."""
+        if extname not in hdul:
+            self.fail(f"no extension {extname}")
+            return None
+        hdu = hdul[extname]
+        if not isinstance(hdu, fits.BinTableHDU):
+            self.fail(f"extension {extname} is a {type(hdu).__name__}, not a binary table")
+            return None
+        header = hdu.header
+        names = [c.name for c in hdu.columns]
+        expected = [c[0] for c in columns]
+        if names != expected:
+            self.fail(f"{extname}: columns are {names}, expected {expected} in this order")
+            return None
+        ok = True
+        for i, (name, tform, tunit) in enumerate(columns, start=1):
+            got = header.get(f"TFORM{i}")
+            ok &= self.check(got == tform, f"{extname}: column {name} has TFORM{i} = {got!r}, expected {tform!r}")
+            got = header.get(f"TUNIT{i}")
+            if tunit is None:
+                ok &= self.check(got is None, f"{extname}: column {name} has TUNIT{i} = {got!r}, expected none")
+            else:
+                ok &= self.check(got == tunit, f"{extname}: column {name} has TUNIT{i} = {got!r}, expected {tunit!r}")
+        return hdu if ok else None
+
+    def keywords(self, header, extname, keywords):
+        """The set of keywords present with the right type (and value, if fixed)."""
+        good = set()
+        for key, (typ, value) in keywords.items():
+            if key not in header:
+                self.fail(f"{extname}: missing keyword {key}")
+                continue
+            got = header[key]
+            # bool is a subclass of int in Python: a logical keyword is not an integer.
+            if isinstance(got, bool) or not isinstance(got, typ):
+                self.fail(f"{extname}: keyword {key} = {got!r} is a {type(got).__name__}, expected {typ.__name__}")
+            elif value is not None and got != value:
+                self.fail(f"{extname}: keyword {key} = {got!r}, expected {value!r}")
+            else:
+                good.add(key)
+        return good
+
+    def sky(self, extname, where, ra, dec):
+        self.check(
+            np.all(np.isfinite(ra)) and np.all((ra >= 0.0) & (ra < 360.0)),
+            f"{extname}: {where}RA outside [0, 360) degrees",
+        )
+        self.check(
+            np.all(np.isfinite(dec)) and np.all((dec >= -90.0) & (dec <= 90.0)),
+            f"{extname}: {where}Dec outside [-90, 90] degrees",
+        )
+
+
+def first_bad(mask):
+    """1-based row number of the first True in `mask` (0 for an empty mask)."""
+    return int(np.argmax(mask)) + 1 if mask.size else 0
+
+
+def check_primary(c, hdul):
+    primary = hdul[0].header
+    c.check(primary.get("NAXIS") == 0, "the primary HDU is not empty (NAXIS != 0)")
+    c.check(primary.get("ORIGIN") == "oda", f"the primary HDU has ORIGIN = {primary.get('ORIGIN')!r}, expected 'oda'")
+    c.check("DATE" not in primary, "the primary HDU has a DATE keyword (files must be reproducible)")
+
+
+def check_events(c, hdul):
+    check_primary(c, hdul)
+
+    evts = c.table(hdul, EVENTS_EXT, EVENT_COLUMNS)
+    if evts is None:
+        return None
+    h = evts.header
+    good = c.keywords(h, EVENTS_EXT, EVENT_KEYWORDS)
+
+    def have(*keys):
+        return all(k in good for k in keys)
+
+    swid = h.get("SWID")
+    if have("SWID") and c.check(SWID_RE.match(swid) is not None, f"{EVENTS_EXT}: SWID = {swid!r} is not 12 digits"):
+        if have("REVOL"):
+            c.check(h["REVOL"] == int(swid[:4]), f"{EVENTS_EXT}: REVOL = {h['REVOL']} does not match SWID {swid}")
+    if have("ENERGCAL"):
+        c.check(h["ENERGCAL"] in ("NOMINAL", "CALIBRATED"), f"{EVENTS_EXT}: ENERGCAL = {h['ENERGCAL']!r}")
+    interval = have("TSTART", "TSTOP") and c.check(
+        math.isfinite(h["TSTART"]) and math.isfinite(h["TSTOP"]) and h["TSTOP"] >= h["TSTART"],
+        f"{EVENTS_EXT}: TSTART = {h['TSTART']}, TSTOP = {h['TSTOP']} are not an interval",
+    )
+    tstart, tstop = (h["TSTART"], h["TSTOP"]) if interval else (None, None)
+    if interval and have("TELAPSE"):
+        telapse = (tstop - tstart) * SECONDS_PER_DAY
+        c.check(math.isclose(h["TELAPSE"], telapse, rel_tol=1e-9, abs_tol=1e-6),
+                f"{EVENTS_EXT}: TELAPSE = {h['TELAPSE']} s, but (TSTOP - TSTART) = {telapse} s")
+    if have("DEADC"):
+        c.check(0.0 < h["DEADC"] <= 1.0, f"{EVENTS_EXT}: DEADC = {h['DEADC']} is not in (0, 1]")
+    if have("ONTIME"):
+        c.check(h["ONTIME"] >= 0.0, f"{EVENTS_EXT}: ONTIME = {h['ONTIME']} is negative")
+    if have("ONTIME", "DEADC", "EXPOSURE"):
+        exposure = h["ONTIME"] * h["DEADC"]
+        c.check(math.isclose(h["EXPOSURE"], exposure, rel_tol=1e-9, abs_tol=1e-9),
+                f"{EVENTS_EXT}: EXPOSURE = {h['EXPOSURE']} s, but ONTIME x DEADC = {exposure} s")
+    if have("EXPOSURE", "LIVETIME"):
+        c.check(h["LIVETIME"] == h["EXPOSURE"],
+                f"{EVENTS_EXT}: LIVETIME = {h['LIVETIME']} differs from EXPOSURE = {h['EXPOSURE']}")
+    if have("RA_SCX", "DEC_SCX"):
+        c.sky(EVENTS_EXT, "RA_SCX/DEC_SCX: ", np.array([h["RA_SCX"]]), np.array([h["DEC_SCX"]]))
+    if have("RA_SCZ", "DEC_SCZ"):
+        c.sky(EVENTS_EXT, "RA_SCZ/DEC_SCZ: ", np.array([h["RA_SCZ"]]), np.array([h["DEC_SCZ"]]))
+
+    d = evts.data
+    time = np.asarray(d["TIME"], dtype=float)
+    energy = np.asarray(d["ISGRI_ENERGY"], dtype=float)
+    dety = np.asarray(d["DETY"], dtype=int)
+    detz = np.asarray(d["DETZ"], dtype=int)
+    if len(time):
+        bad = ~np.isfinite(time)
+        if c.check(not bad.any(), f"{EVENTS_EXT}: TIME in row {first_bad(bad)} is not finite"):
+            unsorted = np.diff(time) < 0
+            c.check(not unsorted.any(), f"{EVENTS_EXT}: TIME is not sorted (row {first_bad(unsorted) + 1})")
+            if interval:
+                outside = (time < tstart) | (time > tstop)
+                c.check(not outside.any(),
+                        f"{EVENTS_EXT}: TIME in row {first_bad(outside)} is outside [TSTART, TSTOP]")
+        bad = ~np.isfinite(energy)
+        c.check(not bad.any(), f"{EVENTS_EXT}: ISGRI_ENERGY in row {first_bad(bad)} is not finite")
+        bad = (dety < 0) | (dety > 129)
+        c.check(not bad.any(), f"{EVENTS_EXT}: DETY in row {first_bad(bad)} is outside 0-129")
+        bad = (detz < 0) | (detz > 133)
+        c.check(not bad.any(), f"{EVENTS_EXT}: DETZ in row {first_bad(bad)} is outside 0-133")
+    exposure = f"{h['EXPOSURE']:.1f} s" if have("EXPOSURE") else "?"
+    summary = f"SWID {swid}, {len(time)} events, EXPOSURE {exposure}, ENERGCAL {h.get('ENERGCAL')}"
+
+    gti = c.table(hdul, GTI_EXT, GTI_COLUMNS)
+    if gti is not None:
+        g = gti.header
+        good = c.keywords(g, GTI_EXT, GTI_KEYWORDS)
+        if "SWID" in good and have("SWID"):
+            c.check(g["SWID"] == swid, f"{GTI_EXT}: SWID = {g['SWID']!r} differs from {swid!r}")
+        if {"TSTART", "TSTOP"} <= good and interval:
+            c.check(g["TSTART"] == tstart and g["TSTOP"] == tstop,
+                    f"{GTI_EXT}: TSTART/TSTOP differ from those of {EVENTS_EXT}")
+        start = np.asarray(gti.data["START"], dtype=float)
+        stop = np.asarray(gti.data["STOP"], dtype=float)
+        if c.check(np.all(np.isfinite(start)) and np.all(np.isfinite(stop)), f"{GTI_EXT}: non-finite interval"):
+            c.check(np.all(stop >= start), f"{GTI_EXT}: an interval has STOP before START")
+            c.check(np.all(start[1:] >= stop[:-1]), f"{GTI_EXT}: intervals overlap or are not sorted")
+            if interval:
+                c.check(np.all((start >= tstart) & (stop <= tstop)),
+                        f"{GTI_EXT}: an interval is outside [TSTART, TSTOP]")
+        summary += f", {len(start)} GTIs"
+    return summary
+
+
+def check_index(c, hdul):
+    check_primary(c, hdul)
+    idx = c.table(hdul, INDEX_EXT, INDEX_COLUMNS)
+    if idx is None:
+        return None
+    c.keywords(idx.header, INDEX_EXT, INDEX_KEYWORDS)
+    d = idx.data
+    n = len(d)
+    swid = [str(s) for s in d["SWID"]]
+    malformed = [i for i, s in enumerate(swid) if not SWID_RE.match(s)]
+    if c.check(not malformed, f"{INDEX_EXT}: row {malformed[0] + 1 if malformed else 0}: SWID is not 12 digits"):
+        unsorted = [i for i in range(1, n) if swid[i] <= swid[i - 1]]
+        c.check(not unsorted,
+                f"{INDEX_EXT}: SWIDs not sorted and unique at row {unsorted[0] + 1 if unsorted else 0}")
+        revol = np.asarray(d["REVOL"], dtype=int)
+        wrong = [i for i in range(n) if revol[i] != int(swid[i][:4])]
+        c.check(not wrong, f"{INDEX_EXT}: row {wrong[0] + 1 if wrong else 0}: REVOL does not match SWID")
+    c.check(all(str(t) == "POINTING" for t in d["SW_TYPE"]), f"{INDEX_EXT}: SW_TYPE other than 'POINTING'")
+    c.check(all(str(v) == "001" for v in d["VERSION"]), f"{INDEX_EXT}: VERSION other than '001'")
+    c.sky(INDEX_EXT, "RA_SCX/DEC_SCX: ", np.asarray(d["RA_SCX"]), np.asarray(d["DEC_SCX"]))
+    c.sky(INDEX_EXT, "RA_SCZ/DEC_SCZ: ", np.asarray(d["RA_SCZ"]), np.asarray(d["DEC_SCZ"]))
+    tstart, tstop, telapse = (np.asarray(d[k], dtype=float) for k in ("TSTART", "TSTOP", "TELAPSE"))
+    if c.check(np.all(np.isfinite(tstart)) and np.all(np.isfinite(tstop)) and np.all(np.isfinite(telapse)),
+               f"{INDEX_EXT}: non-finite TSTART, TSTOP or TELAPSE"):
+        bad = tstop < tstart
+        c.check(not bad.any(), f"{INDEX_EXT}: row {first_bad(bad)}: TSTOP before TSTART")
+        c.check(np.all(telapse >= 0), f"{INDEX_EXT}: negative TELAPSE")
+    span = f", {swid[0]} .. {swid[-1]}" if n else ""
+    return f"{n} pointings{span}"
+
+
+def main(argv):
+    if len(argv) != 3 or argv[1] not in ("events", "index"):
+        print("usage: check_fits.py events|index PATH", file=sys.stderr)
+        return 2
+    kind, path = argv[1], argv[2]
+    try:
+        hdul = fits.open(path, memmap=False)
+    except Exception as e:  # noqa: BLE001 - any failure to open is reported the same way
+        print(f"check_fits.py: FAIL {kind} {path}: cannot open: {e}", file=sys.stderr)
+        return 2
+    c = Checker(path)
+    with hdul:
+        try:
+            summary = check_events(c, hdul) if kind == "events" else check_index(c, hdul)
+        except Exception as e:  # noqa: BLE001 - a malformed file may break any access
+            c.fail(f"unexpected error while checking: {type(e).__name__}: {e}")
+            summary = None
+    if c.problems:
+        print(f"check_fits.py: FAIL {kind} {path}: {len(c.problems)} problem(s)", file=sys.stderr)
+        for p in c.problems:
+            print(f"  - {p}", file=sys.stderr)
+        return 1
+    print(f"check_fits.py: OK {kind} {path}: {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
