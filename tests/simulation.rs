@@ -123,7 +123,8 @@ fn source_and_background_fall_where_the_pif_and_the_map_say() {
     }
     let (lit_sum, bmap_sum) = (lit.sum(), bmap.sum());
     // Groups: fully lit, fully shadowed, partly lit pixels; and module-edge pixels.
-    let groups: [(&str, Box<dyn Fn(usize, f64) -> bool>); 4] = [
+    type Group = (&'static str, Box<dyn Fn(usize, f64) -> bool>);
+    let groups: [Group; 4] = [
         ("lit", Box::new(|_, f| f > 0.99)),
         ("shadowed", Box::new(|_, f| f < 0.01)),
         ("partial", Box::new(|_, f| (0.01..=0.99).contains(&f))),
