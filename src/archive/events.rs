@@ -277,11 +277,7 @@ pub fn write_events(path: &Path, events: &EventList) -> Result<()> {
             EnergyScale::Calibrated => "CALIBRATED",
         };
         f.key_str(&hdu, "ENERGCAL", energcal, "ISGRI_ENERGY gain calibration")?;
-        f.column(&hdu, "TIME", &events.time)?;
-        f.column(&hdu, "ISGRI_ENERGY", &events.energy)?;
-        f.column(&hdu, "DETY", &events.dety)?;
-        f.column(&hdu, "DETZ", &events.detz)?;
-        f.column(&hdu, "SELECT_FLAG", &events.select_flag)?;
+        f.raw_rows(&hdu, &event_rows(events), events.len())?;
 
         let hdu = f.table(GTI_EXTNAME, &GTI_COLUMNS)?;
         f.key_str(&hdu, "TELESCOP", "INTEGRAL", "Telescope or mission name")?;
@@ -303,6 +299,70 @@ pub fn write_events(path: &Path, events: &EventList) -> Result<()> {
         f.column(&hdu, "START", &events.gti.start)?;
         f.column(&hdu, "STOP", &events.gti.stop)
     })
+}
+
+/// Width of one ISGR-EVTS-ALL row as written: TIME (8) ISGRI_ENERGY (4) DETY DETZ SELECT_FLAG (1 each).
+const EVENT_ROW_BYTES: usize = 15;
+
+/// The events as FITS rows: big-endian, in column order.
+fn event_rows(events: &EventList) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(events.len() * EVENT_ROW_BYTES);
+    for i in 0..events.len() {
+        bytes.extend_from_slice(&events.time[i].to_be_bytes());
+        bytes.extend_from_slice(&events.energy[i].to_be_bytes());
+        bytes.extend_from_slice(&[events.dety[i], events.detz[i], events.select_flag[i]]);
+    }
+    bytes
+}
+
+/// Reads the five event columns from raw rows when the table's layout allows it (all files
+/// this crate writes); `None` sends the caller to the column-by-column reader.
+fn read_event_rows(f: &mut FitsFile, t: &Table<'_>) -> Result<Option<EventColumns>> {
+    use fitsio::tables::ColumnDataType as T;
+    let wanted = [
+        ("TIME", T::Double),
+        ("ISGRI_ENERGY", T::Float),
+        ("DETY", T::Byte),
+        ("DETZ", T::Byte),
+        ("SELECT_FLAG", T::Byte),
+    ];
+    let Some(off) = t.raw_offsets(f, &wanted)? else {
+        return Ok(None);
+    };
+    let width: Option<i64> = t.optional_key(f, "NAXIS1")?;
+    let width = width.unwrap_or(0) as usize;
+    let n = t.num_rows();
+    let mut c = EventColumns {
+        time: Vec::with_capacity(n),
+        energy: Vec::with_capacity(n),
+        dety: Vec::with_capacity(n),
+        detz: Vec::with_capacity(n),
+        select_flag: Vec::with_capacity(n),
+    };
+    t.read_raw_rows(f, width, 1 << 16, |chunk| {
+        for row in chunk.chunks_exact(width) {
+            let mut d = [0u8; 8];
+            d.copy_from_slice(&row[off[0]..off[0] + 8]);
+            c.time.push(f64::from_be_bytes(d));
+            let mut e = [0u8; 4];
+            e.copy_from_slice(&row[off[1]..off[1] + 4]);
+            c.energy.push(f32::from_be_bytes(e));
+            c.dety.push(row[off[2]]);
+            c.detz.push(row[off[3]]);
+            c.select_flag.push(row[off[4]]);
+        }
+        Ok(())
+    })?;
+    Ok(Some(c))
+}
+
+/// The five event columns.
+struct EventColumns {
+    time: Vec<f64>,
+    energy: Vec<f32>,
+    dety: Vec<u8>,
+    detz: Vec<u8>,
+    select_flag: Vec<u8>,
 }
 
 /// The time-system keywords of a table whose times are IJD (TT).
@@ -502,11 +562,22 @@ pub fn read_events(path: &Path) -> Result<EventList> {
         })?;
         t.require_columns(&EVENT_COLUMNS.map(|c| c.name))?;
         let header = read_header(&mut f, &t)?;
-        let time: Vec<f64> = t.numeric_column(&mut f, "TIME")?;
-        let energy: Vec<f32> = t.numeric_column(&mut f, "ISGRI_ENERGY")?;
-        let dety: Vec<u8> = t.numeric_column(&mut f, "DETY")?;
-        let detz: Vec<u8> = t.numeric_column(&mut f, "DETZ")?;
-        let select_flag: Vec<u8> = t.numeric_column(&mut f, "SELECT_FLAG")?;
+        let EventColumns {
+            time,
+            energy,
+            dety,
+            detz,
+            select_flag,
+        } = match read_event_rows(&mut f, &t)? {
+            Some(c) => c,
+            None => EventColumns {
+                time: t.numeric_column(&mut f, "TIME")?,
+                energy: t.numeric_column(&mut f, "ISGRI_ENERGY")?,
+                dety: t.numeric_column(&mut f, "DETY")?,
+                detz: t.numeric_column(&mut f, "DETZ")?,
+                select_flag: t.numeric_column(&mut f, "SELECT_FLAG")?,
+            },
+        };
         check_events(&time, &energy, &dety, &detz).map_err(|m| t.error(m))?;
         let gti = match Table::find(&mut f, path, GTI_EXTNAME)? {
             Some(g) => {
@@ -749,6 +820,24 @@ mod tests {
         let events = sample_events(1_000_000, EnergyScale::Nominal);
         write_events(&path, &events).unwrap();
         assert_same(&read_events(&path).unwrap(), &events);
+    }
+
+    #[test]
+    fn other_table_layouts_read_identically() {
+        // Real archive files carry more columns; the raw-row reader finds ours by offset, and
+        // layouts it cannot read raw (here a bit column) go through the column-by-column reader.
+        use fitsio::tables::{ColumnDataType, ColumnDescription};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("isgri_events.fits");
+        let events = sample_events(5_000, EnergyScale::Calibrated);
+        write_events(&path, &events).unwrap();
+        for (name, typ) in [("RISE_TIME", ColumnDataType::Float), ("FLAGBITS", ColumnDataType::Bit)] {
+            let (mut f, hdu) = edit(&path, EVENTS_EXTNAME);
+            let desc = ColumnDescription::new(name).with_type(typ).create().unwrap();
+            hdu.insert_column(&mut f, 1, &desc).unwrap();
+            drop(f);
+            assert_same(&read_events(&path).unwrap(), &events);
+        }
     }
 
     #[test]
