@@ -23,7 +23,11 @@ fn select(pairs: &[(&str, &str)]) -> oda::Result<oda::archive::Selection> {
     archive().select(&ScwSelection::from_pairs(pairs.iter().copied())?)
 }
 
-const CRAB_PAPER: [(&str, &str); 3] = [("src_name", "Crab"), ("T1", "2003-03-15"), ("T2", "2018-03-16")];
+const CRAB_PAPER: [(&str, &str); 3] = [
+    ("src_name", "Crab"),
+    ("T1", "2003-03-15"),
+    ("T2", "2018-03-16"),
+];
 
 #[test]
 fn crab_selection_is_reproducible_sorted_and_within_limits() {
@@ -48,7 +52,13 @@ fn crab_selection_is_reproducible_sorted_and_within_limits() {
         .collect();
     assert!(years.len() >= 8, "{years:?}");
     // Fewer pointings: a subset drawn the same way.
-    let five = select(&[CRAB_PAPER[0], CRAB_PAPER[1], CRAB_PAPER[2], ("max_pointings", "5")]).unwrap();
+    let five = select(&[
+        CRAB_PAPER[0],
+        CRAB_PAPER[1],
+        CRAB_PAPER[2],
+        ("max_pointings", "5"),
+    ])
+    .unwrap();
     assert_eq!(five.scws.len(), 5);
     // The same selection by coordinates, in MJD.
     let by_coords = select(&[
@@ -64,7 +74,11 @@ fn crab_selection_is_reproducible_sorted_and_within_limits() {
 
 #[test]
 fn osa_versions_limit_the_selection_to_their_era() {
-    let late = [("src_name", "Crab"), ("T1", "2015-01-01"), ("T2", "2018-12-31")];
+    let late = [
+        ("src_name", "Crab"),
+        ("T1", "2015-01-01"),
+        ("T2", "2018-12-31"),
+    ];
     let all = select(&late).unwrap();
     let mut v10 = late.to_vec();
     v10.push(("osa_version", "OSA10.2"));
@@ -72,14 +86,27 @@ fn osa_versions_limit_the_selection_to_their_era() {
     assert!(only_early.scws.iter().all(|s| s.swid.revolution() < 1626));
     assert!(only_early.candidates < all.candidates);
     let note = only_early.comments.join(" ");
-    assert!(note.contains("OSA10.2") && note.contains("OSA11.0"), "{note}");
+    assert!(
+        note.contains("OSA10.2") && note.contains("OSA11.0"),
+        "{note}"
+    );
     // Only OSA11-era data under OSA10.2: an error naming the version to use.
-    let e = select(&[("src_name", "Crab"), ("T1", "2017-01-01"), ("T2", "2018-12-31"), ("osa_version", "OSA10.2")])
-        .unwrap_err();
+    let e = select(&[
+        ("src_name", "Crab"),
+        ("T1", "2017-01-01"),
+        ("T2", "2018-12-31"),
+        ("osa_version", "OSA10.2"),
+    ])
+    .unwrap_err();
     assert!(matches!(e, oda::Error::EmptySelection { .. }));
     assert!(e.to_string().contains("osa_version=OSA11.0"), "{e}");
-    let e = select(&[("src_name", "Crab"), ("T1", "2004-01-01"), ("T2", "2005-01-01"), ("osa_version", "OSA11.0")])
-        .unwrap_err();
+    let e = select(&[
+        ("src_name", "Crab"),
+        ("T1", "2004-01-01"),
+        ("T2", "2005-01-01"),
+        ("osa_version", "OSA11.0"),
+    ])
+    .unwrap_err();
     assert!(e.to_string().contains("OSA11.2"), "{e}");
     assert_eq!(OsaVersion::default(), OsaVersion::Osa11_2);
 }
@@ -87,21 +114,80 @@ fn osa_versions_limit_the_selection_to_their_era() {
 #[test]
 fn bad_requests_name_the_parameter() {
     let cases: [(&[(&str, &str)], &str); 9] = [
-        (&[("src_name", "Crabb"), ("T1", "2004-01-01"), ("T2", "2005-01-01")], "did you mean Crab"),
-        (&[("src_name", "Crab"), ("T1", "2005-01-01"), ("T2", "2004-01-01")], "T1"),
-        (&[("RA", "360"), ("DEC", "0"), ("T1", "2004-01-01"), ("T2", "2005-01-01")], "RA"),
-        (&[("RA", "10"), ("DEC", "-91"), ("T1", "2004-01-01"), ("T2", "2005-01-01")], "DEC"),
-        (&[("src_name", "Crab"), ("radius", "0"), ("T1", "2004-01-01"), ("T2", "2005-01-01")], "radius"),
-        (&[("src_name", "Crab"), ("T1", "2004-13-01"), ("T2", "2005-01-01")], "T1"),
+        (
+            &[
+                ("src_name", "Crabb"),
+                ("T1", "2004-01-01"),
+                ("T2", "2005-01-01"),
+            ],
+            "did you mean Crab",
+        ),
+        (
+            &[
+                ("src_name", "Crab"),
+                ("T1", "2005-01-01"),
+                ("T2", "2004-01-01"),
+            ],
+            "T1",
+        ),
+        (
+            &[
+                ("RA", "360"),
+                ("DEC", "0"),
+                ("T1", "2004-01-01"),
+                ("T2", "2005-01-01"),
+            ],
+            "RA",
+        ),
+        (
+            &[
+                ("RA", "10"),
+                ("DEC", "-91"),
+                ("T1", "2004-01-01"),
+                ("T2", "2005-01-01"),
+            ],
+            "DEC",
+        ),
+        (
+            &[
+                ("src_name", "Crab"),
+                ("radius", "0"),
+                ("T1", "2004-01-01"),
+                ("T2", "2005-01-01"),
+            ],
+            "radius",
+        ),
+        (
+            &[
+                ("src_name", "Crab"),
+                ("T1", "2004-13-01"),
+                ("T2", "2005-01-01"),
+            ],
+            "T1",
+        ),
         (&[("scw_list", "15540012001")], "RRRRPPPPSSSF"),
-        (&[("src_name", "Crab"), ("T1", "2004-01-01"), ("T2", "2005-01-01"), ("E1_keV", "20")], "E1_keV"),
+        (
+            &[
+                ("src_name", "Crab"),
+                ("T1", "2004-01-01"),
+                ("T2", "2005-01-01"),
+                ("E1_keV", "20"),
+            ],
+            "E1_keV",
+        ),
         (&[("src_name", "Crab")], "T1"),
     ];
     for (pairs, needle) in cases {
         let e = select(pairs).unwrap_err();
         assert!(e.to_string().contains(needle), "{pairs:?}: {e}");
     }
-    let e = select(&[("src_name", "Crab"), ("T1", "2003-01-01"), ("T2", "2003-01-02"), ("radius", "0.01")]).unwrap_err();
+    let e = select(&[
+        ("src_name", "Crab"),
+        ("T1", "2003-01-01"),
+        ("T2", "2003-01-02"),
+        ("radius", "0.01"),
+    ])
+    .unwrap_err();
     assert!(matches!(e, oda::Error::EmptySelection { .. }), "{e}");
     let e = select(&[("scw_list", "999900010010")]).unwrap_err();
     assert!(e.to_string().contains("not in the archive"), "{e}");
@@ -112,12 +198,20 @@ fn materialised_scws_regenerate_bit_identically_and_read_back() {
     let ar = archive();
     let id = ar.index().scws[1234].swid;
     let path = ar.events_path(&id).unwrap();
-    assert!(path.ends_with(format!("scw/{}/{}/isgri_events.fits", id.revolution_dir(), id.with_version())));
+    assert!(path.ends_with(format!(
+        "scw/{}/{}/isgri_events.fits",
+        id.revolution_dir(),
+        id.with_version()
+    )));
     let bytes = std::fs::read(&path).unwrap();
     std::fs::remove_file(&path).unwrap();
     assert!(!ar.is_materialised(&id));
     let again = ar.events_path(&id).unwrap();
-    assert_eq!(bytes, std::fs::read(&again).unwrap(), "regenerated bit-identically");
+    assert_eq!(
+        bytes,
+        std::fs::read(&again).unwrap(),
+        "regenerated bit-identically"
+    );
     let ev = ar.events(&id).unwrap();
     assert_eq!(ev, ar.simulation().unwrap().events(&id).unwrap());
 }
@@ -137,10 +231,16 @@ fn another_seed_is_another_archive() {
 /// (events gzipped, as they are there).
 fn real_layout_copy(ar: &Archive, id: &ScwId, root: &Path) -> PathBuf {
     let src = ar.events_path(id).unwrap();
-    let dir = root.join("scw").join(id.revolution_dir()).join(id.with_version());
+    let dir = root
+        .join("scw")
+        .join(id.revolution_dir())
+        .join(id.with_version());
     std::fs::create_dir_all(&dir).unwrap();
     let gz = dir.join("isgri_events.fits.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
     std::io::copy(&mut std::fs::File::open(&src).unwrap(), &mut enc).unwrap();
     enc.finish().unwrap();
     let idx = root.join(INDEX_PATH);
@@ -165,7 +265,8 @@ fn the_same_reader_works_on_a_real_archive_tree() {
     let e = real.events(&other).unwrap_err();
     assert!(e.to_string().contains("no isgri_events.fits"), "{e}");
     // A root that is not an archive names the setting.
-    let e = Archive::open(&Settings::simulated(shared_dir()).with_archive("/nonexistent/integral")).unwrap_err();
+    let e = Archive::open(&Settings::simulated(shared_dir()).with_archive("/nonexistent/integral"))
+        .unwrap_err();
     assert!(e.to_string().contains("ODA_ARCHIVE"), "{e}");
 }
 
@@ -179,9 +280,15 @@ fn a_truncated_event_file_is_a_clear_error() {
     let e = ar.events(&id).unwrap_err();
     assert!(e.is_file_error(), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("isgri_events.fits") && msg.contains("ISGR-EVTS-ALL"), "{msg}");
+    assert!(
+        msg.contains("isgri_events.fits") && msg.contains("ISGR-EVTS-ALL"),
+        "{msg}"
+    );
     std::fs::remove_file(&path).unwrap();
-    assert!(ar.events(&id).is_ok(), "deleting the broken file lets it regenerate");
+    assert!(
+        ar.events(&id).is_ok(),
+        "deleting the broken file lets it regenerate"
+    );
 }
 
 /// Runs the independent astropy checker on a file.
@@ -206,8 +313,13 @@ fn astropy_check(kind: &str, path: &Path) {
 fn files_pass_an_independent_astropy_check() {
     let ar = archive();
     // A V404 Cyg outburst pointing: bright, variable, with GTIs.
-    let sel = select(&[("src_name", "V404 Cyg"), ("T1", "2015-06-20"), ("T2", "2015-06-27"), ("max_pointings", "1")])
-        .unwrap();
+    let sel = select(&[
+        ("src_name", "V404 Cyg"),
+        ("T1", "2015-06-20"),
+        ("T2", "2015-06-27"),
+        ("max_pointings", "1"),
+    ])
+    .unwrap();
     let path = ar.events_path(&sel.scws[0].swid).unwrap();
     astropy_check("events", &path);
     astropy_check("index", &ar.root().join(INDEX_PATH));

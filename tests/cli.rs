@@ -29,7 +29,13 @@ fn stderr(o: &Output) -> String {
 
 #[test]
 fn scw_list_prints_one_scw_per_line_swid_first() {
-    let args = ["scw", "list", "src_name=Crab", "T1=2003-03-15", "T2=2018-03-16"];
+    let args = [
+        "scw",
+        "list",
+        "src_name=Crab",
+        "T1=2003-03-15",
+        "T2=2018-03-16",
+    ];
     let out = oda(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -37,15 +43,33 @@ fn scw_list_prints_one_scw_per_line_swid_first() {
     assert_eq!(lines.len(), 50);
     for l in &lines {
         let swid = l.split_whitespace().next().unwrap();
-        assert!(swid.len() == 12 && swid.bytes().all(|b| b.is_ascii_digit()), "{l}");
+        assert!(
+            swid.len() == 12 && swid.bytes().all(|b| b.is_ascii_digit()),
+            "{l}"
+        );
     }
     assert!(stderr(&out).contains("random pick"), "{}", stderr(&out));
-    assert_eq!(stdout(&oda(&args)), text, "the same request selects the same ScWs");
+    assert_eq!(
+        stdout(&oda(&args)),
+        text,
+        "the same request selects the same ScWs"
+    );
 }
 
 #[test]
 fn scw_list_json_is_machine_readable() {
-    let out = oda(&["scw", "list", "--json", "RA=306.016", "DEC=33.867", "radius=10", "T1=57191", "T2=57201", "T_format=mjd", "max_pointings=7"]);
+    let out = oda(&[
+        "scw",
+        "list",
+        "--json",
+        "RA=306.016",
+        "DEC=33.867",
+        "radius=10",
+        "T1=57191",
+        "T2=57201",
+        "T_format=mjd",
+        "max_pointings=7",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let scws = doc["scws"].as_array().unwrap();
@@ -60,7 +84,14 @@ fn scw_list_json_is_machine_readable() {
 
 #[test]
 fn scw_fetch_materialises_and_prints_paths() {
-    let list = oda(&["scw", "list", "src_name=NGC 2110", "T1=2004-01-01", "T2=2012-01-01", "max_pointings=2"]);
+    let list = oda(&[
+        "scw",
+        "list",
+        "src_name=NGC 2110",
+        "T1=2004-01-01",
+        "T2=2012-01-01",
+        "max_pointings=2",
+    ]);
     assert!(list.status.success(), "{}", stderr(&list));
     let ids: Vec<String> = stdout(&list).lines().map(|l| l[..12].to_string()).collect();
     let out = oda(&["scw", "fetch", &ids[0], &format!("{}.001", ids[1])]);
@@ -72,7 +103,14 @@ fn scw_fetch_materialises_and_prints_paths() {
         assert!(std::fs::metadata(p).unwrap().len() > 10_000_000);
     }
     // Selection parameters work with fetch too.
-    let out = oda(&["scw", "fetch", "src_name=NGC 2110", "T1=2004-01-01", "T2=2012-01-01", "max_pointings=2"]);
+    let out = oda(&[
+        "scw",
+        "fetch",
+        "src_name=NGC 2110",
+        "T1=2004-01-01",
+        "T2=2012-01-01",
+        "max_pointings=2",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).lines().count(), 2);
 }
@@ -80,19 +118,83 @@ fn scw_fetch_materialises_and_prints_paths() {
 #[test]
 fn bad_input_fails_clearly() {
     let cases: [(&[&str], &str); 8] = [
-        (&["scw", "list", "src_name=Cyg X-7", "T1=2004-01-01", "T2=2005-01-01"], "did you mean Cyg X-1"),
-        (&["scw", "list", "src_name=Crab", "T1=2005-01-01", "T2=2004-01-01"], "T1"),
-        (&["scw", "list", "RA=-5", "DEC=0", "T1=2004-01-01", "T2=2005-01-01"], "RA"),
-        (&["scw", "list", "src_name=Crab", "radius=-1", "T1=2004-01-01", "T2=2005-01-01"], "radius"),
-        (&["scw", "list", "src_name=Crab", "T1=2004-01-01", "T2=2005-01-01", "T_format=utc"], "T_format"),
-        (&["scw", "list", "src_name=Crab", "T1=2017-01-01", "T2=2018-01-01", "osa_version=OSA10.2"], "osa_version=OSA11.0"),
+        (
+            &[
+                "scw",
+                "list",
+                "src_name=Cyg X-7",
+                "T1=2004-01-01",
+                "T2=2005-01-01",
+            ],
+            "did you mean Cyg X-1",
+        ),
+        (
+            &[
+                "scw",
+                "list",
+                "src_name=Crab",
+                "T1=2005-01-01",
+                "T2=2004-01-01",
+            ],
+            "T1",
+        ),
+        (
+            &[
+                "scw",
+                "list",
+                "RA=-5",
+                "DEC=0",
+                "T1=2004-01-01",
+                "T2=2005-01-01",
+            ],
+            "RA",
+        ),
+        (
+            &[
+                "scw",
+                "list",
+                "src_name=Crab",
+                "radius=-1",
+                "T1=2004-01-01",
+                "T2=2005-01-01",
+            ],
+            "radius",
+        ),
+        (
+            &[
+                "scw",
+                "list",
+                "src_name=Crab",
+                "T1=2004-01-01",
+                "T2=2005-01-01",
+                "T_format=utc",
+            ],
+            "T_format",
+        ),
+        (
+            &[
+                "scw",
+                "list",
+                "src_name=Crab",
+                "T1=2017-01-01",
+                "T2=2018-01-01",
+                "osa_version=OSA10.2",
+            ],
+            "osa_version=OSA11.0",
+        ),
         (&["scw", "fetch", "0665003300"], "RRRRPPPPSSSF"),
-        (&["--seed", "many", "scw", "list", "src_name=Crab"], "--seed"),
+        (
+            &["--seed", "many", "scw", "list", "src_name=Crab"],
+            "--seed",
+        ),
     ];
     for (args, needle) in cases {
         let out = oda(args);
         assert!(!out.status.success(), "{args:?} should fail");
         let err = stderr(&out);
-        assert!(err.contains("oda: error") && err.contains(needle), "{args:?}: {err}");
+        assert!(
+            err.contains("oda: error") && err.contains(needle),
+            "{args:?}: {err}"
+        );
     }
 }

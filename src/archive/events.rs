@@ -831,9 +831,15 @@ mod tests {
         let path = dir.path().join("isgri_events.fits");
         let events = sample_events(5_000, EnergyScale::Calibrated);
         write_events(&path, &events).unwrap();
-        for (name, typ) in [("RISE_TIME", ColumnDataType::Float), ("FLAGBITS", ColumnDataType::Bit)] {
+        for (name, typ) in [
+            ("RISE_TIME", ColumnDataType::Float),
+            ("FLAGBITS", ColumnDataType::Bit),
+        ] {
             let (mut f, hdu) = edit(&path, EVENTS_EXTNAME);
-            let desc = ColumnDescription::new(name).with_type(typ).create().unwrap();
+            let desc = ColumnDescription::new(name)
+                .with_type(typ)
+                .create()
+                .unwrap();
             hdu.insert_column(&mut f, 1, &desc).unwrap();
             drop(f);
             assert_same(&read_events(&path).unwrap(), &events);

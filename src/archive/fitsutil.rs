@@ -274,7 +274,12 @@ impl<'a> Table<'a> {
         let mut hdutype = 0;
         // SAFETY: the handle is open; HDU numbers are 1-based in cfitsio, 0-based in fitsio.
         unsafe {
-            fitsio::sys::ffmahd(f.as_raw(), self.hdu.number as i32 + 1, &mut hdutype, &mut status);
+            fitsio::sys::ffmahd(
+                f.as_raw(),
+                self.hdu.number as i32 + 1,
+                &mut hdutype,
+                &mut status,
+            );
         }
         fitsio::errors::check_status(status).map_err(|e| self.error(describe(&e)))?;
         let mut buf = vec![0u8; row_width * chunk_rows.max(1)];
@@ -294,8 +299,9 @@ impl<'a> Table<'a> {
                     &mut status,
                 );
             }
-            fitsio::errors::check_status(status)
-                .map_err(|e| self.error(format!("rows {}–{}: {}", row + 1, row + n, describe(&e))))?;
+            fitsio::errors::check_status(status).map_err(|e| {
+                self.error(format!("rows {}–{}: {}", row + 1, row + n, describe(&e)))
+            })?;
             visit(bytes)?;
             row += n;
         }
@@ -528,7 +534,12 @@ impl NewFile<'_> {
         // ffirow appends n_rows blank rows to the (empty) table, then ffptbb copies exactly
         // `bytes.len()` bytes from a live slice into them.
         unsafe {
-            fitsio::sys::ffmahd(self.f.as_raw(), hdu.number as i32 + 1, &mut hdutype, &mut status);
+            fitsio::sys::ffmahd(
+                self.f.as_raw(),
+                hdu.number as i32 + 1,
+                &mut hdutype,
+                &mut status,
+            );
             fitsio::sys::ffirow(self.f.as_raw(), 0, n_rows as i64, &mut status);
             fitsio::sys::ffptbb(
                 self.f.as_raw(),
