@@ -27,11 +27,14 @@
 //! Units: energies in keV, angles in degrees, times as [`time::Time`] (IJD, TT) or seconds.
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod archive;
 pub mod config;
 mod error;
+pub mod fit;
 pub mod instrument;
 pub mod osa;
+pub mod products;
 pub mod simulate;
 pub mod sky;
 pub mod spectrum;

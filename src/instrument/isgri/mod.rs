@@ -24,7 +24,7 @@ pub use mask::{Mask, Mura};
 pub use pif::{fully_coded_half_angle, pif, zero_response_half_angle};
 pub use response::{
     Arf, EnergyCalibration, Rmf, detection_efficiency, fwhm_kev, gain, on_axis_area_cm2,
-    rate_scale, threshold_efficiency, threshold_kev,
+    on_axis_open_fraction, rate_scale, threshold_efficiency, threshold_kev,
 };
 
 /// Order of the MURA basic pattern (*cited*).

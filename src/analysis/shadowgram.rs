@@ -1,0 +1,258 @@
+//! Shadowgrams: detector images of one Science Window in an energy band (and time bin).
+//!
+//! A [`ShadowgramMaker`] holds the settings (energy bands, OSA version) and turns the events of a
+//! ScW into one [`Shadowgram`] per band, or per band and time bin. Energies are reconstructed with
+//! the OSA version's gain calibration when the file stores them on the nominal scale. Only good
+//! events (SELECT_FLAG = 0) inside the GTIs count; the efficiency map is 0 in the module gaps, on
+//! dead pixels (from the instrument model) and on noisy pixels (those with many flagged events).
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::archive::{EnergyScale, EventList, ScwId};
+use crate::error::{Error, Result};
+use crate::instrument::isgri::{DetectorMap, EnergyCalibration, N_DETY, N_DETZ, efficiency_map};
+use crate::osa::OsaVersion;
+use crate::sky::Attitude;
+use crate::time::{SECONDS_PER_DAY, Time};
+
+/// ISGRI energy range accepted in requests, keV (ODA's limits).
+pub const ISGRI_BAND_LIMITS: (f64, f64) = (15.0, 800.0);
+/// A pixel with more flagged events than this in a ScW is treated as noisy and switched off.
+const NOISY_PIXEL_FLAGGED: u32 = 20;
+
+/// An energy band in reconstructed keV, validated against the ISGRI range.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnergyBand {
+    /// Lower edge, keV.
+    pub e1: f64,
+    /// Upper edge, keV.
+    pub e2: f64,
+}
+
+impl EnergyBand {
+    /// A band [e1, e2) keV.
+    ///
+    /// # Errors
+    /// `E1_keV` ≥ `E2_keV`, or either outside 15–800 keV (ODA's ISGRI range).
+    pub fn new(e1: f64, e2: f64) -> Result<EnergyBand> {
+        let (lo, hi) = ISGRI_BAND_LIMITS;
+        if !(e1.is_finite() && (lo..hi).contains(&e1)) {
+            return Err(Error::invalid(
+                "E1_keV",
+                e1,
+                format!("ISGRI energy range is restricted to {lo} - {hi} keV"),
+            ));
+        }
+        if !(e2.is_finite() && e2 > lo && e2 <= hi) {
+            return Err(Error::invalid(
+                "E2_keV",
+                e2,
+                format!("ISGRI energy range is restricted to {lo} - {hi} keV"),
+            ));
+        }
+        if e1 >= e2 {
+            return Err(Error::invalid(
+                "E1_keV",
+                e1,
+                format!("a lower bound below E2_keV = {e2}"),
+            ));
+        }
+        Ok(EnergyBand { e1, e2 })
+    }
+
+    /// Consecutive bands from channel edges.
+    ///
+    /// # Errors
+    /// As [`EnergyBand::new`] for any pair, or fewer than two edges.
+    pub fn from_edges(edges: &[f64]) -> Result<Vec<EnergyBand>> {
+        if edges.len() < 2 {
+            return Err(Error::invalid(
+                "energy bins",
+                format!("{edges:?}"),
+                "at least two edges",
+            ));
+        }
+        edges
+            .windows(2)
+            .map(|w| EnergyBand::new(w[0], w[1]))
+            .collect()
+    }
+}
+
+impl std::fmt::Display for EnergyBand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}–{} keV", self.e1, self.e2)
+    }
+}
+
+/// Counts per detector pixel of one Science Window, in one band and time interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shadowgram {
+    /// The Science Window.
+    pub swid: ScwId,
+    /// Spacecraft attitude.
+    pub attitude: Attitude,
+    /// Energy band.
+    pub band: EnergyBand,
+    /// Time interval covered, IJD.
+    pub time_range: (f64, f64),
+    /// Good counts per detector position `[dety, detz]`.
+    pub counts: DetectorMap,
+    /// Efficiency per position: 0 in gaps and on dead or noisy pixels, 1 elsewhere.
+    pub efficiency: DetectorMap,
+    /// Live exposure, s (good time × DEADC).
+    pub exposure: f64,
+    /// OSA version whose calibration reconstructed the energies.
+    pub osa_version: OsaVersion,
+    /// Middle of the Science Window (where gain, threshold and dead pixels are evaluated).
+    pub t_mid: Time,
+}
+
+/// Builds shadowgrams from event lists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShadowgramMaker {
+    bands: Vec<EnergyBand>,
+    version: OsaVersion,
+}
+
+impl ShadowgramMaker {
+    /// A maker for `bands` under the calibration of `version`.
+    ///
+    /// # Errors
+    /// No bands.
+    pub fn new(bands: Vec<EnergyBand>, version: OsaVersion) -> Result<ShadowgramMaker> {
+        if bands.is_empty() {
+            return Err(Error::invalid("energy bands", "none", "at least one band"));
+        }
+        Ok(ShadowgramMaker { bands, version })
+    }
+
+    /// The bands.
+    pub fn bands(&self) -> &[EnergyBand] {
+        &self.bands
+    }
+
+    /// One shadowgram per band over the whole Science Window.
+    pub fn run(&self, events: &EventList) -> Vec<Shadowgram> {
+        let h = &events.header;
+        self.run_binned(events, &[(h.tstart, h.tstop)])
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+    }
+
+    /// Shadowgrams per time bin (outer) and band (inner); bins are [start, stop) in IJD.
+    /// Each bin's exposure is its overlap with the GTIs times DEADC.
+    pub fn run_binned(&self, events: &EventList, bins: &[(f64, f64)]) -> Vec<Vec<Shadowgram>> {
+        let h = &events.header;
+        // Header times are validated when the file is read.
+        let t_mid = Time::from_ijd_unchecked(0.5 * (h.tstart + h.tstop));
+        let corr = match h.energy_scale {
+            EnergyScale::Nominal => EnergyCalibration::new(self.version).correction(t_mid),
+            EnergyScale::Calibrated => 1.0,
+        };
+        let efficiency = self.efficiency(events, t_mid);
+        let nb = self.bands.len();
+        let mut counts = vec![Array2::<f64>::zeros((N_DETY, N_DETZ)); bins.len() * nb];
+        // Bands sorted by lower edge for a quick lookup; they may overlap, so test each.
+        for i in 0..events.len() {
+            if events.select_flag[i] != 0 {
+                continue;
+            }
+            let t = events.time[i];
+            if !events.gti.contains(t) {
+                continue;
+            }
+            let Some(b) = bins.iter().position(|(a, z)| t >= *a && t < *z) else {
+                continue;
+            };
+            let e = f64::from(events.energy[i]) * corr;
+            let (y, z) = (usize::from(events.dety[i]), usize::from(events.detz[i]));
+            if y >= N_DETY || z >= N_DETZ {
+                continue;
+            }
+            for (k, band) in self.bands.iter().enumerate() {
+                if e >= band.e1 && e < band.e2 {
+                    counts[b * nb + k][[y, z]] += 1.0;
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(bins.len());
+        let mut it = counts.into_iter();
+        for &(a, z) in bins {
+            let good: f64 = events
+                .gti
+                .start
+                .iter()
+                .zip(&events.gti.stop)
+                .map(|(s, e)| (e.min(z) - s.max(a)).max(0.0) * SECONDS_PER_DAY)
+                .sum();
+            let row = self
+                .bands
+                .iter()
+                .map(|band| Shadowgram {
+                    swid: h.swid,
+                    attitude: h.attitude,
+                    band: *band,
+                    time_range: (a.max(h.tstart), z.min(h.tstop)),
+                    counts: it
+                        .next()
+                        .map(|c| &c * &efficiency)
+                        .unwrap_or_else(|| Array2::zeros((N_DETY, N_DETZ))),
+                    efficiency: efficiency.clone(),
+                    exposure: good * h.deadc,
+                    osa_version: self.version,
+                    t_mid,
+                })
+                .collect();
+            out.push(row);
+        }
+        out
+    }
+
+    /// Efficiency map: the instrument's live pixels minus noisy ones seen in this ScW.
+    fn efficiency(&self, events: &EventList, t: Time) -> DetectorMap {
+        let mut flagged = vec![0u32; N_DETY * N_DETZ];
+        for i in 0..events.len() {
+            if events.select_flag[i] != 0 {
+                let (y, z) = (usize::from(events.dety[i]), usize::from(events.detz[i]));
+                if y < N_DETY && z < N_DETZ {
+                    flagged[y * N_DETZ + z] += 1;
+                }
+            }
+        }
+        let mut w = efficiency_map(t);
+        for (k, n) in flagged.iter().enumerate() {
+            if *n > NOISY_PIXEL_FLAGGED {
+                w[[k / N_DETZ, k % N_DETZ]] = 0.0;
+            }
+        }
+        w
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn band_validation_names_the_parameter() {
+        assert!(EnergyBand::new(20.0, 40.0).is_ok());
+        assert_eq!(
+            EnergyBand::new(10.0, 40.0).unwrap_err().parameter(),
+            Some("E1_keV")
+        );
+        assert_eq!(
+            EnergyBand::new(20.0, 900.0).unwrap_err().parameter(),
+            Some("E2_keV")
+        );
+        let e = EnergyBand::new(40.0, 40.0).unwrap_err();
+        assert!(e.to_string().contains("E2_keV = 40"), "{e}");
+        assert!(
+            EnergyBand::new(20.32, 40.7).is_ok(),
+            "fractional bounds are fine"
+        );
+        assert!(EnergyBand::from_edges(&[20.0]).is_err());
+    }
+}

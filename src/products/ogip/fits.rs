@@ -1,0 +1,819 @@
+//! FITS plumbing for the OGIP writers and readers.
+//!
+//! The same conventions as the archive's event and index files (`archive::fitsutil`, which is
+//! private to `archive`; the small pieces needed here are re-implemented):
+//! - files are opened and created with cfitsio's *disk-file* entry points, which take the path
+//!   literally (no extended filename syntax); gzip-compressed files are still read;
+//! - writes are atomic: the file is built under a temporary name in the target directory and
+//!   renamed over the target when complete; on any error the temporary file is removed;
+//! - floating-point keywords are written in the shortest decimal form that reads back to the
+//!   same `f64`, and no DATE keyword is written, so the same input gives the same bytes;
+//! - cfitsio failures become [`Error::Fits`] naming the file, the extension and the keyword or
+//!   column; a panic inside fitsio (it panics on a few malformed files) becomes an error too.
+//!
+//! Additions for OGIP tables: vector columns, logical keywords, and a character-column reader
+//! that gives cfitsio the `width + 1` bytes per value it needs (fitsio 0.21's own `String`
+//! column reader allocates `width` bytes, one short when a value fills the column).
+
+use std::ffi::{CString, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use fitsio::FitsFile;
+use fitsio::errors::Error as FitsioError;
+use fitsio::hdu::{FitsHdu, HduInfo};
+use fitsio::headers::ReadsKey;
+use fitsio::tables::{ColumnDataType, ColumnDescription, ConcreteColumnDescription, WritesCol};
+
+use crate::error::{Error, Result};
+
+/// cfitsio status: the keyword does not exist.
+const KEY_NO_EXIST: i32 = 202;
+/// cfitsio status: there is no HDU with the requested name.
+const BAD_HDU_NUM: i32 = 301;
+/// The longest string value a standard FITS keyword card holds (quotes doubled).
+const MAX_KEY_STRING: usize = 68;
+
+/// The text of a fitsio error, with cfitsio's status code when there is one.
+fn describe(e: &FitsioError) -> String {
+    match e {
+        FitsioError::Fits(fe) => format!("cfitsio error {}: {}", fe.status, fe.message),
+        other => other.to_string(),
+    }
+}
+
+/// The cfitsio status of a fitsio error, if it came from cfitsio.
+fn status_of(e: &FitsioError) -> Option<i32> {
+    match e {
+        FitsioError::Fits(fe) => Some(fe.status),
+        _ => None,
+    }
+}
+
+/// The path as cfitsio wants it: valid UTF-8 without NUL bytes.
+fn c_path(path: &Path) -> Result<CString> {
+    let s = path
+        .to_str()
+        .ok_or_else(|| Error::fits(path, "the path is not valid UTF-8, which cfitsio requires"))?;
+    CString::new(s).map_err(|_| Error::fits(path, "the path contains a NUL byte"))
+}
+
+/// Runs `f`, turning a panic inside it (fitsio panics on a few malformed files, e.g. a
+/// variable-length column) into an [`Error::Fits`] for `path`.
+pub(super) fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown failure");
+        Err(Error::fits(
+            path,
+            format!("the FITS library failed on this file: {what}"),
+        ))
+    })
+}
+
+/// Opens `path` read-only, taking the name literally; gzip-compressed files are decompressed
+/// in memory.
+pub(super) fn open_readonly(path: &Path) -> Result<FitsFile> {
+    let name = c_path(path)?;
+    let mut fptr = ptr::null_mut();
+    let mut status = 0;
+    // SAFETY: `name` is a valid NUL-terminated string that outlives the call, and `fptr` and
+    // `status` are valid out-pointers. On failure cfitsio frees the handle and leaves `fptr`
+    // null; on success `fptr` is an open handle that the `FitsFile` below takes ownership of.
+    unsafe {
+        fitsio::sys::ffdkopn(&mut fptr, name.as_ptr(), 0, &mut status);
+    }
+    if status != 0 || fptr.is_null() {
+        let message = fitsio::errors::check_status(status).err().map_or_else(
+            || "cfitsio returned no file handle".to_string(),
+            |e| describe(&e),
+        );
+        return Err(Error::fits(path, format!("cannot open: {message}")));
+    }
+    // SAFETY: `fptr` is a valid handle just opened read-only; ownership moves to the FitsFile,
+    // whose Drop closes it.
+    unsafe { FitsFile::from_raw(fptr, fitsio::FileOpenMode::READONLY) }
+        .map_err(|e| Error::fits(path, format!("cannot open: {}", describe(&e))))
+}
+
+/// Converts a value read from a 32-bit float column to `f64` as the shortest decimal that
+/// identifies it (so 0.01 written as `E` reads back as 0.01, not 0.009999999776), when that
+/// decimal converts back to the same `f32`; otherwise (and for non-finite values) exactly.
+pub(super) fn f32_to_f64(x: f32) -> f64 {
+    if !x.is_finite() {
+        return f64::from(x);
+    }
+    match x.to_string().parse::<f64>() {
+        Ok(v) if v as f32 == x => v,
+        _ => f64::from(x),
+    }
+}
+
+/// A binary-table extension opened for reading, with the context for error messages.
+pub(super) struct Table<'a> {
+    path: &'a Path,
+    extname: String,
+    hdu: FitsHdu,
+    columns: Vec<ConcreteColumnDescription>,
+    num_rows: usize,
+}
+
+impl<'a> Table<'a> {
+    /// The binary table named `extname` (EXTNAME or HDUNAME), or `None` when the file has no
+    /// extension of that name.
+    pub(super) fn find(f: &mut FitsFile, path: &'a Path, extname: &str) -> Result<Option<Self>> {
+        let hdu = match f.hdu(extname) {
+            Ok(hdu) => hdu,
+            Err(e) if status_of(&e) == Some(BAD_HDU_NUM) => return Ok(None),
+            Err(e) => {
+                return Err(Error::fits(
+                    path,
+                    format!("extension {extname}: {}", describe(&e)),
+                ));
+            }
+        };
+        let (columns, num_rows) = match &hdu.info {
+            HduInfo::TableInfo {
+                column_descriptions,
+                num_rows,
+            } => (column_descriptions.clone(), *num_rows),
+            _ => {
+                return Err(Error::fits(
+                    path,
+                    format!("extension {extname} is not a table"),
+                ));
+            }
+        };
+        Ok(Some(Table {
+            path,
+            extname: extname.to_string(),
+            hdu,
+            columns,
+            num_rows,
+        }))
+    }
+
+    /// The first of the binary tables `names` that the file has; an error naming `what` the
+    /// extension holds when it has none of them.
+    pub(super) fn require(
+        f: &mut FitsFile,
+        path: &'a Path,
+        names: &[&str],
+        what: &str,
+    ) -> Result<Self> {
+        for name in names {
+            if let Some(t) = Self::find(f, path, name)? {
+                return Ok(t);
+            }
+        }
+        Err(Error::fits(
+            path,
+            format!("no {} extension ({what})", names.join(" or ")),
+        ))
+    }
+
+    /// The number of rows.
+    pub(super) fn num_rows(&self) -> usize {
+        self.num_rows
+    }
+
+    /// An [`Error::Fits`] for this file, prefixed with the extension name.
+    pub(super) fn error(&self, message: impl std::fmt::Display) -> Error {
+        Error::fits(self.path, format!("extension {}: {message}", self.extname))
+    }
+
+    /// True when the table has a column `name`.
+    pub(super) fn has_column(&self, name: &str) -> bool {
+        self.columns.iter().any(|c| c.name == name)
+    }
+
+    /// Fails naming every column of `names` that the table lacks.
+    pub(super) fn require_columns(&self, names: &[&str]) -> Result<()> {
+        let missing: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| !self.has_column(n))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let present: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+        Err(self.error(format!(
+            "missing column{} {} (the table has {})",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", "),
+            if present.is_empty() {
+                "no columns".to_string()
+            } else {
+                present.join(", ")
+            }
+        )))
+    }
+
+    /// The 1-based index and description of column `name`.
+    fn describe_column(&self, name: &str) -> Result<(usize, &ConcreteColumnDescription)> {
+        self.columns
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name == name)
+            .map(|(i, c)| (i + 1, c))
+            .ok_or_else(|| self.error(format!("missing column {name}")))
+    }
+
+    /// The number of values per row of column `name`.
+    pub(super) fn repeat(&self, name: &str) -> Result<usize> {
+        Ok(self.describe_column(name)?.1.data_type.repeat)
+    }
+
+    /// The 1-based number of column `name`.
+    pub(super) fn column_number(&self, name: &str) -> Result<usize> {
+        Ok(self.describe_column(name)?.0)
+    }
+
+    /// A numeric column as `f64`, all its values row after row (`repeat` values per row), which
+    /// must be `repeat` (`None`: any). Values of 32-bit float columns are converted with
+    /// [`f32_to_f64`].
+    pub(super) fn f64_values(
+        &self,
+        f: &mut FitsFile,
+        name: &str,
+        repeat: Option<usize>,
+    ) -> Result<Vec<f64>> {
+        let typ = self.check_numeric(name, repeat)?;
+        if typ == ColumnDataType::Float {
+            let v: Vec<f32> = self.read_values(f, name)?;
+            Ok(v.into_iter().map(f32_to_f64).collect())
+        } else {
+            self.read_values(f, name)
+        }
+    }
+
+    /// An integer column as `i64`, all its values row after row; see [`Table::f64_values`].
+    /// cfitsio fails on values that are not integers.
+    pub(super) fn i64_values(
+        &self,
+        f: &mut FitsFile,
+        name: &str,
+        repeat: Option<usize>,
+    ) -> Result<Vec<i64>> {
+        let typ = self.check_numeric(name, repeat)?;
+        if matches!(typ, ColumnDataType::Float | ColumnDataType::Double) {
+            return Err(self.error(format!(
+                "column {name} holds floating-point values where integers are expected"
+            )));
+        }
+        self.read_values(f, name)
+    }
+
+    fn check_numeric(&self, name: &str, repeat: Option<usize>) -> Result<ColumnDataType> {
+        let (_, desc) = self.describe_column(name)?;
+        let typ = desc.data_type.typ;
+        if matches!(
+            typ,
+            ColumnDataType::Text
+                | ColumnDataType::String
+                | ColumnDataType::Logical
+                | ColumnDataType::Bit
+        ) {
+            return Err(self.error(format!("column {name} is not numeric (TFORM type {typ:?})")));
+        }
+        match repeat {
+            Some(r) if r != desc.data_type.repeat => Err(self.error(format!(
+                "column {name} holds {} value{} per row where {r} {} expected",
+                desc.data_type.repeat,
+                if desc.data_type.repeat == 1 { "" } else { "s" },
+                if r == 1 { "is" } else { "are" }
+            ))),
+            _ => Ok(typ),
+        }
+    }
+
+    fn read_values<T: fitsio::tables::ReadsCol>(
+        &self,
+        f: &mut FitsFile,
+        name: &str,
+    ) -> Result<Vec<T>> {
+        let expected = self.num_rows * self.repeat(name)?;
+        if expected == 0 {
+            return Ok(Vec::new());
+        }
+        let values: Vec<T> = self
+            .hdu
+            .read_col(f, name)
+            .map_err(|e| self.error(format!("column {name}: {}", describe(&e))))?;
+        if values.len() != expected {
+            return Err(self.error(format!(
+                "column {name} has {} values for {} rows",
+                values.len(),
+                self.num_rows
+            )));
+        }
+        Ok(values)
+    }
+
+    /// A scalar character column, trailing blanks removed.
+    pub(super) fn string_values(&self, f: &mut FitsFile, name: &str) -> Result<Vec<String>> {
+        let (number, desc) = self.describe_column(name)?;
+        if !matches!(
+            desc.data_type.typ,
+            ColumnDataType::Text | ColumnDataType::String
+        ) {
+            return Err(self.error(format!(
+                "column {name} is not a character column (TFORM type {:?})",
+                desc.data_type.typ
+            )));
+        }
+        let width = desc.data_type.repeat.max(1);
+        let n = self.num_rows;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        self.make_current(f)?;
+        // cfitsio writes up to `width` characters and a terminating NUL into each buffer.
+        let mut buffers: Vec<Vec<c_char>> = vec![vec![0; width + 1]; n];
+        let mut pointers: Vec<*mut c_char> = buffers.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        let mut status = 0;
+        let mut anynul = 0;
+        let nulval = c"";
+        // SAFETY: the handle is open and positioned at this table; `pointers` holds `n` pointers
+        // to live buffers of `width + 1` bytes each, enough for any value of this column plus
+        // the NUL; `nulval` is a valid C string.
+        unsafe {
+            fitsio::sys::ffgcvs(
+                f.as_raw(),
+                number as i32,
+                1,
+                1,
+                n as i64,
+                nulval.as_ptr().cast_mut(),
+                pointers.as_mut_ptr(),
+                &mut anynul,
+                &mut status,
+            );
+        }
+        fitsio::errors::check_status(status)
+            .map_err(|e| self.error(format!("column {name}: {}", describe(&e))))?;
+        buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let bytes: Vec<u8> = b.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+                String::from_utf8(bytes)
+                    .map(|s| s.trim_end().to_string())
+                    .map_err(|_| self.error(format!("column {name}, row {}: not ASCII text", i + 1)))
+            })
+            .collect()
+    }
+
+    fn make_current(&self, f: &mut FitsFile) -> Result<()> {
+        f.hdu(self.hdu.number)
+            .map(|_| ())
+            .map_err(|e| self.error(describe(&e)))
+    }
+
+    /// A keyword of this extension's header, or `None` when it is absent.
+    pub(super) fn optional_key<T: ReadsKey>(
+        &self,
+        f: &mut FitsFile,
+        name: &str,
+    ) -> Result<Option<T>> {
+        match self.hdu.read_key::<T>(f, name) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if status_of(&e) == Some(KEY_NO_EXIST) => Ok(None),
+            Err(e) => Err(self.error(format!("keyword {name}: {}", describe(&e)))),
+        }
+    }
+
+    /// A required keyword of this extension's header.
+    pub(super) fn key<T: ReadsKey>(&self, f: &mut FitsFile, name: &str) -> Result<T> {
+        self.optional_key(f, name)?
+            .ok_or_else(|| self.error(format!("missing keyword {name}")))
+    }
+
+    /// A string keyword, surrounding blanks removed, or `None` when it is absent.
+    pub(super) fn optional_text(&self, f: &mut FitsFile, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .optional_key::<String>(f, name)?
+            .map(|s| s.trim().to_string()))
+    }
+
+    /// A required floating-point keyword that must be finite.
+    pub(super) fn finite_key(&self, f: &mut FitsFile, name: &str) -> Result<f64> {
+        let v: f64 = self.key(f, name)?;
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(self.error(format!("keyword {name} = {v} is not a finite number")))
+        }
+    }
+
+    /// A required integer keyword that must lie in `range`.
+    pub(super) fn int_key(
+        &self,
+        f: &mut FitsFile,
+        name: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<i64> {
+        let v: i64 = self.key(f, name)?;
+        if range.contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.error(format!(
+                "keyword {name} = {v} is outside {}–{}",
+                range.start(),
+                range.end()
+            )))
+        }
+    }
+}
+
+/// One column of a table to create: name, type, repeat count (string width for text) and unit
+/// (`""` for none).
+pub(super) struct Column {
+    /// TTYPEn.
+    pub name: &'static str,
+    /// The data type (TFORMn letter).
+    pub typ: ColumnDataType,
+    /// The repeat count of TFORMn (the width of a character column).
+    pub repeat: usize,
+    /// TUNITn, or `""` for none.
+    pub unit: &'static str,
+}
+
+impl Column {
+    /// A column of `repeat` values of type `typ` per row.
+    pub const fn new(
+        name: &'static str,
+        typ: ColumnDataType,
+        repeat: usize,
+        unit: &'static str,
+    ) -> Self {
+        Column {
+            name,
+            typ,
+            repeat,
+            unit,
+        }
+    }
+}
+
+/// A FITS file being written under a temporary name; see [`write_atomically`].
+pub(super) struct NewFile<'a> {
+    f: FitsFile,
+    /// The final path, for error messages.
+    target: &'a Path,
+}
+
+impl NewFile<'_> {
+    fn error(&self, what: &str, e: &FitsioError) -> Error {
+        Error::fits(self.target, format!("writing {what}: {}", describe(e)))
+    }
+
+    /// Writes the primary HDU: an empty array with `ORIGIN = 'oda'` and `CREATOR` (and no DATE,
+    /// so that the same input always gives the same bytes). Returns the primary HDU.
+    pub(super) fn empty_primary(&mut self) -> Result<FitsHdu> {
+        let mut status = 0;
+        // SAFETY: the handle is open read-write and positioned at the (not yet written) primary
+        // HDU; a null NAXISn array is allowed with NAXIS = 0.
+        unsafe {
+            fitsio::sys::ffphps(self.f.as_raw(), 8, 0, ptr::null_mut(), &mut status);
+        }
+        fitsio::errors::check_status(status).map_err(|e| self.error("the primary header", &e))?;
+        let hdu = self
+            .f
+            .primary_hdu()
+            .map_err(|e| self.error("the primary header", &e))?;
+        self.key_str(&hdu, "ORIGIN", "oda", "Written by the oda Rust crate")?;
+        self.key_str(
+            &hdu,
+            "CREATOR",
+            concat!("oda ", env!("CARGO_PKG_VERSION")),
+            "Software that wrote the file",
+        )?;
+        Ok(hdu)
+    }
+
+    /// Appends a binary table `extname` with `columns` (and their TUNITn) and no rows yet.
+    pub(super) fn table(&mut self, extname: &str, columns: &[Column]) -> Result<FitsHdu> {
+        let what = format!("extension {extname}");
+        let descriptions = columns
+            .iter()
+            .map(|c| {
+                ColumnDescription::new(c.name)
+                    .with_type(c.typ)
+                    .that_repeats(c.repeat.max(1))
+                    .create()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.error(&what, &e))?;
+        let hdu = self
+            .f
+            .create_table(extname, &descriptions)
+            .map_err(|e| self.error(&what, &e))?;
+        for (i, c) in columns.iter().enumerate() {
+            if !c.unit.is_empty() {
+                let key = format!("TUNIT{}", i + 1);
+                let comment = format!("physical unit of field {}", i + 1);
+                self.key_str(&hdu, &key, c.unit, &comment)?;
+            }
+        }
+        Ok(hdu)
+    }
+
+    /// Writes a string keyword with a comment. The value must be printable ASCII that fits on
+    /// one header card (cfitsio would silently truncate a longer one).
+    pub(super) fn key_str(
+        &mut self,
+        hdu: &FitsHdu,
+        name: &str,
+        value: &str,
+        comment: &str,
+    ) -> Result<()> {
+        check_key_string(name, value).map_err(|m| Error::fits(self.target, m))?;
+        hdu.write_key(&mut self.f, name, (value, comment))
+            .map_err(|e| self.error(&format!("keyword {name}"), &e))
+    }
+
+    /// Writes an integer keyword with a comment.
+    pub(super) fn key_int(
+        &mut self,
+        hdu: &FitsHdu,
+        name: &str,
+        value: i64,
+        comment: &str,
+    ) -> Result<()> {
+        hdu.write_key(&mut self.f, name, (value, comment))
+            .map_err(|e| self.error(&format!("keyword {name}"), &e))
+    }
+
+    /// Writes a logical keyword (`T` or `F`) with a comment.
+    pub(super) fn key_bool(
+        &mut self,
+        hdu: &FitsHdu,
+        name: &str,
+        value: bool,
+        comment: &str,
+    ) -> Result<()> {
+        let what = format!("keyword {name}");
+        self.f.hdu(hdu.number).map_err(|e| self.error(&what, &e))?;
+        let c_name = CString::new(name).map_err(|e| self.error(&what, &FitsioError::Null(e)))?;
+        let c_comment =
+            CString::new(comment).map_err(|e| self.error(&what, &FitsioError::Null(e)))?;
+        let mut status = 0;
+        // SAFETY: the handle is open read-write and positioned at `hdu`; the strings are
+        // NUL-terminated and outlive the call.
+        unsafe {
+            fitsio::sys::ffpkyl(
+                self.f.as_raw(),
+                c_name.as_ptr(),
+                i32::from(value),
+                c_comment.as_ptr(),
+                &mut status,
+            );
+        }
+        fitsio::errors::check_status(status).map_err(|e| self.error(&what, &e))
+    }
+
+    /// Writes a floating-point keyword with a comment, in the shortest decimal form that reads
+    /// back exactly.
+    pub(super) fn key_f64(
+        &mut self,
+        hdu: &FitsHdu,
+        name: &str,
+        value: f64,
+        comment: &str,
+    ) -> Result<()> {
+        let what = format!("keyword {name}");
+        if !value.is_finite() {
+            return Err(Error::fits(
+                self.target,
+                format!("writing {what}: {value} is not finite"),
+            ));
+        }
+        // Make `hdu` the current HDU, as fitsio's own write_key does.
+        self.f.hdu(hdu.number).map_err(|e| self.error(&what, &e))?;
+        let c_name = CString::new(name).map_err(|e| self.error(&what, &FitsioError::Null(e)))?;
+        let c_comment =
+            CString::new(comment).map_err(|e| self.error(&what, &FitsioError::Null(e)))?;
+        let mut status = 0;
+        // SAFETY: the handle is open read-write, and the strings are NUL-terminated and outlive
+        // the call. A negative `decim` asks for `%.*G` with that many significant digits.
+        unsafe {
+            fitsio::sys::ffpkyd(
+                self.f.as_raw(),
+                c_name.as_ptr(),
+                value,
+                -significant_digits(value),
+                c_comment.as_ptr(),
+                &mut status,
+            );
+        }
+        fitsio::errors::check_status(status).map_err(|e| self.error(&what, &e))
+    }
+
+    /// Writes TLMINn and TLMAXn, the legal range of integer column `n` (1-based).
+    pub(super) fn legal_range(&mut self, hdu: &FitsHdu, n: usize, min: i64, max: i64) -> Result<()> {
+        self.key_int(
+            hdu,
+            &format!("TLMIN{n}"),
+            min,
+            &format!("Lowest legal value of field {n}"),
+        )?;
+        self.key_int(
+            hdu,
+            &format!("TLMAX{n}"),
+            max,
+            &format!("Highest legal value of field {n}"),
+        )
+    }
+
+    /// Writes a whole column with one cfitsio call: `data` holds the values of all rows, row
+    /// after row (the repeat count of the column per row); the table grows to fit them.
+    pub(super) fn column<T: WritesCol>(
+        &mut self,
+        hdu: &FitsHdu,
+        name: &str,
+        data: &[T],
+    ) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        hdu.write_col(&mut self.f, name, data)
+            .map(|_| ())
+            .map_err(|e| self.error(&format!("column {name}"), &e))
+    }
+
+    /// Writes a character column, one value per row. The values must be printable ASCII.
+    pub(super) fn string_column(&mut self, hdu: &FitsHdu, name: &str, data: &[String]) -> Result<()> {
+        if let Some((i, _)) = data
+            .iter()
+            .enumerate()
+            .find(|(_, s)| !s.bytes().all(|b| (0x20..=0x7e).contains(&b)))
+        {
+            return Err(Error::fits(
+                self.target,
+                format!(
+                    "writing column {name}: the value {:?} of row {} is not printable ASCII",
+                    data[i],
+                    i + 1
+                ),
+            ));
+        }
+        self.column(hdu, name, data)
+    }
+
+    /// Flushes cfitsio's buffers, so that a failing write (e.g. a full disk) is reported.
+    fn flush(&mut self) -> Result<()> {
+        let mut status = 0;
+        // SAFETY: the handle is open.
+        unsafe {
+            fitsio::sys::ffflus(self.f.as_raw(), &mut status);
+        }
+        fitsio::errors::check_status(status).map_err(|e| self.error("the file", &e))
+    }
+}
+
+/// Checks that `value` can be the value of string keyword `name`: printable ASCII, at most 68
+/// characters with quotes doubled.
+pub(super) fn check_key_string(name: &str, value: &str) -> std::result::Result<(), String> {
+    if !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(format!(
+            "keyword {name}: the value {value:?} is not printable ASCII, which FITS headers require"
+        ));
+    }
+    let len = value.len() + value.matches('\'').count();
+    if len > MAX_KEY_STRING {
+        return Err(format!(
+            "keyword {name}: the value {value:?} has {len} characters, more than the \
+             {MAX_KEY_STRING} a FITS header card holds"
+        ));
+    }
+    Ok(())
+}
+
+/// The fewest significant decimal digits (at most 17) that print `v` so that it parses back to
+/// exactly `v`.
+pub(super) fn significant_digits(v: f64) -> i32 {
+    (1..17)
+        .find(|&d: &usize| format!("{:.*e}", d - 1, v).parse::<f64>() == Ok(v))
+        .map_or(17, |d| d as i32)
+}
+
+/// Distinguishes the temporary files of concurrent writers within one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes a FITS file to `path` atomically: `build` fills a new file created under a temporary
+/// name in the same directory (`.<name>.ogip-tmp.<pid>.<n>`), which is then renamed over
+/// `path`. Missing parent directories are created. On any error the temporary file is removed
+/// and an existing file at `path` is left untouched.
+pub(super) fn write_atomically(
+    path: &Path,
+    build: impl FnOnce(&mut NewFile<'_>) -> Result<()>,
+) -> Result<()> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::fits(path, "the path must end in a UTF-8 file name"))?;
+    if name.to_ascii_lowercase().ends_with(".gz") {
+        return Err(Error::fits(
+            path,
+            "writing gzip-compressed FITS is not supported: write the uncompressed .fits file",
+        ));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let temp = dir.join(format!(".{name}.ogip-tmp.{}.{n}", std::process::id()));
+    // A leftover from a crashed process that had the same id: cfitsio will not overwrite it.
+    match std::fs::remove_file(&temp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&temp, e)),
+        _ => {}
+    }
+    let result = guard(path, || {
+        let mut file = NewFile {
+            f: create_literal(&temp, path)?,
+            target: path,
+        };
+        build(&mut file)?;
+        file.flush()
+        // Dropping `file` closes it; everything was flushed above.
+    })
+    .and_then(|()| std::fs::rename(&temp, path).map_err(|e| Error::io(path, e)));
+    if result.is_err() {
+        // Best effort: the temporary file may not even exist.
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Creates the new, empty FITS file `temp` (which must not exist), taking the name literally.
+fn create_literal(temp: &Path, target: &Path) -> Result<FitsFile> {
+    let name = c_path(temp)?;
+    let mut fptr = ptr::null_mut();
+    let mut status = 0;
+    // SAFETY: as in `open_readonly`.
+    unsafe {
+        fitsio::sys::ffdkinit(&mut fptr, name.as_ptr(), &mut status);
+    }
+    if status != 0 || fptr.is_null() {
+        let message = fitsio::errors::check_status(status).err().map_or_else(
+            || "cfitsio returned no file handle".to_string(),
+            |e| describe(&e),
+        );
+        return Err(Error::fits(
+            target,
+            format!(
+                "cannot create the temporary file {}: {message}",
+                temp.display()
+            ),
+        ));
+    }
+    // SAFETY: `fptr` is a valid handle just created read-write; the FitsFile owns it from here.
+    unsafe { FitsFile::from_raw(fptr, fitsio::FileOpenMode::READWRITE) }.map_err(|e| {
+        Error::fits(
+            target,
+            format!("cannot create {}: {}", temp.display(), describe(&e)),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f32_values_read_back_as_their_shortest_decimal() {
+        assert_eq!(f32_to_f64(0.01), 0.01);
+        assert_eq!(f32_to_f64(20.0), 20.0);
+        assert_eq!(f32_to_f64(1e-30), 1e-30);
+        assert!(f32_to_f64(f32::NAN).is_nan());
+        assert_eq!(f32_to_f64(f32::INFINITY), f64::INFINITY);
+        // Idempotent: converting back to f32 gives the stored value.
+        let mut state = 7u32;
+        for _ in 0..10_000 {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let x = f32::from_bits(state >> 1);
+            if x.is_finite() {
+                assert_eq!(f32_to_f64(x) as f32, x);
+            }
+        }
+    }
+
+    #[test]
+    fn key_strings_must_fit_a_card() {
+        assert!(check_key_string("OBJECT", "Crab").is_ok());
+        assert!(check_key_string("OBJECT", &"x".repeat(68)).is_ok());
+        assert!(check_key_string("OBJECT", &"x".repeat(69)).is_err());
+        assert!(check_key_string("OBJECT", &format!("{}'", "x".repeat(67))).is_err());
+        let m = check_key_string("OBJECT", "Cygnus X\u{2011}1").unwrap_err();
+        assert!(m.contains("OBJECT") && m.contains("ASCII"), "{m}");
+    }
+}
