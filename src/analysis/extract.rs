@@ -1,0 +1,354 @@
+//! Spectra and light curves by sky-model fits of shadowgrams, positions fixed.
+//!
+//! For every Science Window, energy channel (or time bin), the intensities of all catalog sources
+//! in the field and the background scale are fitted together to the shadowgram
+//! ([`fit_shadowgram`](super::skyfit::fit_shadowgram)); the on-axis equivalent rates are then
+//! combined over Science Windows with inverse-variance weights. A catalog with spurious entries
+//! (ghosts, `NEW_n`) degrades the fits: edit it first.
+
+use std::collections::HashMap;
+
+use super::catalog::Catalog;
+use super::shadowgram::{EnergyBand, ShadowgramMaker};
+use super::skyfit::{fit_shadowgram, onaxis_rate};
+use crate::archive::EventList;
+use crate::error::{Error, Result};
+use crate::instrument::isgri::{Arf, Background, DetectorMap, Mask, Rmf, TIME_RESOLUTION_S, pif};
+use crate::osa::OsaVersion;
+use crate::products::{DEFAULT_SYSTEMATIC, LightCurve, Spectrum};
+use crate::time::{SECONDS_PER_DAY, Time};
+
+/// Default spectral channels, keV (edges).
+pub const DEFAULT_CHANNELS: [f64; 21] = [
+    20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 60.0, 70.0, 80.0, 100.0, 120.0, 150.0, 200.0, 250.0,
+    300.0, 400.0, 500.0, 600.0, 700.0, 800.0,
+];
+
+/// True-energy grid of the responses: 300 log-spaced bins over 7–1100 keV.
+fn true_energy_edges() -> Vec<f64> {
+    (0..=300)
+        .map(|i| 7.0 * (1100.0f64 / 7.0).powf(i as f64 / 300.0))
+        .collect()
+}
+
+/// PIFs of the catalog sources in a ScW's field: (catalog index, PIF).
+fn sources_in_field(
+    events: &EventList,
+    catalog: &Catalog,
+    mask: &Mask,
+) -> Vec<(usize, DetectorMap)> {
+    catalog
+        .entries()
+        .iter()
+        .enumerate()
+        .filter_map(|(k, e)| {
+            let (ty, tz) = events.header.attitude.to_tangents(&e.position)?;
+            let p = pif(mask, ty, tz);
+            (p.sum() > 1.0).then_some((k, p))
+        })
+        .collect()
+}
+
+/// Inverse-variance accumulator.
+#[derive(Clone, Copy, Default)]
+struct Acc {
+    wsum: f64,
+    fsum: f64,
+    exposure: f64,
+}
+
+impl Acc {
+    fn add(&mut self, f: f64, err: f64, exposure: f64) {
+        if err > 0.0 && err.is_finite() && f.is_finite() {
+            self.wsum += 1.0 / (err * err);
+            self.fsum += f / (err * err);
+            self.exposure += exposure;
+        }
+    }
+    fn value(&self) -> (f64, f64) {
+        if self.wsum > 0.0 {
+            (self.fsum / self.wsum, 1.0 / self.wsum.sqrt())
+        } else {
+            (f64::NAN, f64::INFINITY)
+        }
+    }
+}
+
+/// Extracts one spectrum per catalog source.
+#[derive(Clone, Debug)]
+pub struct SpectrumExtractor {
+    maker: ShadowgramMaker,
+    version: OsaVersion,
+}
+
+impl SpectrumExtractor {
+    /// An extractor on channels with `edges` (keV) for `version`.
+    ///
+    /// # Errors
+    /// Edges outside 15–800 keV or not increasing.
+    pub fn new(edges: &[f64], version: OsaVersion) -> Result<SpectrumExtractor> {
+        Ok(SpectrumExtractor {
+            maker: ShadowgramMaker::new(EnergyBand::from_edges(edges)?, version)?,
+            version,
+        })
+    }
+
+    /// The spectra of every source of `catalog` over the Science Windows of `events`
+    /// (sources never in the field get NaN rates and zero exposure).
+    ///
+    /// # Errors
+    /// An empty catalog, no Science Window, or an error reading one.
+    pub fn run(
+        &self,
+        events: impl IntoIterator<Item = Result<EventList>>,
+        catalog: &Catalog,
+    ) -> Result<Vec<Spectrum>> {
+        if catalog.is_empty() {
+            return Err(Error::invalid(
+                "selected_catalog",
+                "(empty)",
+                "at least one source",
+            ));
+        }
+        let mask = Mask::isgri();
+        let template = Background::spatial_map();
+        let nch = self.maker.bands().len();
+        let mut acc = vec![vec![Acc::default(); nch]; catalog.len()];
+        let mut exposure = vec![0.0; catalog.len()];
+        let mut times = vec![(f64::INFINITY, f64::NEG_INFINITY); catalog.len()];
+        // Exposure-weighted responses by month (the gain and threshold drift slowly).
+        let mut months: HashMap<i64, f64> = HashMap::new();
+        let mut weights_per_source: Vec<HashMap<i64, f64>> = vec![HashMap::new(); catalog.len()];
+        let mut n_scw = 0;
+        for ev in events {
+            let ev = ev?;
+            n_scw += 1;
+            let in_field = sources_in_field(&ev, catalog, &mask);
+            if in_field.is_empty() {
+                continue;
+            }
+            let sgs = self.maker.run(&ev);
+            let pifs: Vec<DetectorMap> = in_field.iter().map(|(_, p)| p.clone()).collect();
+            let month = (ev.header.tstart / 30.0).floor() as i64;
+            *months.entry(month).or_default() += sgs[0].exposure;
+            for (c, sg) in sgs.iter().enumerate() {
+                let Ok(fit) = fit_shadowgram(&sg.counts, &sg.efficiency, template, &pifs) else {
+                    continue;
+                };
+                for (j, (k, _)) in in_field.iter().enumerate() {
+                    let f = onaxis_rate(fit.rates[j], sg.exposure, self.version);
+                    let e = onaxis_rate(fit.errors[j], sg.exposure, self.version);
+                    acc[*k][c].add(f, e, sg.exposure);
+                }
+            }
+            for (k, _) in &in_field {
+                exposure[*k] += sgs[0].exposure;
+                times[*k].0 = times[*k].0.min(ev.header.tstart);
+                times[*k].1 = times[*k].1.max(ev.header.tstop);
+                *weights_per_source[*k].entry(month).or_default() += sgs[0].exposure;
+            }
+        }
+        if n_scw == 0 {
+            return Err(Error::EmptySelection {
+                reason: "no Science Windows to extract spectra from".into(),
+            });
+        }
+        let edges: Vec<f64> = self
+            .maker
+            .bands()
+            .iter()
+            .map(|b| b.e1)
+            .chain(self.maker.bands().last().map(|b| b.e2))
+            .collect();
+        let true_edges = true_energy_edges();
+        let arf = Arf::on_axis(&true_edges, self.version)?;
+        let mut rmf_cache: HashMap<i64, Rmf> = HashMap::new();
+        for m in months.keys() {
+            let t = Time::from_ijd((*m as f64 + 0.5) * 30.0)?;
+            rmf_cache.insert(*m, Rmf::compute(&true_edges, &edges, t, self.version)?);
+        }
+        let mut out = Vec::with_capacity(catalog.len());
+        for (k, entry) in catalog.entries().iter().enumerate() {
+            let (rate, stat_err): (Vec<f64>, Vec<f64>) = acc[k].iter().map(Acc::value).unzip();
+            let rmf = average_rmf(&weights_per_source[k], &rmf_cache);
+            out.push(Spectrum {
+                source: entry.name.clone(),
+                e_min: edges[..nch].to_vec(),
+                e_max: edges[1..].to_vec(),
+                rate,
+                stat_err,
+                sys_err: DEFAULT_SYSTEMATIC,
+                exposure: exposure[k],
+                time_range: times[k],
+                osa_version: self.version,
+                arf: Some(arf.clone()),
+                rmf,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Exposure-weighted mean of the monthly RMFs.
+fn average_rmf(weights: &HashMap<i64, f64>, cache: &HashMap<i64, Rmf>) -> Option<Rmf> {
+    let total: f64 = weights.values().sum();
+    let mut out: Option<Rmf> = None;
+    for (m, w) in weights {
+        let r = cache.get(m)?;
+        match &mut out {
+            None => {
+                let mut first = r.clone();
+                first.matrix.iter_mut().for_each(|v| *v *= w / total);
+                out = Some(first);
+            }
+            Some(acc) => {
+                for (a, v) in acc.matrix.iter_mut().zip(&r.matrix) {
+                    *a += v * w / total;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Extracts one light curve per catalog source.
+#[derive(Clone, Debug)]
+pub struct LightCurveExtractor {
+    maker: ShadowgramMaker,
+    band: EnergyBand,
+    time_bin_s: f64,
+    version: OsaVersion,
+}
+
+impl LightCurveExtractor {
+    /// Light curves in `band` with bins of `time_bin_s` seconds.
+    ///
+    /// # Errors
+    /// A bin shorter than the event time resolution (61 µs) or not finite.
+    pub fn new(
+        band: EnergyBand,
+        time_bin_s: f64,
+        version: OsaVersion,
+    ) -> Result<LightCurveExtractor> {
+        if !(time_bin_s.is_finite() && time_bin_s >= TIME_RESOLUTION_S) {
+            return Err(Error::invalid(
+                "time_bin",
+                time_bin_s,
+                format!(
+                    "seconds, at least the ISGRI event time resolution of {:.0} µs",
+                    TIME_RESOLUTION_S * 1e6
+                ),
+            ));
+        }
+        Ok(LightCurveExtractor {
+            maker: ShadowgramMaker::new(vec![band], version)?,
+            band,
+            time_bin_s,
+            version,
+        })
+    }
+
+    /// The light curves of every source of `catalog`. Bins lie on a grid starting at the first
+    /// ScW's start; a bin's rate combines all ScWs that overlap it, and FRACEXP is the fraction
+    /// of the bin covered by good time.
+    ///
+    /// # Errors
+    /// An empty catalog, no Science Window, or an error reading one.
+    pub fn run(
+        &self,
+        events: impl IntoIterator<Item = Result<EventList>>,
+        catalog: &Catalog,
+    ) -> Result<Vec<LightCurve>> {
+        if catalog.is_empty() {
+            return Err(Error::invalid(
+                "selected_catalog",
+                "(empty)",
+                "at least one source",
+            ));
+        }
+        let mask = Mask::isgri();
+        let template = Background::spatial_map();
+        let width = self.time_bin_s / SECONDS_PER_DAY;
+        let mut origin: Option<f64> = None;
+        // (source, bin index) → accumulator; bin index → good time.
+        let mut acc: HashMap<(usize, i64), Acc> = HashMap::new();
+        let mut good: HashMap<i64, f64> = HashMap::new();
+        let mut n_scw = 0;
+        for ev in events {
+            let ev = ev?;
+            n_scw += 1;
+            let h = &ev.header;
+            let t0 = *origin.get_or_insert(h.tstart);
+            let first = ((h.tstart - t0) / width).floor() as i64;
+            let last = ((h.tstop - t0) / width).ceil() as i64;
+            let bins: Vec<(f64, f64)> = (first..last)
+                .map(|b| (t0 + b as f64 * width, t0 + (b + 1) as f64 * width))
+                .collect();
+            for (b, (a, z)) in (first..last).zip(&bins) {
+                let g: f64 = ev
+                    .gti
+                    .start
+                    .iter()
+                    .zip(&ev.gti.stop)
+                    .map(|(s, e)| (e.min(*z) - s.max(*a)).max(0.0))
+                    .sum();
+                *good.entry(b).or_default() += g * SECONDS_PER_DAY;
+            }
+            let in_field = sources_in_field(&ev, catalog, &mask);
+            if in_field.is_empty() {
+                continue;
+            }
+            let pifs: Vec<DetectorMap> = in_field.iter().map(|(_, p)| p.clone()).collect();
+            for (b, row) in (first..last).zip(self.maker.run_binned(&ev, &bins)) {
+                let sg = &row[0];
+                if sg.exposure < 1.0 {
+                    continue;
+                }
+                let Ok(fit) = fit_shadowgram(&sg.counts, &sg.efficiency, template, &pifs) else {
+                    continue;
+                };
+                for (j, (k, _)) in in_field.iter().enumerate() {
+                    let f = onaxis_rate(fit.rates[j], sg.exposure, self.version);
+                    let e = onaxis_rate(fit.errors[j], sg.exposure, self.version);
+                    acc.entry((*k, b)).or_default().add(f, e, sg.exposure);
+                }
+            }
+        }
+        let Some(t0) = origin else {
+            return Err(Error::EmptySelection {
+                reason: "no Science Windows to extract light curves from".into(),
+            });
+        };
+        debug_assert!(n_scw > 0);
+        let mut out = Vec::with_capacity(catalog.len());
+        for (k, entry) in catalog.entries().iter().enumerate() {
+            let mut bins: Vec<i64> = acc
+                .keys()
+                .filter(|(s, _)| *s == k)
+                .map(|(_, b)| *b)
+                .collect();
+            bins.sort_unstable();
+            let mut lc = LightCurve {
+                source: entry.name.clone(),
+                band: (self.band.e1, self.band.e2),
+                time: Vec::new(),
+                timedel: Vec::new(),
+                rate: Vec::new(),
+                error: Vec::new(),
+                fracexp: Vec::new(),
+                osa_version: self.version,
+            };
+            for b in bins {
+                let (r, e) = acc[&(k, b)].value();
+                lc.time.push(t0 + (b as f64 + 0.5) * width);
+                lc.timedel.push(self.time_bin_s);
+                lc.rate.push(r);
+                lc.error.push(e);
+                lc.fracexp
+                    .push((good.get(&b).copied().unwrap_or(0.0) / self.time_bin_s).min(1.0));
+            }
+            out.push(lc);
+        }
+        Ok(out)
+    }
+}
