@@ -283,7 +283,7 @@ impl CodedMaskDecoder {
         let gm = g.mapv(|v| (-v).max(0.0));
         let fft = Fft2::new();
         let spec = |a: &Array2<f64>| fft.forward(a);
-        let decoder = CodedMaskDecoder {
+        CodedMaskDecoder {
             g_plus: spec(&gp),
             g_minus: spec(&gm),
             g_plus_sq: spec(&gp.mapv(|v| v * v)),
@@ -293,8 +293,7 @@ impl CodedMaskDecoder {
             wall_loss: wall_loss(&mask_model),
             mask: m,
             fft,
-        };
-        decoder
+        }
     }
 
     /// The shared decoder of this process (built on first use, ~50 ms).

@@ -1,7 +1,10 @@
 //! Source detection in mosaics and ScW images, and naming against the reference catalog.
 //!
-//! Peaks are local maxima of the significance above the threshold, refined to sub-pixel
-//! precision. The 90 % position error follows the ISGRI point-source location accuracy
+//! Peaks are local maxima of the mosaic significance above the threshold, refined to sub-pixel
+//! precision. A source's rate, error and reported significance then come from the
+//! inverse-variance mean of its fits in the single-ScW shadowgrams when it was fitted there
+//! (free of the mosaic's resampling, which makes mosaic significances conservative: σ ≈ 0.89 on
+//! empty sky), and from PSF photometry in the mosaic otherwise. The 90 % position error follows the ISGRI point-source location accuracy
 //! (Gros et al. 2003): r₉₀ = 22.1′ × S^−0.95 + 0.16′ for significance S. A peak is named after
 //! the nearest reference-catalog source within max(4′, 2 r₉₀); otherwise it is `NEW_n`.
 //! [`SourceFinder::run`] combines mosaic and single-ScW detections as ODA does: a source seen only
@@ -17,6 +20,9 @@ use crate::sky::{ReferenceCatalog, SkyCoord};
 
 /// Smallest naming radius, arcmin.
 const MIN_MATCH_ARCMIN: f64 = 4.0;
+/// A source seen only in single ScW images must reach at least this significance there:
+/// 50 ScW images hold ~10⁷ pixels, so 6σ keeps false detections well below one.
+const SCW_ONLY_MIN_SIGMA: f64 = 6.0;
 /// Two peaks closer than this (pixels) are one source.
 const MERGE_PX: f64 = 3.0;
 
@@ -98,13 +104,14 @@ impl SourceFinder {
             if w > 0.0 {
                 p.rate = f / w;
                 p.rate_err = 1.0 / w.sqrt();
+                p.significance = p.rate / p.rate_err;
             }
         }
         for img in scw_images {
             for s in img
                 .sources
                 .iter()
-                .filter(|s| s.significance >= self.threshold)
+                .filter(|s| s.significance >= self.threshold.max(SCW_ONLY_MIN_SIGMA))
             {
                 if peaks
                     .iter()

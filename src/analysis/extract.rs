@@ -49,6 +49,17 @@ fn sources_in_field(
         .collect()
 }
 
+/// The error for a catalog none of whose sources is in the field of any selected ScW.
+fn no_source_in_field(catalog: &Catalog, n_scw: usize) -> Error {
+    Error::invalid(
+        "selected_catalog",
+        catalog.names().join(", "),
+        format!(
+            "at least one source in the field of view of the {n_scw} selected Science Window(s)"
+        ),
+    )
+}
+
 /// Inverse-variance accumulator.
 #[derive(Clone, Copy, Default)]
 struct Acc {
@@ -152,6 +163,9 @@ impl SpectrumExtractor {
             return Err(Error::EmptySelection {
                 reason: "no Science Windows to extract spectra from".into(),
             });
+        }
+        if exposure.iter().all(|e| *e <= 0.0) {
+            return Err(no_source_in_field(catalog, n_scw));
         }
         let edges: Vec<f64> = self
             .maker
@@ -319,7 +333,9 @@ impl LightCurveExtractor {
                 reason: "no Science Windows to extract light curves from".into(),
             });
         };
-        debug_assert!(n_scw > 0);
+        if acc.is_empty() {
+            return Err(no_source_in_field(catalog, n_scw));
+        }
         let mut out = Vec::with_capacity(catalog.len());
         for (k, entry) in catalog.entries().iter().enumerate() {
             let mut bins: Vec<i64> = acc

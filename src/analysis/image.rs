@@ -112,6 +112,7 @@ pub struct ScwImager {
     decoder: Arc<CodedMaskDecoder>,
     clean_threshold: f64,
     max_sources: usize,
+    known: Vec<SkyCoord>,
 }
 
 impl ScwImager {
@@ -131,7 +132,23 @@ impl ScwImager {
             decoder: CodedMaskDecoder::shared(),
             clean_threshold,
             max_sources,
+            known: Vec::new(),
         })
+    }
+
+    /// The same imager fitting and removing these known sources (e.g. the reference catalog)
+    /// in every ScW where they are in the field, whatever their significance there — as OSA
+    /// does with its reference catalog, so that the ghosts of sources too faint to be found in
+    /// one ScW do not add up in a mosaic.
+    pub fn with_known_sources(mut self, positions: Vec<SkyCoord>) -> ScwImager {
+        self.known = positions;
+        self
+    }
+
+    /// The same imager cleaning at most `n` sources per ScW (0: no cleaning).
+    pub fn with_max_sources(mut self, n: usize) -> ScwImager {
+        self.max_sources = n;
+        self
     }
 
     /// Decodes and cleans one shadowgram.
@@ -159,6 +176,37 @@ impl ScwImager {
         let mut pifs: Vec<DetectorMap> = Vec::new();
         let mut found_sig: Vec<f64> = Vec::new();
         let mut fit = None;
+        if self.max_sources > 0 {
+            for s in &self.known {
+                let Some((ty, tz)) = sg.attitude.to_tangents(s) else {
+                    continue;
+                };
+                let p = pif(&mask, ty, tz);
+                if (&p * w).sum() > 1.0 {
+                    positions.push(tangents_to_pixel(ty, tz));
+                    pifs.push(p);
+                    found_sig.push(0.0);
+                }
+            }
+            if !pifs.is_empty() {
+                match fit_shadowgram(&sg.counts, w, template, &pifs) {
+                    Ok(f) => {
+                        residual_counts = subtract_model(&sg.counts, &wt, w, &f, &pifs);
+                        residual = d.decode_intensity(&bal, w, &residual_counts);
+                        for (sig, (r, e)) in found_sig.iter_mut().zip(f.rates.iter().zip(&f.errors))
+                        {
+                            *sig = if *e > 0.0 { r / e } else { 0.0 };
+                        }
+                        fit = Some(f);
+                    }
+                    Err(_) => {
+                        positions.clear();
+                        pifs.clear();
+                        found_sig.clear();
+                    }
+                }
+            }
+        }
         for _ in 0..self.max_sources {
             let Some((peak, sig)) = best_peak(&residual, &variance, &positions) else {
                 break;
@@ -186,11 +234,7 @@ impl ScwImager {
                     break;
                 }
             };
-            let mut model = &wt * f.background;
-            for (r, p) in f.rates.iter().zip(&pifs) {
-                model = model + &(w * p) * *r;
-            }
-            residual_counts = &sg.counts - &model;
+            residual_counts = subtract_model(&sg.counts, &wt, w, &f, &pifs);
             residual = d.decode_intensity(&bal, w, &residual_counts);
             fit = Some(f);
         }
@@ -226,7 +270,7 @@ impl ScwImager {
                             position: attitude.from_tangents(ty, tz),
                             rate: r * k,
                             rate_err: e * k,
-                            significance: *sig,
+                            significance: if *e > 0.0 { r / e } else { *sig },
                         }
                     })
                     .collect();
@@ -248,6 +292,21 @@ impl ScwImager {
             sources,
         })
     }
+}
+
+/// Counts minus the fitted background and sources.
+fn subtract_model(
+    counts: &DetectorMap,
+    wt: &DetectorMap,
+    w: &DetectorMap,
+    f: &super::skyfit::ShadowgramFit,
+    pifs: &[DetectorMap],
+) -> DetectorMap {
+    let mut model = wt * f.background;
+    for (r, p) in f.rates.iter().zip(pifs) {
+        model = model + &(w * p) * *r;
+    }
+    counts - &model
 }
 
 /// The most significant image pixel away from known sources: ((iy, iz), significance).

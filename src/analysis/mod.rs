@@ -5,7 +5,7 @@
 //! [`ShadowgramMaker`](shadowgram::ShadowgramMaker) → [`ScwImager`](image::ScwImager) →
 //! [`MosaicMaker`](mosaic::MosaicMaker) → [`SourceFinder`](detect::SourceFinder) →
 //! [`Catalog`](catalog::Catalog) → [`SpectrumExtractor`](extract::SpectrumExtractor) and
-//! [`LightCurveExtractor`](extract::LightCurveExtractor). [`image_analysis`] chains the imaging
+//! [`LightCurveExtractor`](extract::LightCurveExtractor). [`ImageAnalyzer`] chains the imaging
 //! stages over many Science Windows in parallel.
 
 pub mod catalog;
@@ -19,7 +19,7 @@ pub mod skyfit;
 
 use rayon::prelude::*;
 
-use crate::archive::{Archive, ScwId};
+use crate::archive::{Archive, EventList, ScwId};
 use crate::error::{Error, Result};
 use crate::osa::OsaVersion;
 use crate::sky::SkyCoord;
@@ -45,50 +45,89 @@ pub struct ImageAnalysis {
     pub catalog: Catalog,
 }
 
-/// Images every Science Window of `scws` in `band`, builds the mosaic centred on `center` and
-/// finds the sources above `detection_threshold` σ. Science Windows run in parallel.
-///
-/// # Errors
-/// No Science Windows; an unreadable one (named); invalid thresholds.
-pub fn image_analysis(
-    archive: &Archive,
-    scws: &[ScwId],
-    band: EnergyBand,
-    detection_threshold: f64,
-    version: OsaVersion,
+/// Imaging settings: band, detection threshold, calibration, mosaic centre, cleaning.
+#[derive(Clone, Debug)]
+pub struct ImageAnalyzer {
+    maker: ShadowgramMaker,
+    imager: ScwImager,
+    finder: SourceFinder,
     center: SkyCoord,
-) -> Result<ImageAnalysis> {
-    if scws.is_empty() {
-        return Err(Error::EmptySelection {
-            reason: "no Science Windows to image".into(),
-        });
-    }
-    let finder = SourceFinder::new(detection_threshold)?;
-    let maker = ShadowgramMaker::new(vec![band], version)?;
-    let imager = ScwImager::new(
-        DEFAULT_CLEAN_THRESHOLD.min(detection_threshold),
-        MAX_CLEANED_SOURCES,
-    )?;
-    let scw_images: Vec<ScwImage> = scws
-        .par_iter()
-        .map(|id| {
-            let events = archive.events(id)?;
-            let sg = maker
-                .run(&events)
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::ScienceWindow {
-                    swid: id.to_string(),
-                    reason: "no shadowgram".into(),
-                })?;
-            imager.run(&sg)
+}
+
+impl ImageAnalyzer {
+    /// Images in `band`, finds sources above `detection_threshold` σ in the mosaic centred on
+    /// `center`, with `version`'s calibration. Every ScW image is cleaned of the reference
+    /// catalog's sources in its field and of any other peak above 6σ.
+    ///
+    /// # Errors
+    /// A non-positive threshold.
+    pub fn new(
+        band: EnergyBand,
+        detection_threshold: f64,
+        version: OsaVersion,
+        center: SkyCoord,
+    ) -> Result<ImageAnalyzer> {
+        let known = crate::sky::ReferenceCatalog::bundled()?
+            .sources()
+            .iter()
+            .map(|s| s.position)
+            .collect();
+        Ok(ImageAnalyzer {
+            maker: ShadowgramMaker::new(vec![band], version)?,
+            imager: ScwImager::new(DEFAULT_CLEAN_THRESHOLD, MAX_CLEANED_SOURCES)?
+                .with_known_sources(known),
+            finder: SourceFinder::new(detection_threshold)?,
+            center,
         })
-        .collect::<Result<_>>()?;
-    let mosaic = MosaicMaker::new(center, None).run(&scw_images)?;
-    let catalog = finder.run(&mosaic, &scw_images)?;
-    Ok(ImageAnalysis {
-        scw_images,
-        mosaic,
-        catalog,
-    })
+    }
+
+    /// The same analysis without cleaning: ghosts and coding noise of bright sources stay.
+    pub fn without_cleaning(mut self) -> ImageAnalyzer {
+        self.imager = self.imager.with_max_sources(0);
+        self
+    }
+
+    /// Runs on the Science Windows `scws` of `archive`, in parallel.
+    ///
+    /// # Errors
+    /// No Science Windows; an unreadable one (named).
+    pub fn run(&self, archive: &Archive, scws: &[ScwId]) -> Result<ImageAnalysis> {
+        self.run_with(scws, |id| archive.events(id))
+    }
+
+    /// Runs on Science Windows whose events `load` provides (a simulation in memory, a cache).
+    ///
+    /// # Errors
+    /// No Science Windows; errors of `load`.
+    pub fn run_with(
+        &self,
+        scws: &[ScwId],
+        load: impl Fn(&ScwId) -> Result<EventList> + Sync,
+    ) -> Result<ImageAnalysis> {
+        if scws.is_empty() {
+            return Err(Error::EmptySelection {
+                reason: "no Science Windows to image".into(),
+            });
+        }
+        let scw_images: Vec<ScwImage> = scws
+            .par_iter()
+            .map(|id| {
+                let events = load(id)?;
+                let sg = self.maker.run(&events).into_iter().next().ok_or_else(|| {
+                    Error::ScienceWindow {
+                        swid: id.to_string(),
+                        reason: "no shadowgram".into(),
+                    }
+                })?;
+                self.imager.run(&sg)
+            })
+            .collect::<Result<_>>()?;
+        let mosaic = MosaicMaker::new(self.center, None).run(&scw_images)?;
+        let catalog = self.finder.run(&mosaic, &scw_images)?;
+        Ok(ImageAnalysis {
+            scw_images,
+            mosaic,
+            catalog,
+        })
+    }
 }

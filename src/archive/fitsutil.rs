@@ -320,11 +320,65 @@ impl<'a> Table<'a> {
                 desc.data_type.typ
             )));
         }
-        let mut values: Vec<String> = self.read_column(f, name)?;
-        for v in &mut values {
-            v.truncate(v.trim_end().len());
+        let n = self.num_rows;
+        if n == 0 {
+            return Ok(Vec::new());
         }
-        Ok(values)
+        let number = self
+            .columns
+            .iter()
+            .position(|c| c.name == name)
+            .map_or(1, |i| i + 1);
+        let width = desc.data_type.repeat.max(1);
+        let mut status = 0;
+        let mut hdutype = 0;
+        // fitsio 0.21's String reader gives cfitsio `width` bytes per value, but cfitsio also
+        // writes a terminating NUL: read with `width + 1`-byte buffers of our own instead.
+        let mut buffers: Vec<Vec<std::ffi::c_char>> = vec![vec![0; width + 1]; n];
+        let mut pointers: Vec<*mut std::ffi::c_char> =
+            buffers.iter_mut().map(|b| b.as_mut_ptr()).collect();
+        let mut anynul = 0;
+        let nulval = c"";
+        // SAFETY: the handle is open; ffmahd moves it to this table (1-based HDU number);
+        // `pointers` holds `n` pointers to live buffers of `width + 1` bytes, enough for any
+        // value of this column plus its NUL; `nulval` is a valid C string.
+        unsafe {
+            fitsio::sys::ffmahd(
+                f.as_raw(),
+                self.hdu.number as i32 + 1,
+                &mut hdutype,
+                &mut status,
+            );
+            fitsio::sys::ffgcvs(
+                f.as_raw(),
+                number as i32,
+                1,
+                1,
+                n as i64,
+                nulval.as_ptr().cast_mut(),
+                pointers.as_mut_ptr(),
+                &mut anynul,
+                &mut status,
+            );
+        }
+        fitsio::errors::check_status(status)
+            .map_err(|e| self.error(format!("column {name}: {}", describe(&e))))?;
+        buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let bytes: Vec<u8> = b
+                    .iter()
+                    .take_while(|&&c| c != 0)
+                    .map(|&c| c as u8)
+                    .collect();
+                String::from_utf8(bytes)
+                    .map(|s| s.trim_end().to_string())
+                    .map_err(|_| {
+                        self.error(format!("column {name}, row {}: not ASCII text", i + 1))
+                    })
+            })
+            .collect()
     }
 
     fn read_column<T: ReadsCol>(&self, f: &mut FitsFile, name: &str) -> Result<Vec<T>> {

@@ -5,7 +5,13 @@
 //! photon spectrum into those rates.
 
 mod lightcurve;
+mod ogip;
 mod spectrum;
 
-pub use lightcurve::LightCurve;
+pub use lightcurve::{ConstantFit, LightCurve, LinearFit};
+pub use ogip::{
+    ResponseFiles, SpectrumFiles, read_arf, read_lightcurve, read_pha, read_pha_type2, read_rmf,
+    write_arf, write_lightcurve, write_pha, write_pha_type2, write_pha_type2_with_responses,
+    write_pha_with_responses, write_rmf, write_spectrum_files,
+};
 pub use spectrum::{DEFAULT_SYSTEMATIC, Spectrum};

@@ -27,8 +27,8 @@
 //!   where the threshold loses events. The area is in the ARF, cm².
 //! - Times are IJD on the TT scale: `TIMESYS = 'TT'`, `MJDREF = 51544`, `TIMEUNIT = 'd'`.
 //!   Light-curve `TIME` is the bin centre (`TIMEPIXR = 0.5`) and `TIMEDEL` the bin width in
-//!   days (the [`LightCurve`] holds seconds; widths read back exactly when they have up to
-//!   15 significant digits, otherwise within 2 ulp).
+//!   days (a [`LightCurve`](crate::products::LightCurve) holds seconds; widths read back
+//!   exactly when they have up to 15 significant digits, otherwise within 2 ulp).
 //! - Per-channel values, energies and effective areas are stored as 32-bit floats (`E`), as
 //!   the standards specify; keyword values (EXPOSURE, TSTART, ...) and times are exact `f64`.
 //!   A 32-bit value reads back as the shortest decimal that identifies it, so a `SYS_ERR` of
@@ -398,7 +398,9 @@ mod testutil {
                 .map(|i| t0 + (i as f64 + 0.5) * width / 86_400.0)
                 .collect(),
             timedel: vec![width; n],
-            rate: (0..n).map(|i| 40.0 + (i as f64 * 0.7).sin() * 7.3).collect(),
+            rate: (0..n)
+                .map(|i| 40.0 + (i as f64 * 0.7).sin() * 7.3)
+                .collect(),
             error: (0..n).map(|i| 1.1 + 0.01 * i as f64).collect(),
             fracexp: (0..n).map(|i| if i % 5 == 0 { 0.5 } else { 1.0 }).collect(),
             osa_version: OsaVersion::Osa10_2,
@@ -486,13 +488,53 @@ mod testutil {
 mod tests {
     use super::*;
 
+    /// Writes one file of each kind to `$ODA_OGIP_EXAMPLES` (default `target/ogip-examples`) and
+    /// runs the astropy checker on them, printing its summaries:
+    /// `cargo test --release --lib products::ogip::tests::examples -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "writes example files for inspection"]
+    fn examples() {
+        use super::testutil::*;
+        let dir = std::env::var_os("ODA_OGIP_EXAMPLES").map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ogip-examples"),
+            std::path::PathBuf::from,
+        );
+        let files = write_spectrum_files(&dir, "crab", &spectrum(64)).unwrap();
+        let spectra: Vec<_> = (0..4).map(|_| spectrum(64)).collect();
+        let responses = vec![
+            ResponseFiles {
+                rmf: Some("crab_rmf.fits".into()),
+                arf: Some("crab_arf.fits".into()),
+            };
+            4
+        ];
+        let pha2 = dir.join("crab_pha2.fits");
+        write_pha_type2_with_responses(&pha2, &spectra, &responses).unwrap();
+        let lc = dir.join("cygx1_lc.fits");
+        write_lightcurve(&lc, &lightcurve(288)).unwrap();
+        for (kind, path) in [
+            ("pha", &files.pha),
+            ("rmf", &files.rmf),
+            ("arf", &files.arf),
+            ("pha2", &pha2),
+            ("lc", &lc),
+        ] {
+            let (ok, out) = astropy_check(kind, path).expect("python3 with astropy");
+            print!("{out}");
+            assert!(ok);
+        }
+    }
+
     #[test]
     fn grids_are_checked_and_compared() {
         assert!(check_grid("g", &[1.0, 2.0], &[2.0, 3.0]).is_ok());
         let m = check_grid("g", &[1.0, 2.0], &[2.0]).unwrap_err();
         assert!(m.contains("2 lower edges but 1 upper"), "{m}");
         let m = check_grid("g", &[1.0, 2.5], &[3.0, 4.0]).unwrap_err();
-        assert!(m.contains("bin 2 starts at 2.5 keV, before bin 1 ends"), "{m}");
+        assert!(
+            m.contains("bin 2 starts at 2.5 keV, before bin 1 ends"),
+            "{m}"
+        );
         let m = check_grid("g", &[1.0, f64::NAN], &[2.0, 3.0]).unwrap_err();
         assert!(m.contains("bin 2 spans NaN"), "{m}");
         assert!(check_grid("g", &[], &[]).is_err());

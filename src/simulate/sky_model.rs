@@ -287,9 +287,9 @@ impl SkyModel {
                     },
                 ],
                 "NGC 2110" => vec![Component {
-                    spectrum: at_mcrab(SpectralModel::cutoff_power_law(1.0, 1.7, 250.0), 11.0),
+                    spectrum: at_mcrab(SpectralModel::cutoff_power_law(1.0, 1.7, 250.0), 13.0),
                     light_curve: LightCurveModel::Episodes {
-                        base: 0.8,
+                        base: 1.0,
                         episodes: vec![
                             (ijd("2005-02-01"), ijd("2005-09-01"), 0.6, 20.0),
                             (ijd("2012-10-01"), ijd("2013-06-01"), 0.9, 20.0),

@@ -97,8 +97,67 @@ pub(super) fn open_readonly(path: &Path) -> Result<FitsFile> {
     }
     // SAFETY: `fptr` is a valid handle just opened read-only; ownership moves to the FitsFile,
     // whose Drop closes it.
-    unsafe { FitsFile::from_raw(fptr, fitsio::FileOpenMode::READONLY) }
-        .map_err(|e| Error::fits(path, format!("cannot open: {}", describe(&e))))
+    let mut f = unsafe { FitsFile::from_raw(fptr, fitsio::FileOpenMode::READONLY) }
+        .map_err(|e| Error::fits(path, format!("cannot open: {}", describe(&e))))?;
+    check_complete(&mut f, path)?;
+    Ok(f)
+}
+
+/// Fails when the file does not end where its last complete HDU ends: data running past the
+/// end of the file, or bytes after the last complete HDU (a truncated extension header, which
+/// cfitsio would otherwise report as a missing extension). Gzip-compressed files, whose size on
+/// disk says nothing about their content, are not checked.
+fn check_complete(f: &mut FitsFile, path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut magic = [0u8; 2];
+    let size = std::fs::File::open(path)
+        .and_then(|mut file| {
+            file.read_exact(&mut magic)?;
+            file.metadata()
+        })
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    if magic == [0x1f, 0x8b] {
+        return Ok(());
+    }
+    let (mut n, mut status) = (0, 0);
+    let (mut head, mut data, mut end) = (0i64, 0i64, 0i64);
+    // SAFETY: the handle is open; ffthdu counts the complete HDUs and restores the position,
+    // ffmahd moves to the last of them (1-based) and ffghadll reports where it ends (the
+    // start of a following HDU, i.e. after the padding); all out-pointers are valid.
+    unsafe {
+        fitsio::sys::ffthdu(f.as_raw(), &mut n, &mut status);
+        fitsio::sys::ffmahd(f.as_raw(), n.max(1), ptr::null_mut(), &mut status);
+        fitsio::sys::ffghadll(f.as_raw(), &mut head, &mut data, &mut end, &mut status);
+        fitsio::sys::ffmahd(f.as_raw(), 1, ptr::null_mut(), &mut status);
+    }
+    fitsio::errors::check_status(status).map_err(|e| {
+        Error::fits(
+            path,
+            format!("cannot read the HDU structure: {}", describe(&e)),
+        )
+    })?;
+    let end = end as u64;
+    if end > size {
+        return Err(Error::fits(
+            path,
+            format!(
+                "the file is truncated: HDU {n} should end at byte {end} but the file has \
+                 {size} bytes"
+            ),
+        ));
+    }
+    if end < size {
+        return Err(Error::fits(
+            path,
+            format!(
+                "the file is truncated or damaged: {} bytes follow the last complete HDU \
+                 (HDU {n}, ending at byte {end}) but do not form a complete HDU",
+                size - end
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Converts a value read from a 32-bit float column to `f64` as the shortest decimal that
@@ -362,10 +421,16 @@ impl<'a> Table<'a> {
             .iter()
             .enumerate()
             .map(|(i, b)| {
-                let bytes: Vec<u8> = b.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+                let bytes: Vec<u8> = b
+                    .iter()
+                    .take_while(|&&c| c != 0)
+                    .map(|&c| c as u8)
+                    .collect();
                 String::from_utf8(bytes)
                     .map(|s| s.trim_end().to_string())
-                    .map_err(|_| self.error(format!("column {name}, row {}: not ASCII text", i + 1)))
+                    .map_err(|_| {
+                        self.error(format!("column {name}, row {}: not ASCII text", i + 1))
+                    })
             })
             .collect()
     }
@@ -617,7 +682,13 @@ impl NewFile<'_> {
     }
 
     /// Writes TLMINn and TLMAXn, the legal range of integer column `n` (1-based).
-    pub(super) fn legal_range(&mut self, hdu: &FitsHdu, n: usize, min: i64, max: i64) -> Result<()> {
+    pub(super) fn legal_range(
+        &mut self,
+        hdu: &FitsHdu,
+        n: usize,
+        min: i64,
+        max: i64,
+    ) -> Result<()> {
         self.key_int(
             hdu,
             &format!("TLMIN{n}"),
@@ -649,7 +720,12 @@ impl NewFile<'_> {
     }
 
     /// Writes a character column, one value per row. The values must be printable ASCII.
-    pub(super) fn string_column(&mut self, hdu: &FitsHdu, name: &str, data: &[String]) -> Result<()> {
+    pub(super) fn string_column(
+        &mut self,
+        hdu: &FitsHdu,
+        name: &str,
+        data: &[String],
+    ) -> Result<()> {
         if let Some((i, _)) = data
             .iter()
             .enumerate()

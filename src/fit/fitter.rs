@@ -1,0 +1,495 @@
+//! [`SpectralFitter`]: the validated fit settings, and `run`, which fits one spectrum.
+
+use super::forward::Forward;
+use super::lm::{self, Problem};
+use super::model::ModelKind;
+use super::result::{FitParameter, SpectralFit};
+use super::stats::chi2_sf;
+use crate::error::{Error, Result};
+use crate::products::Spectrum;
+use crate::spectrum::SpectralModel;
+
+/// Default lower end of the fit band, keV (as ODA's web fit: the 20–30 keV band is the most
+/// affected by the threshold drift).
+pub const DEFAULT_E_MIN: f64 = 30.0;
+/// Default upper end of the fit band, keV.
+pub const DEFAULT_E_MAX: f64 = 1000.0;
+/// Default iteration limit of one Levenberg–Marquardt run.
+pub const DEFAULT_MAX_ITERATIONS: usize = 200;
+
+/// Relative tolerance when comparing channel edges with the fit band and the RMF.
+const EDGE_TOLERANCE: f64 = 1e-6;
+
+/// Settings of a χ² fit of one spectral model to ISGRI spectra: build once, then
+/// [`run`](Self::run) on any number of spectra.
+///
+/// ```no_run
+/// use oda::fit::{ModelKind, SpectralFitter};
+/// # fn spectrum() -> oda::products::Spectrum { unimplemented!() }
+/// let fitter = SpectralFitter::new("cutoffpl".parse()?).energy_range(30.0, 300.0)?;
+/// let fit = fitter.run(&spectrum())?;
+/// println!("{fit}");
+/// let (flux, err) = fit.flux(30.0, 300.0);
+/// # Ok::<(), oda::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpectralFitter {
+    kind: ModelKind,
+    e_min: f64,
+    e_max: f64,
+    max_iterations: usize,
+    start: Option<SpectralModel>,
+}
+
+impl SpectralFitter {
+    /// A fitter of `kind` over the default band 30–1000 keV.
+    pub fn new(kind: ModelKind) -> SpectralFitter {
+        SpectralFitter {
+            kind,
+            e_min: DEFAULT_E_MIN,
+            e_max: DEFAULT_E_MAX,
+            max_iterations: DEFAULT_MAX_ITERATIONS,
+            start: None,
+        }
+    }
+
+    /// Fits only the channels lying entirely within [`e_min`, `e_max`] keV.
+    ///
+    /// # Errors
+    /// `e_min` not finite and positive (parameter `e_min`), or `e_max` not finite or not
+    /// above `e_min` (parameter `e_max`).
+    ///
+    /// ```
+    /// use oda::fit::{ModelKind, SpectralFitter};
+    /// let fitter = SpectralFitter::new(ModelKind::PowerLaw).energy_range(30.0, 300.0)?;
+    /// assert_eq!(fitter.e_range(), (30.0, 300.0));
+    /// let err = SpectralFitter::new(ModelKind::PowerLaw).energy_range(300.0, 30.0).unwrap_err();
+    /// assert_eq!(err.parameter(), Some("e_max"));
+    /// # Ok::<(), oda::Error>(())
+    /// ```
+    pub fn energy_range(mut self, e_min: f64, e_max: f64) -> Result<SpectralFitter> {
+        if !(e_min.is_finite() && e_min > 0.0) {
+            return Err(Error::invalid(
+                "e_min",
+                e_min,
+                "a finite energy above 0 keV",
+            ));
+        }
+        if !(e_max.is_finite() && e_max > e_min) {
+            return Err(Error::invalid(
+                "e_max",
+                e_max,
+                format!("a finite energy above e_min = {e_min} keV"),
+            ));
+        }
+        self.e_min = e_min;
+        self.e_max = e_max;
+        Ok(self)
+    }
+
+    /// Limits each Levenberg–Marquardt run to `n` iterations (default 200).
+    ///
+    /// # Errors
+    /// `n` = 0 (parameter `max_iterations`).
+    pub fn max_iterations(mut self, n: usize) -> Result<SpectralFitter> {
+        if n == 0 {
+            return Err(Error::invalid("max_iterations", n, "at least 1"));
+        }
+        self.max_iterations = n;
+        Ok(self)
+    }
+
+    /// Adds `model` as a starting point, tried besides the best points of the built-in
+    /// coarse grid.
+    ///
+    /// # Errors
+    /// A model of another kind than the fitter's (parameter `start`), or one with a
+    /// non-finite or non-positive parameter.
+    pub fn start(mut self, model: SpectralModel) -> Result<SpectralFitter> {
+        let kind = ModelKind::of(&model);
+        if kind != self.kind {
+            return Err(Error::invalid(
+                "start",
+                kind,
+                format!("a {} model, the kind being fitted", self.kind),
+            ));
+        }
+        self.start = Some(self.kind.model(&ModelKind::values(&model))?);
+        Ok(self)
+    }
+
+    /// The model kind fitted.
+    pub fn kind(&self) -> ModelKind {
+        self.kind
+    }
+
+    /// The fit band (e_min, e_max), keV.
+    pub fn e_range(&self) -> (f64, f64) {
+        (self.e_min, self.e_max)
+    }
+
+    /// Fits the model to `spectrum` by minimising
+    /// χ² = Σ (rate − pred)² / (stat_err² + (sys_err·rate)²) over the usable channels: those
+    /// entirely inside the fit band, with a finite rate and a positive finite total error.
+    ///
+    /// The minimiser is Levenberg–Marquardt on (ln K, Γ, ln Ecut) or (ln K, Γ1, ln Ebreak, Γ2),
+    /// with analytic derivatives. It starts from the best points of a coarse grid over the
+    /// shape parameters (K solved linearly at each), and from [`start`](Self::start) if given,
+    /// and keeps the lowest χ². The break energy is kept within the fitted band.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when the spectrum has no ARF or RMF (`arf`, `rmf`), the
+    /// response does not match the channels, fewer channels are usable than parameters + 1
+    /// (`energy_range`), the model cannot be evaluated, or the covariance matrix at the
+    /// minimum is singular (`covariance`: the data do not constrain every parameter).
+    pub fn run(&self, spectrum: &Spectrum) -> Result<SpectralFit> {
+        let data = FitData::new(self, spectrum)?;
+        let np = self.kind.n_parameters();
+        let band = (
+            data.e_min.first().copied().unwrap_or(self.e_min),
+            data.e_max.last().copied().unwrap_or(self.e_max),
+        );
+        let bounds = self.kind.bounds(band);
+
+        let mut starts = grid_starts(self.kind, &data, band, n_starts(self.kind));
+        if let Some(m) = &self.start {
+            starts.push(self.kind.to_internal(&ModelKind::values(m)));
+        }
+        let mut best: Option<lm::Outcome> = None;
+        let mut n_evaluations = 0;
+        for s in &starts {
+            if let Some(out) = lm::minimize(&data, s, &bounds, self.max_iterations) {
+                n_evaluations += out.n_evaluations;
+                // Lowest χ² wins; on a tie (same minimum) a converged run is preferred.
+                let better = match &best {
+                    None => true,
+                    Some(b) => {
+                        let tie = (out.chi2 - b.chi2).abs() <= 1e-9 * (1.0 + b.chi2);
+                        if tie {
+                            out.converged && !b.converged
+                        } else {
+                            out.chi2 < b.chi2
+                        }
+                    }
+                };
+                if better {
+                    best = Some(out);
+                }
+            }
+        }
+        let Some(best) = best else {
+            return Err(Error::invalid(
+                "spectral fit",
+                format!("{} to {}", self.kind, spectrum.source),
+                "a model that can be evaluated at the starting points: check rates and response",
+            ));
+        };
+
+        // Covariance in the internal parameters, then in the physical ones.
+        let nd = data.rate.len();
+        let mut r = vec![0.0; nd];
+        let mut jac = vec![0.0; nd * np];
+        data.eval(&best.theta, &mut r, Some(&mut jac));
+        let (a, _) = lm::normal_equations(&jac, &r, np);
+        let values = self.kind.to_physical(&best.theta);
+        let Some(cov_int) = lm::spd_inverse(&a, np) else {
+            let shown: Vec<String> = self
+                .kind
+                .parameter_names()
+                .iter()
+                .zip(&values)
+                .map(|(n, v)| format!("{n}={v:.4}"))
+                .collect();
+            return Err(Error::invalid(
+                "covariance",
+                format!("singular at {} ({})", self.kind, shown.join(", ")),
+                "data that constrain every parameter: use a simpler model or a wider energy range",
+            ));
+        };
+        let d: Vec<f64> = self
+            .kind
+            .transforms()
+            .iter()
+            .zip(&best.theta)
+            .map(|(t, v)| t.derivative(*v))
+            .collect();
+        let covariance: Vec<Vec<f64>> = (0..np)
+            .map(|i| (0..np).map(|j| cov_int[i * np + j] * d[i] * d[j]).collect())
+            .collect();
+        let parameters = self
+            .kind
+            .parameter_names()
+            .iter()
+            .zip(self.kind.parameter_units())
+            .zip(&values)
+            .enumerate()
+            .map(|(i, ((name, unit), v))| FitParameter {
+                name: (*name).to_string(),
+                value: *v,
+                error: covariance[i][i].sqrt(),
+                unit: (*unit).to_string(),
+            })
+            .collect();
+
+        let mut predicted = vec![0.0; nd];
+        data.forward.predict(&best.theta, &mut predicted, None);
+        let residuals = data
+            .rate
+            .iter()
+            .zip(&predicted)
+            .zip(&data.error)
+            .map(|((d, p), e)| (d - p) / e)
+            .collect();
+        let dof = nd - np;
+        let mut message = best.message.clone();
+        let at_bound: Vec<&str> = self
+            .kind
+            .parameter_names()
+            .iter()
+            .zip(&best.theta)
+            .zip(&bounds)
+            .filter(|((_, t), (lo, hi))| **t <= *lo || **t >= *hi)
+            .map(|((n, _), _)| *n)
+            .collect();
+        if !at_bound.is_empty() {
+            message.push_str(&format!(
+                "; at the limit of its range: {}",
+                at_bound.join(", ")
+            ));
+        }
+        Ok(SpectralFit {
+            source: spectrum.source.clone(),
+            kind: self.kind,
+            model: self.kind.model_unchecked(&values),
+            parameters,
+            covariance,
+            chi2: best.chi2,
+            dof,
+            p_value: chi2_sf(best.chi2, dof),
+            n_iterations: best.n_iterations,
+            n_evaluations,
+            converged: best.converged,
+            message,
+            energy_range: (self.e_min, self.e_max),
+            channels: data.channels,
+            e_min: data.e_min,
+            e_max: data.e_max,
+            rate: data.rate,
+            error: data.error,
+            predicted,
+            residuals,
+        })
+    }
+}
+
+/// How many of the best grid points start a Levenberg–Marquardt run.
+fn n_starts(kind: ModelKind) -> usize {
+    match kind {
+        ModelKind::PowerLaw => 2,
+        ModelKind::CutoffPowerLaw | ModelKind::BrokenPowerLaw => 3,
+    }
+}
+
+/// The usable channels of one spectrum with the folded response.
+struct FitData {
+    channels: Vec<usize>,
+    e_min: Vec<f64>,
+    e_max: Vec<f64>,
+    rate: Vec<f64>,
+    error: Vec<f64>,
+    forward: Forward,
+}
+
+impl FitData {
+    fn new(fitter: &SpectralFitter, s: &Spectrum) -> Result<FitData> {
+        let n = s.n_channels();
+        for (name, len) in [
+            ("e_min", s.e_min.len()),
+            ("e_max", s.e_max.len()),
+            ("stat_err", s.stat_err.len()),
+        ] {
+            if len != n {
+                return Err(Error::invalid(
+                    format!("spectrum {name}"),
+                    format!("{len} values"),
+                    format!("one per channel ({n}, as the rates)"),
+                ));
+            }
+        }
+        let Some(rmf) = &s.rmf else {
+            return Err(Error::invalid(
+                "rmf",
+                format!("none in the spectrum of {}", s.source),
+                "a spectrum with its redistribution matrix (RMF)",
+            ));
+        };
+        let Some(arf) = &s.arf else {
+            return Err(Error::invalid(
+                "arf",
+                format!("none in the spectrum of {}", s.source),
+                "a spectrum with its ancillary response (ARF)",
+            ));
+        };
+        let nt = rmf.energ_lo.len();
+        if rmf.energ_hi.len() != nt
+            || rmf.matrix.len() != nt * rmf.n_channels()
+            || rmf.e_max.len() != rmf.n_channels()
+        {
+            return Err(Error::invalid(
+                "rmf",
+                format!(
+                    "{} × {} matrix with {} values",
+                    nt,
+                    rmf.n_channels(),
+                    rmf.matrix.len()
+                ),
+                "consistent true-energy bins, channels and matrix size",
+            ));
+        }
+        let close = |a: f64, b: f64| (a - b).abs() <= EDGE_TOLERANCE * a.abs().max(b.abs());
+        if arf.specresp.len() != nt
+            || arf.energ_lo.len() != nt
+            || arf.energ_hi.len() != nt
+            || !arf
+                .energ_lo
+                .iter()
+                .zip(&rmf.energ_lo)
+                .all(|(a, b)| close(*a, *b))
+            || !arf
+                .energ_hi
+                .iter()
+                .zip(&rmf.energ_hi)
+                .all(|(a, b)| close(*a, *b))
+        {
+            return Err(Error::invalid(
+                "arf",
+                format!("{} bins", arf.specresp.len()),
+                format!("the RMF's {nt} true-energy bins, with the same edges"),
+            ));
+        }
+        if rmf.n_channels() != n
+            || !s.e_min.iter().zip(&rmf.e_min).all(|(a, b)| close(*a, *b))
+            || !s.e_max.iter().zip(&rmf.e_max).all(|(a, b)| close(*a, *b))
+        {
+            return Err(Error::invalid(
+                "rmf",
+                format!("{} channels", rmf.n_channels()),
+                format!("the spectrum's {n} channels, with the same edges"),
+            ));
+        }
+
+        let (lo, hi) = (fitter.e_min, fitter.e_max);
+        let inside = |j: usize| {
+            s.e_min[j] >= lo * (1.0 - EDGE_TOLERANCE) && s.e_max[j] <= hi * (1.0 + EDGE_TOLERANCE)
+        };
+        let channels: Vec<usize> = (0..n)
+            .filter(|&j| {
+                let err = s.total_error(j);
+                inside(j) && s.rate[j].is_finite() && err.is_finite() && err > 0.0
+            })
+            .collect();
+        let np = fitter.kind.n_parameters();
+        if channels.len() < np + 1 {
+            return Err(Error::invalid(
+                "energy_range",
+                format!("{lo}–{hi} keV with {} usable channels", channels.len()),
+                format!(
+                    "at least {} channels (parameters of {} + 1) inside the band with finite \
+                     rates and positive errors",
+                    np + 1,
+                    fitter.kind
+                ),
+            ));
+        }
+        let forward = Forward::new(
+            fitter.kind,
+            &rmf.energ_lo,
+            &rmf.energ_hi,
+            &arf.specresp,
+            &rmf.matrix,
+            rmf.n_channels(),
+            &channels,
+        );
+        Ok(FitData {
+            e_min: channels.iter().map(|&j| s.e_min[j]).collect(),
+            e_max: channels.iter().map(|&j| s.e_max[j]).collect(),
+            rate: channels.iter().map(|&j| s.rate[j]).collect(),
+            error: channels.iter().map(|&j| s.total_error(j)).collect(),
+            channels,
+            forward,
+        })
+    }
+}
+
+impl Problem for FitData {
+    fn n_data(&self) -> usize {
+        self.rate.len()
+    }
+
+    fn eval(&self, theta: &[f64], r: &mut [f64], jac: Option<&mut [f64]>) -> bool {
+        let np = theta.len();
+        let mut pred = vec![0.0; self.rate.len()];
+        match jac {
+            Some(j) => {
+                self.forward.predict(theta, &mut pred, Some(&mut *j));
+                for (row, e) in j.chunks_exact_mut(np).zip(&self.error) {
+                    row.iter_mut().for_each(|v| *v /= e);
+                }
+                if !j.iter().all(|v| v.is_finite()) {
+                    return false;
+                }
+            }
+            None => self.forward.predict(theta, &mut pred, None),
+        }
+        for (((ri, d), p), e) in r.iter_mut().zip(&self.rate).zip(&pred).zip(&self.error) {
+            *ri = (d - p) / e;
+        }
+        r.iter().all(|v| v.is_finite())
+    }
+}
+
+/// The `n` best distinct shapes of the coarse grid, with K solved linearly for each
+/// (K = Σ d·m/σ² / Σ m²/σ² for the unit-normalisation prediction m).
+fn grid_starts(kind: ModelKind, data: &FitData, band: (f64, f64), n: usize) -> Vec<Vec<f64>> {
+    let nd = data.rate.len();
+    let mut pred = vec![0.0; nd];
+    let mut scored: Vec<(f64, Vec<f64>)> = Vec::new();
+    for mut shape in kind.start_grid(band) {
+        data.forward.predict(&shape, &mut pred, None);
+        let (mut sdm, mut smm, mut sdd) = (0.0, 0.0, 0.0);
+        for ((d, m), e) in data.rate.iter().zip(&pred).zip(&data.error) {
+            let w = 1.0 / (e * e);
+            sdm += w * d * m;
+            smm += w * m * m;
+            sdd += w * d * d;
+        }
+        if !(smm > 0.0 && smm.is_finite() && sdm > 0.0) {
+            continue;
+        }
+        let k = sdm / smm;
+        let chi2 = sdd - sdm * k;
+        if !chi2.is_finite() {
+            continue;
+        }
+        shape[0] = k.ln();
+        scored.push((chi2, shape));
+    }
+    scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<Vec<f64>> = Vec::with_capacity(n);
+    for (_, s) in scored {
+        if out.len() == n {
+            break;
+        }
+        // Skip neighbours of an already chosen start (same shape cell).
+        let distinct = out
+            .iter()
+            .all(|o| o.iter().zip(&s).skip(1).any(|(a, b)| (a - b).abs() > 0.8));
+        if distinct {
+            out.push(s);
+        }
+    }
+    if out.is_empty() {
+        out.push(kind.to_internal(&ModelKind::values(&kind.default_start())));
+    }
+    out
+}
