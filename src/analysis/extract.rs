@@ -6,12 +6,14 @@
 //! combined over Science Windows with inverse-variance weights. A catalog with spurious entries
 //! (ghosts, `NEW_n`) degrades the fits: edit it first.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+use rayon::prelude::*;
 
 use super::catalog::Catalog;
-use super::shadowgram::{EnergyBand, ShadowgramMaker};
+use super::shadowgram::{EnergyBand, Shadowgram, ShadowgramMaker};
 use super::skyfit::{fit_shadowgram, onaxis_rate};
-use crate::archive::EventList;
+use crate::archive::{EventList, ScwId};
 use crate::error::{Error, Result};
 use crate::instrument::isgri::{Arf, Background, DetectorMap, Mask, Rmf, TIME_RESOLUTION_S, pif};
 use crate::osa::OsaVersion;
@@ -60,6 +62,41 @@ fn no_source_in_field(catalog: &Catalog, n_scw: usize) -> Error {
     )
 }
 
+/// An empty catalog cannot be extracted.
+fn check_catalog(catalog: &Catalog) -> Result<()> {
+    if catalog.is_empty() {
+        return Err(Error::invalid(
+            "selected_catalog",
+            "(empty)",
+            "at least one source",
+        ));
+    }
+    Ok(())
+}
+
+/// The sky-model fit of one shadowgram as on-axis equivalent (rate, error) per source in
+/// `pifs` order; `None` when the fit is singular.
+fn fitted_rates(
+    sg: &Shadowgram,
+    template: &DetectorMap,
+    pifs: &[DetectorMap],
+    version: OsaVersion,
+) -> Option<Vec<(f64, f64)>> {
+    let fit = fit_shadowgram(&sg.counts, &sg.efficiency, template, pifs).ok()?;
+    Some(
+        fit.rates
+            .iter()
+            .zip(&fit.errors)
+            .map(|(r, e)| {
+                (
+                    onaxis_rate(*r, sg.exposure, version),
+                    onaxis_rate(*e, sg.exposure, version),
+                )
+            })
+            .collect(),
+    )
+}
+
 /// Inverse-variance accumulator.
 #[derive(Clone, Copy, Default)]
 struct Acc {
@@ -104,68 +141,104 @@ impl SpectrumExtractor {
         })
     }
 
-    /// The spectra of every source of `catalog` over the Science Windows of `events`
-    /// (sources never in the field get NaN rates and zero exposure).
+    /// The spectra of every source of `catalog` over the Science Windows of `events`, read one
+    /// at a time (sources never in the field get NaN rates and zero exposure).
     ///
     /// # Errors
-    /// An empty catalog, no Science Window, or an error reading one.
+    /// An empty catalog, no Science Window, a catalog with no source in any field, or an error
+    /// reading a Science Window.
     pub fn run(
         &self,
         events: impl IntoIterator<Item = Result<EventList>>,
         catalog: &Catalog,
     ) -> Result<Vec<Spectrum>> {
-        if catalog.is_empty() {
-            return Err(Error::invalid(
-                "selected_catalog",
-                "(empty)",
-                "at least one source",
-            ));
+        check_catalog(catalog)?;
+        let (mask, template) = (Mask::isgri(), Background::spatial_map());
+        let parts = events
+            .into_iter()
+            .map(|ev| ev.map(|ev| self.contribution(&ev, catalog, &mask, template)))
+            .collect::<Result<Vec<_>>>()?;
+        self.combine(&parts, catalog)
+    }
+
+    /// As [`SpectrumExtractor::run`], for the Science Windows `scws` whose events `load`
+    /// provides, in parallel; the result is identical to the sequential one.
+    ///
+    /// # Errors
+    /// As [`SpectrumExtractor::run`].
+    pub fn run_with(
+        &self,
+        scws: &[ScwId],
+        load: impl Fn(&ScwId) -> Result<EventList> + Sync,
+        catalog: &Catalog,
+    ) -> Result<Vec<Spectrum>> {
+        check_catalog(catalog)?;
+        let (mask, template) = (Mask::isgri(), Background::spatial_map());
+        let parts = scws
+            .par_iter()
+            .map(|id| load(id).map(|ev| self.contribution(&ev, catalog, &mask, template)))
+            .collect::<Result<Vec<_>>>()?;
+        self.combine(&parts, catalog)
+    }
+
+    /// The per-channel fits of one Science Window.
+    fn contribution(
+        &self,
+        ev: &EventList,
+        catalog: &Catalog,
+        mask: &Mask,
+        template: &DetectorMap,
+    ) -> ScwSpectra {
+        let in_field = sources_in_field(ev, catalog, mask);
+        let mut part = ScwSpectra {
+            sources: in_field.iter().map(|(k, _)| *k).collect(),
+            channels: Vec::new(),
+            exposure: 0.0,
+            time_range: (ev.header.tstart, ev.header.tstop),
+        };
+        if in_field.is_empty() {
+            return part;
         }
-        let mask = Mask::isgri();
-        let template = Background::spatial_map();
+        let sgs = self.maker.run(ev);
+        let pifs: Vec<DetectorMap> = in_field.into_iter().map(|(_, p)| p).collect();
+        part.exposure = sgs.first().map_or(0.0, |sg| sg.exposure);
+        part.channels = sgs
+            .iter()
+            .map(|sg| fitted_rates(sg, template, &pifs, self.version))
+            .collect();
+        part
+    }
+
+    /// Combines the Science Windows' fits, in order, into spectra with their responses.
+    fn combine(&self, parts: &[ScwSpectra], catalog: &Catalog) -> Result<Vec<Spectrum>> {
+        if parts.is_empty() {
+            return Err(Error::EmptySelection {
+                reason: "no Science Windows to extract spectra from".into(),
+            });
+        }
         let nch = self.maker.bands().len();
         let mut acc = vec![vec![Acc::default(); nch]; catalog.len()];
         let mut exposure = vec![0.0; catalog.len()];
         let mut times = vec![(f64::INFINITY, f64::NEG_INFINITY); catalog.len()];
         // Exposure-weighted responses by month (the gain and threshold drift slowly).
-        let mut months: HashMap<i64, f64> = HashMap::new();
-        let mut weights_per_source: Vec<HashMap<i64, f64>> = vec![HashMap::new(); catalog.len()];
-        let mut n_scw = 0;
-        for ev in events {
-            let ev = ev?;
-            n_scw += 1;
-            let in_field = sources_in_field(&ev, catalog, &mask);
-            if in_field.is_empty() {
-                continue;
-            }
-            let sgs = self.maker.run(&ev);
-            let pifs: Vec<DetectorMap> = in_field.iter().map(|(_, p)| p.clone()).collect();
-            let month = (ev.header.tstart / 30.0).floor() as i64;
-            *months.entry(month).or_default() += sgs[0].exposure;
-            for (c, sg) in sgs.iter().enumerate() {
-                let Ok(fit) = fit_shadowgram(&sg.counts, &sg.efficiency, template, &pifs) else {
-                    continue;
-                };
-                for (j, (k, _)) in in_field.iter().enumerate() {
-                    let f = onaxis_rate(fit.rates[j], sg.exposure, self.version);
-                    let e = onaxis_rate(fit.errors[j], sg.exposure, self.version);
-                    acc[*k][c].add(f, e, sg.exposure);
+        let mut weights_per_source: Vec<BTreeMap<i64, f64>> = vec![BTreeMap::new(); catalog.len()];
+        for part in parts {
+            let month = (part.time_range.0 / 30.0).floor() as i64;
+            for (c, rates) in part.channels.iter().enumerate() {
+                let Some(rates) = rates else { continue };
+                for (k, (f, e)) in part.sources.iter().zip(rates) {
+                    acc[*k][c].add(*f, *e, part.exposure);
                 }
             }
-            for (k, _) in &in_field {
-                exposure[*k] += sgs[0].exposure;
-                times[*k].0 = times[*k].0.min(ev.header.tstart);
-                times[*k].1 = times[*k].1.max(ev.header.tstop);
-                *weights_per_source[*k].entry(month).or_default() += sgs[0].exposure;
+            for k in &part.sources {
+                exposure[*k] += part.exposure;
+                times[*k].0 = times[*k].0.min(part.time_range.0);
+                times[*k].1 = times[*k].1.max(part.time_range.1);
+                *weights_per_source[*k].entry(month).or_default() += part.exposure;
             }
         }
-        if n_scw == 0 {
-            return Err(Error::EmptySelection {
-                reason: "no Science Windows to extract spectra from".into(),
-            });
-        }
         if exposure.iter().all(|e| *e <= 0.0) {
-            return Err(no_source_in_field(catalog, n_scw));
+            return Err(no_source_in_field(catalog, parts.len()));
         }
         let edges: Vec<f64> = self
             .maker
@@ -176,15 +249,16 @@ impl SpectrumExtractor {
             .collect();
         let true_edges = true_energy_edges();
         let arf = Arf::on_axis(&true_edges, self.version)?;
-        let mut rmf_cache: HashMap<i64, Rmf> = HashMap::new();
-        for m in months.keys() {
-            let t = Time::from_ijd((*m as f64 + 0.5) * 30.0)?;
-            rmf_cache.insert(*m, Rmf::compute(&true_edges, &edges, t, self.version)?);
+        let mut rmf_cache: BTreeMap<i64, Rmf> = BTreeMap::new();
+        for m in weights_per_source.iter().flat_map(|w| w.keys()) {
+            if !rmf_cache.contains_key(m) {
+                let t = Time::from_ijd((*m as f64 + 0.5) * 30.0)?;
+                rmf_cache.insert(*m, Rmf::compute(&true_edges, &edges, t, self.version)?);
+            }
         }
         let mut out = Vec::with_capacity(catalog.len());
         for (k, entry) in catalog.entries().iter().enumerate() {
             let (rate, stat_err): (Vec<f64>, Vec<f64>) = acc[k].iter().map(Acc::value).unzip();
-            let rmf = average_rmf(&weights_per_source[k], &rmf_cache);
             out.push(Spectrum {
                 source: entry.name.clone(),
                 e_min: edges[..nch].to_vec(),
@@ -196,15 +270,27 @@ impl SpectrumExtractor {
                 time_range: times[k],
                 osa_version: self.version,
                 arf: Some(arf.clone()),
-                rmf,
+                rmf: average_rmf(&weights_per_source[k], &rmf_cache),
             });
         }
         Ok(out)
     }
 }
 
+/// The fits of one Science Window for [`SpectrumExtractor`].
+struct ScwSpectra {
+    /// Catalog indices of the sources in the field.
+    sources: Vec<usize>,
+    /// Per channel: (rate, error) per source in the field, or `None` for a singular fit.
+    channels: Vec<Option<Vec<(f64, f64)>>>,
+    /// Live exposure, s.
+    exposure: f64,
+    /// TSTART, TSTOP (IJD).
+    time_range: (f64, f64),
+}
+
 /// Exposure-weighted mean of the monthly RMFs.
-fn average_rmf(weights: &HashMap<i64, f64>, cache: &HashMap<i64, Rmf>) -> Option<Rmf> {
+fn average_rmf(weights: &BTreeMap<i64, f64>, cache: &BTreeMap<i64, Rmf>) -> Option<Rmf> {
     let total: f64 = weights.values().sum();
     let mut out: Option<Rmf> = None;
     for (m, w) in weights {
@@ -273,13 +359,7 @@ impl LightCurveExtractor {
         events: impl IntoIterator<Item = Result<EventList>>,
         catalog: &Catalog,
     ) -> Result<Vec<LightCurve>> {
-        if catalog.is_empty() {
-            return Err(Error::invalid(
-                "selected_catalog",
-                "(empty)",
-                "at least one source",
-            ));
-        }
+        check_catalog(catalog)?;
         let mask = Mask::isgri();
         let template = Background::spatial_map();
         let width = self.time_bin_s / SECONDS_PER_DAY;
@@ -318,12 +398,10 @@ impl LightCurveExtractor {
                 if sg.exposure < 1.0 {
                     continue;
                 }
-                let Ok(fit) = fit_shadowgram(&sg.counts, &sg.efficiency, template, &pifs) else {
+                let Some(rates) = fitted_rates(sg, template, &pifs, self.version) else {
                     continue;
                 };
-                for (j, (k, _)) in in_field.iter().enumerate() {
-                    let f = onaxis_rate(fit.rates[j], sg.exposure, self.version);
-                    let e = onaxis_rate(fit.errors[j], sg.exposure, self.version);
+                for ((k, _), (f, e)) in in_field.iter().zip(rates) {
                     acc.entry((*k, b)).or_default().add(f, e, sg.exposure);
                 }
             }

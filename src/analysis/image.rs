@@ -66,14 +66,7 @@ pub struct ScwImage {
 impl ScwImage {
     /// Significance map: intensity / √variance (0 where not imaged).
     pub fn significance(&self) -> Array2<f64> {
-        Array2::from_shape_fn(self.intensity.dim(), |ij| {
-            let v = self.variance[ij];
-            if v > 0.0 {
-                self.intensity[ij] / v.sqrt()
-            } else {
-                0.0
-            }
-        })
+        significance_map(&self.intensity, &self.variance)
     }
 
     /// Sky position of fractional image position (iy, iz).
@@ -104,6 +97,18 @@ impl ScwImage {
             [[s * sr, s * cr], [s * cr, -s * sr]],
         )
     }
+}
+
+/// Intensity / √variance, 0 where the variance is not positive (pixels not imaged).
+pub fn significance_map(intensity: &Array2<f64>, variance: &Array2<f64>) -> Array2<f64> {
+    Array2::from_shape_fn(intensity.dim(), |ij| {
+        let v = variance[ij];
+        if v > 0.0 {
+            intensity[ij] / v.sqrt()
+        } else {
+            0.0
+        }
+    })
 }
 
 /// Settings of single-ScW imaging.

@@ -39,14 +39,7 @@ pub struct Mosaic {
 impl Mosaic {
     /// Significance map (0 where uncovered).
     pub fn significance(&self) -> Array2<f64> {
-        Array2::from_shape_fn(self.intensity.dim(), |ij| {
-            let v = self.variance[ij];
-            if v > 0.0 {
-                self.intensity[ij] / v.sqrt()
-            } else {
-                0.0
-            }
-        })
+        super::image::significance_map(&self.intensity, &self.variance)
     }
 
     /// Sky position of array position (row, column), fractional.

@@ -155,7 +155,7 @@ impl ShadowgramMaker {
         let efficiency = self.efficiency(events, t_mid);
         let nb = self.bands.len();
         let mut counts = vec![Array2::<f64>::zeros((N_DETY, N_DETZ)); bins.len() * nb];
-        // Bands sorted by lower edge for a quick lookup; they may overlap, so test each.
+        let contiguous = self.bands.windows(2).all(|w| w[0].e2 <= w[1].e1);
         for i in 0..events.len() {
             if events.select_flag[i] != 0 {
                 continue;
@@ -172,9 +172,17 @@ impl ShadowgramMaker {
             if y >= N_DETY || z >= N_DETZ {
                 continue;
             }
-            for (k, band) in self.bands.iter().enumerate() {
-                if e >= band.e1 && e < band.e2 {
-                    counts[b * nb + k][[y, z]] += 1.0;
+            if contiguous {
+                // Sorted, non-overlapping bands: one binary search instead of a scan.
+                let k = self.bands.partition_point(|band| band.e1 <= e);
+                if k > 0 && e < self.bands[k - 1].e2 {
+                    counts[b * nb + k - 1][[y, z]] += 1.0;
+                }
+            } else {
+                for (k, band) in self.bands.iter().enumerate() {
+                    if e >= band.e1 && e < band.e2 {
+                        counts[b * nb + k][[y, z]] += 1.0;
+                    }
                 }
             }
         }
