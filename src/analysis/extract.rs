@@ -6,7 +6,7 @@
 //! combined over Science Windows with inverse-variance weights. A catalog with spurious entries
 //! (ghosts, `NEW_n`) degrades the fits: edit it first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
@@ -348,37 +348,66 @@ impl LightCurveExtractor {
         })
     }
 
-    /// The light curves of every source of `catalog`. Bins lie on a grid starting at the first
-    /// ScW's start; a bin's rate combines all ScWs that overlap it, and FRACEXP is the fraction
-    /// of the bin covered by good time.
+    /// The light curves of every source of `catalog` over the Science Windows of `events`,
+    /// read one at a time. Bins lie on a fixed grid of `time_bin` seconds counted from IJD 0, so
+    /// the same bin means the same time in every request; a bin's rate combines all ScWs that
+    /// overlap it, and FRACEXP is the fraction of the bin covered by good time.
     ///
     /// # Errors
-    /// An empty catalog, no Science Window, or an error reading one.
+    /// An empty catalog, no Science Window, a catalog with no source in any field, or an error
+    /// reading a Science Window.
     pub fn run(
         &self,
         events: impl IntoIterator<Item = Result<EventList>>,
         catalog: &Catalog,
     ) -> Result<Vec<LightCurve>> {
         check_catalog(catalog)?;
-        let mask = Mask::isgri();
-        let template = Background::spatial_map();
+        let (mask, template) = (Mask::isgri(), Background::spatial_map());
+        let parts = events
+            .into_iter()
+            .map(|ev| ev.map(|ev| self.contribution(&ev, catalog, &mask, template)))
+            .collect::<Result<Vec<_>>>()?;
+        self.combine(&parts, catalog)
+    }
+
+    /// As [`LightCurveExtractor::run`], for the Science Windows `scws` whose events `load`
+    /// provides, in parallel; the result is identical to the sequential one.
+    ///
+    /// # Errors
+    /// As [`LightCurveExtractor::run`].
+    pub fn run_with(
+        &self,
+        scws: &[ScwId],
+        load: impl Fn(&ScwId) -> Result<EventList> + Sync,
+        catalog: &Catalog,
+    ) -> Result<Vec<LightCurve>> {
+        check_catalog(catalog)?;
+        let (mask, template) = (Mask::isgri(), Background::spatial_map());
+        let parts = scws
+            .par_iter()
+            .map(|id| load(id).map(|ev| self.contribution(&ev, catalog, &mask, template)))
+            .collect::<Result<Vec<_>>>()?;
+        self.combine(&parts, catalog)
+    }
+
+    /// The per-bin fits of one Science Window.
+    fn contribution(
+        &self,
+        ev: &EventList,
+        catalog: &Catalog,
+        mask: &Mask,
+        template: &DetectorMap,
+    ) -> ScwLightCurve {
         let width = self.time_bin_s / SECONDS_PER_DAY;
-        let mut origin: Option<f64> = None;
-        // (source, bin index) → accumulator; bin index → good time.
-        let mut acc: HashMap<(usize, i64), Acc> = HashMap::new();
-        let mut good: HashMap<i64, f64> = HashMap::new();
-        let mut n_scw = 0;
-        for ev in events {
-            let ev = ev?;
-            n_scw += 1;
-            let h = &ev.header;
-            let t0 = *origin.get_or_insert(h.tstart);
-            let first = ((h.tstart - t0) / width).floor() as i64;
-            let last = ((h.tstop - t0) / width).ceil() as i64;
-            let bins: Vec<(f64, f64)> = (first..last)
-                .map(|b| (t0 + b as f64 * width, t0 + (b + 1) as f64 * width))
-                .collect();
-            for (b, (a, z)) in (first..last).zip(&bins) {
+        let h = &ev.header;
+        let first = (h.tstart / width).floor() as i64;
+        let last = (h.tstop / width).ceil() as i64;
+        let bins: Vec<(f64, f64)> = (first..last)
+            .map(|b| (b as f64 * width, (b + 1) as f64 * width))
+            .collect();
+        let good = (first..last)
+            .zip(&bins)
+            .map(|(b, (a, z))| {
                 let g: f64 = ev
                     .gti
                     .start
@@ -386,42 +415,55 @@ impl LightCurveExtractor {
                     .zip(&ev.gti.stop)
                     .map(|(s, e)| (e.min(*z) - s.max(*a)).max(0.0))
                     .sum();
-                *good.entry(b).or_default() += g * SECONDS_PER_DAY;
-            }
-            let in_field = sources_in_field(&ev, catalog, &mask);
-            if in_field.is_empty() {
-                continue;
-            }
+                (b, g * SECONDS_PER_DAY)
+            })
+            .collect();
+        let in_field = sources_in_field(ev, catalog, mask);
+        let mut fits = Vec::new();
+        if !in_field.is_empty() {
             let pifs: Vec<DetectorMap> = in_field.iter().map(|(_, p)| p.clone()).collect();
-            for (b, row) in (first..last).zip(self.maker.run_binned(&ev, &bins)) {
+            for (b, row) in (first..last).zip(self.maker.run_binned(ev, &bins)) {
                 let sg = &row[0];
                 if sg.exposure < 1.0 {
                     continue;
                 }
-                let Some(rates) = fitted_rates(sg, template, &pifs, self.version) else {
-                    continue;
-                };
-                for ((k, _), (f, e)) in in_field.iter().zip(rates) {
-                    acc.entry((*k, b)).or_default().add(f, e, sg.exposure);
+                if let Some(rates) = fitted_rates(sg, template, &pifs, self.version) {
+                    fits.push((b, sg.exposure, rates));
                 }
             }
         }
-        let Some(t0) = origin else {
+        ScwLightCurve {
+            sources: in_field.into_iter().map(|(k, _)| k).collect(),
+            good,
+            fits,
+        }
+    }
+
+    /// Combines the Science Windows' fits, in order, into light curves.
+    fn combine(&self, parts: &[ScwLightCurve], catalog: &Catalog) -> Result<Vec<LightCurve>> {
+        if parts.is_empty() {
             return Err(Error::EmptySelection {
                 reason: "no Science Windows to extract light curves from".into(),
             });
-        };
+        }
+        let width = self.time_bin_s / SECONDS_PER_DAY;
+        let mut acc: BTreeMap<(usize, i64), Acc> = BTreeMap::new();
+        let mut good: BTreeMap<i64, f64> = BTreeMap::new();
+        for part in parts {
+            for (b, g) in &part.good {
+                *good.entry(*b).or_default() += g;
+            }
+            for (b, exposure, rates) in &part.fits {
+                for (k, (f, e)) in part.sources.iter().zip(rates) {
+                    acc.entry((*k, *b)).or_default().add(*f, *e, *exposure);
+                }
+            }
+        }
         if acc.is_empty() {
-            return Err(no_source_in_field(catalog, n_scw));
+            return Err(no_source_in_field(catalog, parts.len()));
         }
         let mut out = Vec::with_capacity(catalog.len());
         for (k, entry) in catalog.entries().iter().enumerate() {
-            let mut bins: Vec<i64> = acc
-                .keys()
-                .filter(|(s, _)| *s == k)
-                .map(|(_, b)| *b)
-                .collect();
-            bins.sort_unstable();
             let mut lc = LightCurve {
                 source: entry.name.clone(),
                 band: (self.band.e1, self.band.e2),
@@ -432,17 +474,27 @@ impl LightCurveExtractor {
                 fracexp: Vec::new(),
                 osa_version: self.version,
             };
-            for b in bins {
-                let (r, e) = acc[&(k, b)].value();
-                lc.time.push(t0 + (b as f64 + 0.5) * width);
+            for ((_, b), a) in acc.range((k, i64::MIN)..=(k, i64::MAX)) {
+                let (r, e) = a.value();
+                lc.time.push((*b as f64 + 0.5) * width);
                 lc.timedel.push(self.time_bin_s);
                 lc.rate.push(r);
                 lc.error.push(e);
                 lc.fracexp
-                    .push((good.get(&b).copied().unwrap_or(0.0) / self.time_bin_s).min(1.0));
+                    .push((good.get(b).copied().unwrap_or(0.0) / self.time_bin_s).min(1.0));
             }
             out.push(lc);
         }
         Ok(out)
     }
+}
+
+/// The fits of one Science Window for [`LightCurveExtractor`].
+struct ScwLightCurve {
+    /// Catalog indices of the sources in the field.
+    sources: Vec<usize>,
+    /// Good time per bin, s.
+    good: Vec<(i64, f64)>,
+    /// Per bin with exposure: (bin, live exposure, (rate, error) per source in the field).
+    fits: Vec<(i64, f64, Vec<(f64, f64)>)>,
 }
