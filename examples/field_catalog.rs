@@ -13,7 +13,10 @@ fn main() -> oda::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.to_string());
     let (name, n, threshold) = (arg(0, "Crab"), arg(1, "50"), arg(2, "7.5"));
-    let band = EnergyBand::new(arg(3, "20").parse().unwrap_or(20.0), arg(4, "40").parse().unwrap_or(40.0))?;
+    let band = EnergyBand::new(
+        arg(3, "20").parse().unwrap_or(20.0),
+        arg(4, "40").parse().unwrap_or(40.0),
+    )?;
     let threshold: f64 = threshold.parse().unwrap_or(7.5);
     let sim = Simulation::new(DEFAULT_SEED)?;
     let request = ScwSelection::from_pairs([

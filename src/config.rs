@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | data directory (cache, simulated archive) | `--data DIR` | `ODA_DATA` | `$XDG_DATA_HOME/oda` (`~/.local/share/oda`) |
 //! | real archive root | `--archive DIR` | `ODA_ARCHIVE` | none: the simulated archive |
-//! | simulation seed | `--seed N` | `ODA_SIM_SEED` | [`DEFAULT_SEED`](crate::simulate::DEFAULT_SEED) |
+//! | simulation seed | `--seed N` | `ODA_SIM_SEED` | [`DEFAULT_SEED`] |
 //!
 //! The command line wins over the environment, which wins over the default.
 

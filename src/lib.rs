@@ -22,7 +22,10 @@
 //! - [`time`], [`sky`] — time systems, coordinates, projections, the reference catalog;
 //! - [`instrument`] — the IBIS/ISGRI coded mask, detector, response and background;
 //! - [`archive`] — Science Windows, the ScW index and selection, the on-disk FITS layout;
-//! - [`simulate`] — the simulated mission that serves as the default archive.
+//! - [`simulate`] — the simulated mission that serves as the default archive;
+//! - [`analysis`] — shadowgrams → sky images → mosaics → catalogs; spectra and light curves;
+//! - [`spectrum`], [`fit`] — spectral models and χ² fits with errors and fluxes;
+//! - [`products`] — spectra and light curves and their OGIP FITS files.
 //!
 //! Units: energies in keV, angles in degrees, times as [`time::Time`] (IJD, TT) or seconds.
 #![deny(missing_docs)]
@@ -32,6 +35,7 @@ pub mod archive;
 pub mod config;
 mod error;
 pub mod fit;
+mod fits;
 pub mod instrument;
 pub mod osa;
 pub mod products;

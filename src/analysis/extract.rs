@@ -2,7 +2,7 @@
 //!
 //! For every Science Window, energy channel (or time bin), the intensities of all catalog sources
 //! in the field and the background scale are fitted together to the shadowgram
-//! ([`fit_shadowgram`](super::skyfit::fit_shadowgram)); the on-axis equivalent rates are then
+//! ([`fit_shadowgram`]); the on-axis equivalent rates are then
 //! combined over Science Windows with inverse-variance weights. A catalog with spurious entries
 //! (ghosts, `NEW_n`) degrades the fits: edit it first.
 
@@ -489,6 +489,9 @@ impl LightCurveExtractor {
     }
 }
 
+/// One time bin's fit: bin index, live exposure (s), (rate, error) per source in the field.
+type BinFit = (i64, f64, Vec<(f64, f64)>);
+
 /// The fits of one Science Window for [`LightCurveExtractor`].
 struct ScwLightCurve {
     /// Catalog indices of the sources in the field.
@@ -496,5 +499,5 @@ struct ScwLightCurve {
     /// Good time per bin, s.
     good: Vec<(i64, f64)>,
     /// Per bin with exposure: (bin, live exposure, (rate, error) per source in the field).
-    fits: Vec<(i64, f64, Vec<(f64, f64)>)>,
+    fits: Vec<BinFit>,
 }

@@ -2,9 +2,9 @@
 //! spectra and light curves by sky-model fits of the shadowgrams.
 //!
 //! Each stage is a small struct of validated settings with a `run` method:
-//! [`ShadowgramMaker`](shadowgram::ShadowgramMaker) → [`ScwImager`](image::ScwImager) →
-//! [`MosaicMaker`](mosaic::MosaicMaker) → [`SourceFinder`](detect::SourceFinder) →
-//! [`Catalog`](catalog::Catalog) → [`SpectrumExtractor`](extract::SpectrumExtractor) and
+//! [`ShadowgramMaker`] → [`ScwImager`] →
+//! [`MosaicMaker`] → [`SourceFinder`] →
+//! [`Catalog`] → [`SpectrumExtractor`](extract::SpectrumExtractor) and
 //! [`LightCurveExtractor`](extract::LightCurveExtractor). [`ImageAnalyzer`] chains the imaging
 //! stages over many Science Windows in parallel.
 

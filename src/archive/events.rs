@@ -18,8 +18,8 @@ use fitsio::tables::ColumnDataType;
 use serde::{Deserialize, Serialize};
 
 use super::ScwId;
-use super::fitsutil::{self, Column, NewFile, Table};
 use crate::error::{Error, Result};
+use crate::fits::{self, Column, NewFile, Table};
 use crate::sky::{Attitude, SkyCoord};
 
 /// How ISGRI_ENERGY in a file was calibrated.
@@ -203,7 +203,7 @@ pub fn write_events(path: &Path, events: &EventList) -> Result<()> {
         .map_err(|m| Error::fits(path, format!("cannot write the event list: {m}")))?;
     let h = &events.header;
     let swid = h.swid.to_string();
-    fitsutil::write_atomically(path, |f| {
+    fits::write_atomically(path, |f| {
         f.empty_primary()?;
 
         let hdu = f.table(EVENTS_EXTNAME, &EVENT_COLUMNS)?;
@@ -552,8 +552,8 @@ fn check_gti(gti: &Gti) -> std::result::Result<(), String> {
 /// DETZ > 133, an invalid SWID, REVOL not matching it, RA/Dec out of range, inconsistent TSTART,
 /// TSTOP, ONTIME or DEADC, or invalid good time intervals.
 pub fn read_events(path: &Path) -> Result<EventList> {
-    fitsutil::guard(path, || {
-        let mut f = fitsutil::open_readonly(path)?;
+    fits::guard(path, || {
+        let mut f = fits::open_readonly_no_size_check(path)?;
         let t = Table::find(&mut f, path, EVENTS_EXTNAME)?.ok_or_else(|| {
             Error::fits(
                 path,

@@ -11,9 +11,9 @@ use fitsio::tables::ColumnDataType;
 use serde::{Deserialize, Serialize};
 
 use super::events::sky_position;
-use super::fitsutil::{self, Column, Table};
 use super::{SCW_VERSION, ScwId};
 use crate::error::{Error, Result};
+use crate::fits::{self, Column, Table};
 use crate::sky::Attitude;
 
 /// One row of the ScW index: a pointing with its attitude and time span.
@@ -115,7 +115,7 @@ pub fn write_index(path: &Path, index: &ScwIndex) -> Result<()> {
         check_times(s.tstart, s.tstop, s.telapse).map_err(bad)?;
     }
     let column = |f: fn(&ScienceWindow) -> f64| rows.iter().map(|s| f(s)).collect::<Vec<f64>>();
-    fitsutil::write_atomically(path, |f| {
+    fits::write_atomically(path, |f| {
         f.empty_primary()?;
         let hdu = f.table(INDEX_EXTNAME, &INDEX_COLUMNS)?;
         f.key_str(&hdu, "TELESCOP", "INTEGRAL", "Telescope or mission name")?;
@@ -169,8 +169,8 @@ fn check_times(tstart: f64, tstop: f64, telapse: f64) -> std::result::Result<(),
 /// a file cfitsio cannot read, a missing extension or column, a malformed or repeated SWID,
 /// non-finite times, TSTOP before TSTART, negative TELAPSE, or RA/Dec out of range.
 pub fn read_index(path: &Path) -> Result<ScwIndex> {
-    fitsutil::guard(path, || {
-        let mut f = fitsutil::open_readonly(path)?;
+    fits::guard(path, || {
+        let mut f = fits::open_readonly_no_size_check(path)?;
         let t = Table::find(&mut f, path, INDEX_EXTNAME)?.ok_or_else(|| {
             Error::fits(
                 path,
@@ -178,8 +178,8 @@ pub fn read_index(path: &Path) -> Result<ScwIndex> {
             )
         })?;
         t.require_columns(&REQUIRED_COLUMNS)?;
-        let sw_type = t.string_column(&mut f, "SW_TYPE")?;
-        let swid = t.string_column(&mut f, "SWID")?;
+        let sw_type = t.string_values(&mut f, "SW_TYPE")?;
+        let swid = t.string_values(&mut f, "SWID")?;
         let mut numbers = Vec::with_capacity(REQUIRED_COLUMNS.len() - 2);
         for name in &REQUIRED_COLUMNS[2..] {
             numbers.push(t.numeric_column::<f64>(&mut f, name)?);

@@ -5,7 +5,6 @@
 //! `idx/scw/GNRL-SCWG-GRP-IDX.fits` for the index.
 
 mod events;
-mod fitsutil;
 mod index;
 mod scw_id;
 mod select;

@@ -75,7 +75,6 @@
 //! # Ok::<(), oda::Error>(())
 //! ```
 
-mod fits;
 mod lc;
 mod pha;
 mod response;
@@ -86,8 +85,8 @@ use fitsio::FitsFile;
 use fitsio::hdu::FitsHdu;
 use fitsio::tables::ColumnDataType;
 
-use self::fits::{Column, NewFile, Table};
 use crate::error::{Error, Result};
+use crate::fits::{self, Column, NewFile, Table};
 
 pub use lc::{read_lightcurve, write_lightcurve};
 pub use pha::{

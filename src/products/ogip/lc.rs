@@ -5,9 +5,9 @@ use std::path::Path;
 use fitsio::FitsFile;
 use fitsio::tables::ColumnDataType;
 
-use super::fits::{self, Column, Table, significant_digits};
 use super::{MJDREF, class_keys, mission_keys, time_keys, to_f32};
 use crate::error::{Error, Result};
+use crate::fits::{self, Column, Table, significant_digits};
 use crate::osa::OsaVersion;
 use crate::products::LightCurve;
 use crate::time::SECONDS_PER_DAY;
@@ -123,7 +123,7 @@ pub fn write_lightcurve(path: &Path, lc: &LightCurve) -> Result<()> {
         Column::new("FRACEXP", ColumnDataType::Float, 1, ""),
     ];
     fits::write_atomically(path, |f| {
-        f.empty_primary()?;
+        f.empty_primary_with_creator()?;
         let hdu = f.table("RATE", &columns)?;
         mission_keys(f, &hdu)?;
         class_keys(f, &hdu, &["LIGHTCURVE", "NET", "RATE"], "1.1.0")?;

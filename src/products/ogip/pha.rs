@@ -8,7 +8,6 @@ use fitsio::FitsFile;
 use fitsio::hdu::FitsHdu;
 use fitsio::tables::ColumnDataType;
 
-use super::fits::{self, Column, NewFile, Table};
 use super::response::{read_rmf_from, rmf_arf_mismatch, write_arf, write_rmf};
 use super::{
     Ebounds, NO_FILE, check_consecutive, check_file_name, check_grid, class_keys, grid_mismatch,
@@ -16,6 +15,7 @@ use super::{
     write_ebounds,
 };
 use crate::error::{Error, Result};
+use crate::fits::{self, Column, NewFile, Table};
 use crate::instrument::isgri::{Arf, Rmf};
 use crate::osa::OsaVersion;
 use crate::products::Spectrum;
@@ -185,7 +185,7 @@ pub fn write_pha_with_responses(
         Column::new("GROUPING", ColumnDataType::Short, 1, ""),
     ];
     fits::write_atomically(path, |f| {
-        f.empty_primary()?;
+        f.empty_primary_with_creator()?;
         let hdu = f.table("SPECTRUM", &columns)?;
         spectrum_keys(f, &hdu, n, false, 1)?;
         f.key_str(&hdu, "OBJECT", &s.source, "Source name")?;
@@ -411,7 +411,7 @@ pub fn write_pha_type2_with_responses(
         .fold(f64::NEG_INFINITY, f64::max);
 
     fits::write_atomically(path, |f| {
-        f.empty_primary()?;
+        f.empty_primary_with_creator()?;
         let hdu = f.table("SPECTRUM", &columns)?;
         spectrum_keys(f, &hdu, n, true, 2)?;
         if let Some(v) = &resp_common {

@@ -6,12 +6,12 @@ use std::path::Path;
 use fitsio::FitsFile;
 use fitsio::tables::ColumnDataType;
 
-use super::fits::{self, Column, Table};
 use super::{
     check_grid, class_keys, energy_column, grid_mismatch, mission_keys, read_ebounds, to_f32,
     write_ebounds,
 };
 use crate::error::{Error, Result};
+use crate::fits::{self, Column, Table};
 use crate::instrument::isgri::{Arf, Rmf};
 
 /// The extension names an RMF's matrix may have (the second for a matrix that includes the
@@ -79,7 +79,7 @@ pub fn write_rmf(path: &Path, rmf: &Rmf) -> Result<()> {
         Column::new("MATRIX", ColumnDataType::Float, n_ch, ""),
     ];
     fits::write_atomically(path, |f| {
-        f.empty_primary()?;
+        f.empty_primary_with_creator()?;
         let hdu = f.table("MATRIX", &columns)?;
         mission_keys(f, &hdu)?;
         f.key_str(&hdu, "CHANTYPE", "PI", "Channels are calibrated energies")?;
@@ -266,7 +266,7 @@ pub fn write_arf(path: &Path, arf: &Arf) -> Result<()> {
         Column::new("SPECRESP", ColumnDataType::Float, 1, "cm**2"),
     ];
     fits::write_atomically(path, |f| {
-        f.empty_primary()?;
+        f.empty_primary_with_creator()?;
         let hdu = f.table("SPECRESP", &columns)?;
         mission_keys(f, &hdu)?;
         class_keys(f, &hdu, &["RESPONSE", "SPECRESP"], "1.1.0")?;

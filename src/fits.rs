@@ -1,19 +1,34 @@
-//! FITS plumbing for the OGIP writers and readers.
+//! FITS plumbing shared by every reader and writer of the crate: the archive's event and ScW
+//! index files (`archive::events`, `archive::index`) and the OGIP products
+//! (`products::ogip`). It wraps the `fitsio` crate and, where fitsio falls short, cfitsio's own
+//! calls. The conventions:
 //!
-//! The same conventions as the archive's event and index files (`archive::fitsutil`, which is
-//! private to `archive`; the small pieces needed here are re-implemented):
-//! - files are opened and created with cfitsio's *disk-file* entry points, which take the path
-//!   literally (no extended filename syntax); gzip-compressed files are still read;
-//! - writes are atomic: the file is built under a temporary name in the target directory and
-//!   renamed over the target when complete; on any error the temporary file is removed;
-//! - floating-point keywords are written in the shortest decimal form that reads back to the
-//!   same `f64`, and no DATE keyword is written, so the same input gives the same bytes;
-//! - cfitsio failures become [`Error::Fits`] naming the file, the extension and the keyword or
-//!   column; a panic inside fitsio (it panics on a few malformed files) becomes an error too.
+//! - Files are opened and created with cfitsio's *disk-file* entry points (`ffdkopn`,
+//!   `ffdkinit`), which take the path literally: a directory or file name containing `[`, `(`
+//!   or starting with `!` is not interpreted as cfitsio's extended filename syntax. Gzip-compressed
+//!   files are still recognised (by their magic bytes) and decompressed in memory when read.
+//! - [`open_readonly`] also checks that an uncompressed file ends where its last complete HDU
+//!   ends, so a truncated file is reported as such rather than as a missing extension;
+//!   [`open_readonly_no_size_check`] leaves truncation to be found (and named by cfitsio) when
+//!   the data are read.
+//! - Writes are atomic: the file is built under a temporary name in the target directory and
+//!   renamed over the target only when complete; on any error the temporary file is removed.
+//! - Floating-point keywords are written with the shortest decimal representation that reads
+//!   back to the same `f64` (fitsio's `write_key` keeps only 15 significant digits), and no DATE
+//!   keyword is written, so the same input always gives the same bytes.
+//! - String keyword values must be printable ASCII that fits on one header card (cfitsio would
+//!   silently truncate a longer value).
+//! - cfitsio status codes become [`Error::Fits`] messages naming the file, the extension and the
+//!   keyword or column involved.
+//! - fitsio 0.21 panics on a few malformed inputs (e.g. a column type letter it does not know,
+//!   or a variable-length column); [`guard`] turns such a panic into an [`Error::Fits`] instead
+//!   of unwinding into the caller.
 //!
-//! Additions for OGIP tables: vector columns, logical keywords, and a character-column reader
+//! Beyond fitsio: vector columns, logical keywords, TLMINn/TLMAXn, a character-column reader
 //! that gives cfitsio the `width + 1` bytes per value it needs (fitsio 0.21's own `String`
-//! column reader allocates `width` bytes, one short when a value fills the column).
+//! column reader allocates `width` bytes, one short when a value fills the column), and a
+//! raw-row path that reads and writes whole fixed-width rows with one cfitsio call (the event
+//! tables, whose column-by-column access would take one strided pass per column).
 
 use std::ffi::{CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -25,7 +40,9 @@ use fitsio::FitsFile;
 use fitsio::errors::Error as FitsioError;
 use fitsio::hdu::{FitsHdu, HduInfo};
 use fitsio::headers::ReadsKey;
-use fitsio::tables::{ColumnDataType, ColumnDescription, ConcreteColumnDescription, WritesCol};
+use fitsio::tables::{
+    ColumnDataType, ColumnDescription, ConcreteColumnDescription, ReadsCol, WritesCol,
+};
 
 use crate::error::{Error, Result};
 
@@ -60,9 +77,22 @@ fn c_path(path: &Path) -> Result<CString> {
     CString::new(s).map_err(|_| Error::fits(path, "the path contains a NUL byte"))
 }
 
-/// Runs `f`, turning a panic inside it (fitsio panics on a few malformed files, e.g. a
-/// variable-length column) into an [`Error::Fits`] for `path`.
-pub(super) fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+/// Makes `hdu` the current HDU of `f` (cfitsio's `ffmahd`), without fitsio re-reading its
+/// column descriptions.
+fn move_to(f: &mut FitsFile, hdu: &FitsHdu) -> std::result::Result<(), FitsioError> {
+    let mut status = 0;
+    let mut hdutype = 0;
+    // SAFETY: the handle is open and the out-pointers are valid; HDU numbers are 1-based in
+    // cfitsio, 0-based in fitsio.
+    unsafe {
+        fitsio::sys::ffmahd(f.as_raw(), hdu.number as i32 + 1, &mut hdutype, &mut status);
+    }
+    fitsio::errors::check_status(status)
+}
+
+/// Runs `f`, turning a panic inside it (fitsio panics on a few malformed files, e.g. a column
+/// type letter it does not know or a variable-length column) into an [`Error::Fits`] for `path`.
+pub(crate) fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
         let what = payload
             .downcast_ref::<String>()
@@ -77,8 +107,19 @@ pub(super) fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> 
 }
 
 /// Opens `path` read-only, taking the name literally; gzip-compressed files are decompressed
-/// in memory.
-pub(super) fn open_readonly(path: &Path) -> Result<FitsFile> {
+/// in memory. An uncompressed file must end where its last complete HDU ends (see
+/// [`check_complete`]), so that a truncated file is reported as truncated.
+pub(crate) fn open_readonly(path: &Path) -> Result<FitsFile> {
+    let mut f = open_readonly_no_size_check(path)?;
+    check_complete(&mut f, path)?;
+    Ok(f)
+}
+
+/// Opens `path` read-only like [`open_readonly`], but without comparing the file's size with
+/// its HDUs: a truncated file fails later, with cfitsio's message naming the extension being
+/// read. The archive's event and index readers use this (their errors for truncated files name
+/// the extension and carry cfitsio's message, as their callers rely on).
+pub(crate) fn open_readonly_no_size_check(path: &Path) -> Result<FitsFile> {
     let name = c_path(path)?;
     let mut fptr = ptr::null_mut();
     let mut status = 0;
@@ -97,10 +138,8 @@ pub(super) fn open_readonly(path: &Path) -> Result<FitsFile> {
     }
     // SAFETY: `fptr` is a valid handle just opened read-only; ownership moves to the FitsFile,
     // whose Drop closes it.
-    let mut f = unsafe { FitsFile::from_raw(fptr, fitsio::FileOpenMode::READONLY) }
-        .map_err(|e| Error::fits(path, format!("cannot open: {}", describe(&e))))?;
-    check_complete(&mut f, path)?;
-    Ok(f)
+    unsafe { FitsFile::from_raw(fptr, fitsio::FileOpenMode::READONLY) }
+        .map_err(|e| Error::fits(path, format!("cannot open: {}", describe(&e))))
 }
 
 /// Fails when the file does not end where its last complete HDU ends: data running past the
@@ -124,7 +163,8 @@ fn check_complete(f: &mut FitsFile, path: &Path) -> Result<()> {
     let (mut head, mut data, mut end) = (0i64, 0i64, 0i64);
     // SAFETY: the handle is open; ffthdu counts the complete HDUs and restores the position,
     // ffmahd moves to the last of them (1-based) and ffghadll reports where it ends (the
-    // start of a following HDU, i.e. after the padding); all out-pointers are valid.
+    // start of a following HDU, i.e. after the padding); all out-pointers are valid (cfitsio
+    // accepts a null HDU-type pointer).
     unsafe {
         fitsio::sys::ffthdu(f.as_raw(), &mut n, &mut status);
         fitsio::sys::ffmahd(f.as_raw(), n.max(1), ptr::null_mut(), &mut status);
@@ -163,7 +203,7 @@ fn check_complete(f: &mut FitsFile, path: &Path) -> Result<()> {
 /// Converts a value read from a 32-bit float column to `f64` as the shortest decimal that
 /// identifies it (so 0.01 written as `E` reads back as 0.01, not 0.009999999776), when that
 /// decimal converts back to the same `f32`; otherwise (and for non-finite values) exactly.
-pub(super) fn f32_to_f64(x: f32) -> f64 {
+pub(crate) fn f32_to_f64(x: f32) -> f64 {
     if !x.is_finite() {
         return f64::from(x);
     }
@@ -174,7 +214,7 @@ pub(super) fn f32_to_f64(x: f32) -> f64 {
 }
 
 /// A binary-table extension opened for reading, with the context for error messages.
-pub(super) struct Table<'a> {
+pub(crate) struct Table<'a> {
     path: &'a Path,
     extname: String,
     hdu: FitsHdu,
@@ -185,7 +225,7 @@ pub(super) struct Table<'a> {
 impl<'a> Table<'a> {
     /// The binary table named `extname` (EXTNAME or HDUNAME), or `None` when the file has no
     /// extension of that name.
-    pub(super) fn find(f: &mut FitsFile, path: &'a Path, extname: &str) -> Result<Option<Self>> {
+    pub(crate) fn find(f: &mut FitsFile, path: &'a Path, extname: &str) -> Result<Option<Self>> {
         let hdu = match f.hdu(extname) {
             Ok(hdu) => hdu,
             Err(e) if status_of(&e) == Some(BAD_HDU_NUM) => return Ok(None),
@@ -219,7 +259,7 @@ impl<'a> Table<'a> {
 
     /// The first of the binary tables `names` that the file has; an error naming `what` the
     /// extension holds when it has none of them.
-    pub(super) fn require(
+    pub(crate) fn require(
         f: &mut FitsFile,
         path: &'a Path,
         names: &[&str],
@@ -237,22 +277,22 @@ impl<'a> Table<'a> {
     }
 
     /// The number of rows.
-    pub(super) fn num_rows(&self) -> usize {
+    pub(crate) fn num_rows(&self) -> usize {
         self.num_rows
     }
 
     /// An [`Error::Fits`] for this file, prefixed with the extension name.
-    pub(super) fn error(&self, message: impl std::fmt::Display) -> Error {
+    pub(crate) fn error(&self, message: impl std::fmt::Display) -> Error {
         Error::fits(self.path, format!("extension {}: {message}", self.extname))
     }
 
     /// True when the table has a column `name`.
-    pub(super) fn has_column(&self, name: &str) -> bool {
+    pub(crate) fn has_column(&self, name: &str) -> bool {
         self.columns.iter().any(|c| c.name == name)
     }
 
     /// Fails naming every column of `names` that the table lacks.
-    pub(super) fn require_columns(&self, names: &[&str]) -> Result<()> {
+    pub(crate) fn require_columns(&self, names: &[&str]) -> Result<()> {
         let missing: Vec<&str> = names
             .iter()
             .copied()
@@ -285,19 +325,37 @@ impl<'a> Table<'a> {
     }
 
     /// The number of values per row of column `name`.
-    pub(super) fn repeat(&self, name: &str) -> Result<usize> {
+    pub(crate) fn repeat(&self, name: &str) -> Result<usize> {
         Ok(self.describe_column(name)?.1.data_type.repeat)
     }
 
     /// The 1-based number of column `name`.
-    pub(super) fn column_number(&self, name: &str) -> Result<usize> {
+    pub(crate) fn column_number(&self, name: &str) -> Result<usize> {
         Ok(self.describe_column(name)?.0)
+    }
+
+    /// A scalar numeric column, converted to `T` by cfitsio (which fails on values that do not
+    /// fit). One cfitsio call for the whole column. A vector column is an error saying that its
+    /// length does not match the other columns.
+    pub(crate) fn numeric_column<T: ReadsCol>(
+        &self,
+        f: &mut FitsFile,
+        name: &str,
+    ) -> Result<Vec<T>> {
+        let (_, repeat) = self.numeric_type(name)?;
+        if repeat != 1 {
+            return Err(self.error(format!(
+                "column {name} holds {repeat} values per row where one is expected, so its \
+                 length does not match the other columns"
+            )));
+        }
+        self.read_values(f, name)
     }
 
     /// A numeric column as `f64`, all its values row after row (`repeat` values per row), which
     /// must be `repeat` (`None`: any). Values of 32-bit float columns are converted with
     /// [`f32_to_f64`].
-    pub(super) fn f64_values(
+    pub(crate) fn f64_values(
         &self,
         f: &mut FitsFile,
         name: &str,
@@ -314,7 +372,7 @@ impl<'a> Table<'a> {
 
     /// An integer column as `i64`, all its values row after row; see [`Table::f64_values`].
     /// cfitsio fails on values that are not integers.
-    pub(super) fn i64_values(
+    pub(crate) fn i64_values(
         &self,
         f: &mut FitsFile,
         name: &str,
@@ -329,7 +387,8 @@ impl<'a> Table<'a> {
         self.read_values(f, name)
     }
 
-    fn check_numeric(&self, name: &str, repeat: Option<usize>) -> Result<ColumnDataType> {
+    /// The type and repeat count of column `name`, which must be numeric.
+    fn numeric_type(&self, name: &str) -> Result<(ColumnDataType, usize)> {
         let (_, desc) = self.describe_column(name)?;
         let typ = desc.data_type.typ;
         if matches!(
@@ -341,22 +400,25 @@ impl<'a> Table<'a> {
         ) {
             return Err(self.error(format!("column {name} is not numeric (TFORM type {typ:?})")));
         }
+        Ok((typ, desc.data_type.repeat))
+    }
+
+    /// The type of numeric column `name`, which must hold `repeat` values per row (`None`:
+    /// any number).
+    fn check_numeric(&self, name: &str, repeat: Option<usize>) -> Result<ColumnDataType> {
+        let (typ, has) = self.numeric_type(name)?;
         match repeat {
-            Some(r) if r != desc.data_type.repeat => Err(self.error(format!(
-                "column {name} holds {} value{} per row where {r} {} expected",
-                desc.data_type.repeat,
-                if desc.data_type.repeat == 1 { "" } else { "s" },
+            Some(r) if r != has => Err(self.error(format!(
+                "column {name} holds {has} value{} per row where {r} {} expected",
+                if has == 1 { "" } else { "s" },
                 if r == 1 { "is" } else { "are" }
             ))),
             _ => Ok(typ),
         }
     }
 
-    fn read_values<T: fitsio::tables::ReadsCol>(
-        &self,
-        f: &mut FitsFile,
-        name: &str,
-    ) -> Result<Vec<T>> {
+    /// All values of column `name` (repeat count × rows), read with one cfitsio call.
+    fn read_values<T: ReadsCol>(&self, f: &mut FitsFile, name: &str) -> Result<Vec<T>> {
         let expected = self.num_rows * self.repeat(name)?;
         if expected == 0 {
             return Ok(Vec::new());
@@ -376,7 +438,7 @@ impl<'a> Table<'a> {
     }
 
     /// A scalar character column, trailing blanks removed.
-    pub(super) fn string_values(&self, f: &mut FitsFile, name: &str) -> Result<Vec<String>> {
+    pub(crate) fn string_values(&self, f: &mut FitsFile, name: &str) -> Result<Vec<String>> {
         let (number, desc) = self.describe_column(name)?;
         if !matches!(
             desc.data_type.typ,
@@ -393,7 +455,8 @@ impl<'a> Table<'a> {
             return Ok(Vec::new());
         }
         self.make_current(f)?;
-        // cfitsio writes up to `width` characters and a terminating NUL into each buffer.
+        // fitsio 0.21's String reader gives cfitsio `width` bytes per value, but cfitsio also
+        // writes a terminating NUL: read with `width + 1`-byte buffers of our own instead.
         let mut buffers: Vec<Vec<c_char>> = vec![vec![0; width + 1]; n];
         let mut pointers: Vec<*mut c_char> = buffers.iter_mut().map(|b| b.as_mut_ptr()).collect();
         let mut status = 0;
@@ -435,14 +498,96 @@ impl<'a> Table<'a> {
             .collect()
     }
 
+    /// Makes this table the current HDU, for direct cfitsio calls.
     fn make_current(&self, f: &mut FitsFile) -> Result<()> {
-        f.hdu(self.hdu.number)
-            .map(|_| ())
-            .map_err(|e| self.error(describe(&e)))
+        move_to(f, &self.hdu).map_err(|e| self.error(describe(&e)))
+    }
+
+    /// Byte offsets within a row of the scalar columns `wanted` (name, type), when the table can
+    /// be read as raw big-endian rows: every column of a fixed-width type, the wanted ones of the
+    /// given type, unscaled (no TSCALn/TZEROn) and the row width matching NAXIS1. `None` means
+    /// "use the column-by-column reader" (real archive files with exotic layouts still work).
+    pub(crate) fn raw_offsets(
+        &self,
+        f: &mut FitsFile,
+        wanted: &[(&str, ColumnDataType)],
+    ) -> Result<Option<Vec<usize>>> {
+        let mut offsets = Vec::with_capacity(self.columns.len());
+        let mut width = 0usize;
+        for c in &self.columns {
+            let size = match c.data_type.typ {
+                ColumnDataType::Byte | ColumnDataType::SignedByte | ColumnDataType::Logical => 1,
+                ColumnDataType::Short | ColumnDataType::UnsignedShort => 2,
+                ColumnDataType::Int | ColumnDataType::Float | ColumnDataType::UnsignedLong => 4,
+                ColumnDataType::Long | ColumnDataType::Double | ColumnDataType::LongLong => 8,
+                ColumnDataType::Text | ColumnDataType::String => 1,
+                _ => return Ok(None),
+            };
+            offsets.push(width);
+            width += size * c.data_type.repeat;
+        }
+        let naxis1: Option<i64> = self.optional_key(f, "NAXIS1")?;
+        if naxis1 != Some(width as i64) {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(wanted.len());
+        for (name, typ) in wanted {
+            let Some(i) = self.columns.iter().position(|c| c.name == *name) else {
+                return Ok(None);
+            };
+            let c = &self.columns[i];
+            if c.data_type.typ != *typ || c.data_type.repeat != 1 {
+                return Ok(None);
+            }
+            let zero: Option<f64> = self.optional_key(f, &format!("TZERO{}", i + 1))?;
+            let scale: Option<f64> = self.optional_key(f, &format!("TSCAL{}", i + 1))?;
+            if zero.is_some_and(|z| z != 0.0) || scale.is_some_and(|s| s != 1.0) {
+                return Ok(None);
+            }
+            out.push(offsets[i]);
+        }
+        Ok(Some(out))
+    }
+
+    /// Reads all rows as raw bytes, `chunk_rows` rows at a time, handing each chunk (whole
+    /// rows of NAXIS1 bytes) to `visit`.
+    pub(crate) fn read_raw_rows(
+        &self,
+        f: &mut FitsFile,
+        row_width: usize,
+        chunk_rows: usize,
+        mut visit: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        self.make_current(f)?;
+        let mut status = 0;
+        let mut buf = vec![0u8; row_width * chunk_rows.max(1)];
+        let mut row = 0usize;
+        while row < self.num_rows {
+            let n = chunk_rows.max(1).min(self.num_rows - row);
+            let bytes = &mut buf[..n * row_width];
+            // SAFETY: `bytes` has room for exactly n rows of `row_width` bytes, which is what
+            // cfitsio writes; the handle is positioned at this table.
+            unsafe {
+                fitsio::sys::ffgtbb(
+                    f.as_raw(),
+                    (row + 1) as i64,
+                    1,
+                    bytes.len() as i64,
+                    bytes.as_mut_ptr(),
+                    &mut status,
+                );
+            }
+            fitsio::errors::check_status(status).map_err(|e| {
+                self.error(format!("rows {}–{}: {}", row + 1, row + n, describe(&e)))
+            })?;
+            visit(bytes)?;
+            row += n;
+        }
+        Ok(())
     }
 
     /// A keyword of this extension's header, or `None` when it is absent.
-    pub(super) fn optional_key<T: ReadsKey>(
+    pub(crate) fn optional_key<T: ReadsKey>(
         &self,
         f: &mut FitsFile,
         name: &str,
@@ -455,20 +600,20 @@ impl<'a> Table<'a> {
     }
 
     /// A required keyword of this extension's header.
-    pub(super) fn key<T: ReadsKey>(&self, f: &mut FitsFile, name: &str) -> Result<T> {
+    pub(crate) fn key<T: ReadsKey>(&self, f: &mut FitsFile, name: &str) -> Result<T> {
         self.optional_key(f, name)?
             .ok_or_else(|| self.error(format!("missing keyword {name}")))
     }
 
     /// A string keyword, surrounding blanks removed, or `None` when it is absent.
-    pub(super) fn optional_text(&self, f: &mut FitsFile, name: &str) -> Result<Option<String>> {
+    pub(crate) fn optional_text(&self, f: &mut FitsFile, name: &str) -> Result<Option<String>> {
         Ok(self
             .optional_key::<String>(f, name)?
             .map(|s| s.trim().to_string()))
     }
 
     /// A required floating-point keyword that must be finite.
-    pub(super) fn finite_key(&self, f: &mut FitsFile, name: &str) -> Result<f64> {
+    pub(crate) fn finite_key(&self, f: &mut FitsFile, name: &str) -> Result<f64> {
         let v: f64 = self.key(f, name)?;
         if v.is_finite() {
             Ok(v)
@@ -478,7 +623,7 @@ impl<'a> Table<'a> {
     }
 
     /// A required integer keyword that must lie in `range`.
-    pub(super) fn int_key(
+    pub(crate) fn int_key(
         &self,
         f: &mut FitsFile,
         name: &str,
@@ -499,20 +644,20 @@ impl<'a> Table<'a> {
 
 /// One column of a table to create: name, type, repeat count (string width for text) and unit
 /// (`""` for none).
-pub(super) struct Column {
+pub(crate) struct Column {
     /// TTYPEn.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// The data type (TFORMn letter).
-    pub typ: ColumnDataType,
-    /// The repeat count of TFORMn (the width of a character column).
-    pub repeat: usize,
+    pub(crate) typ: ColumnDataType,
+    /// The repeat count of TFORMn (the width of a character column); 0 is written as 1.
+    pub(crate) repeat: usize,
     /// TUNITn, or `""` for none.
-    pub unit: &'static str,
+    pub(crate) unit: &'static str,
 }
 
 impl Column {
     /// A column of `repeat` values of type `typ` per row.
-    pub const fn new(
+    pub(crate) const fn new(
         name: &'static str,
         typ: ColumnDataType,
         repeat: usize,
@@ -528,7 +673,7 @@ impl Column {
 }
 
 /// A FITS file being written under a temporary name; see [`write_atomically`].
-pub(super) struct NewFile<'a> {
+pub(crate) struct NewFile<'a> {
     f: FitsFile,
     /// The final path, for error messages.
     target: &'a Path,
@@ -539,9 +684,10 @@ impl NewFile<'_> {
         Error::fits(self.target, format!("writing {what}: {}", describe(e)))
     }
 
-    /// Writes the primary HDU: an empty array with `ORIGIN = 'oda'` and `CREATOR` (and no DATE,
-    /// so that the same input always gives the same bytes). Returns the primary HDU.
-    pub(super) fn empty_primary(&mut self) -> Result<FitsHdu> {
+    /// Writes the primary HDU: an empty array with `ORIGIN = 'oda'` (and no DATE, so that the
+    /// same input always gives the same bytes). Returns the primary HDU. The archive's files
+    /// have just this, as the real archive's have no `CREATOR` naming this crate.
+    pub(crate) fn empty_primary(&mut self) -> Result<FitsHdu> {
         let mut status = 0;
         // SAFETY: the handle is open read-write and positioned at the (not yet written) primary
         // HDU; a null NAXISn array is allowed with NAXIS = 0.
@@ -554,6 +700,12 @@ impl NewFile<'_> {
             .primary_hdu()
             .map_err(|e| self.error("the primary header", &e))?;
         self.key_str(&hdu, "ORIGIN", "oda", "Written by the oda Rust crate")?;
+        Ok(hdu)
+    }
+
+    /// [`NewFile::empty_primary`] plus `CREATOR = 'oda <version>'`, as the OGIP products have.
+    pub(crate) fn empty_primary_with_creator(&mut self) -> Result<FitsHdu> {
+        let hdu = self.empty_primary()?;
         self.key_str(
             &hdu,
             "CREATOR",
@@ -564,7 +716,7 @@ impl NewFile<'_> {
     }
 
     /// Appends a binary table `extname` with `columns` (and their TUNITn) and no rows yet.
-    pub(super) fn table(&mut self, extname: &str, columns: &[Column]) -> Result<FitsHdu> {
+    pub(crate) fn table(&mut self, extname: &str, columns: &[Column]) -> Result<FitsHdu> {
         let what = format!("extension {extname}");
         let descriptions = columns
             .iter()
@@ -592,7 +744,7 @@ impl NewFile<'_> {
 
     /// Writes a string keyword with a comment. The value must be printable ASCII that fits on
     /// one header card (cfitsio would silently truncate a longer one).
-    pub(super) fn key_str(
+    pub(crate) fn key_str(
         &mut self,
         hdu: &FitsHdu,
         name: &str,
@@ -605,7 +757,7 @@ impl NewFile<'_> {
     }
 
     /// Writes an integer keyword with a comment.
-    pub(super) fn key_int(
+    pub(crate) fn key_int(
         &mut self,
         hdu: &FitsHdu,
         name: &str,
@@ -616,8 +768,24 @@ impl NewFile<'_> {
             .map_err(|e| self.error(&format!("keyword {name}"), &e))
     }
 
+    /// Prepares a keyword written with a direct cfitsio call: makes `hdu` the current HDU (as
+    /// fitsio's own `write_key` does) and returns the name and comment as C strings.
+    fn prepare_key(
+        &mut self,
+        hdu: &FitsHdu,
+        what: &str,
+        name: &str,
+        comment: &str,
+    ) -> Result<(CString, CString)> {
+        self.f.hdu(hdu.number).map_err(|e| self.error(what, &e))?;
+        let c_name = CString::new(name).map_err(|e| self.error(what, &FitsioError::Null(e)))?;
+        let c_comment =
+            CString::new(comment).map_err(|e| self.error(what, &FitsioError::Null(e)))?;
+        Ok((c_name, c_comment))
+    }
+
     /// Writes a logical keyword (`T` or `F`) with a comment.
-    pub(super) fn key_bool(
+    pub(crate) fn key_bool(
         &mut self,
         hdu: &FitsHdu,
         name: &str,
@@ -625,10 +793,7 @@ impl NewFile<'_> {
         comment: &str,
     ) -> Result<()> {
         let what = format!("keyword {name}");
-        self.f.hdu(hdu.number).map_err(|e| self.error(&what, &e))?;
-        let c_name = CString::new(name).map_err(|e| self.error(&what, &FitsioError::Null(e)))?;
-        let c_comment =
-            CString::new(comment).map_err(|e| self.error(&what, &FitsioError::Null(e)))?;
+        let (c_name, c_comment) = self.prepare_key(hdu, &what, name, comment)?;
         let mut status = 0;
         // SAFETY: the handle is open read-write and positioned at `hdu`; the strings are
         // NUL-terminated and outlive the call.
@@ -646,7 +811,7 @@ impl NewFile<'_> {
 
     /// Writes a floating-point keyword with a comment, in the shortest decimal form that reads
     /// back exactly.
-    pub(super) fn key_f64(
+    pub(crate) fn key_f64(
         &mut self,
         hdu: &FitsHdu,
         name: &str,
@@ -660,14 +825,11 @@ impl NewFile<'_> {
                 format!("writing {what}: {value} is not finite"),
             ));
         }
-        // Make `hdu` the current HDU, as fitsio's own write_key does.
-        self.f.hdu(hdu.number).map_err(|e| self.error(&what, &e))?;
-        let c_name = CString::new(name).map_err(|e| self.error(&what, &FitsioError::Null(e)))?;
-        let c_comment =
-            CString::new(comment).map_err(|e| self.error(&what, &FitsioError::Null(e)))?;
+        let (c_name, c_comment) = self.prepare_key(hdu, &what, name, comment)?;
         let mut status = 0;
-        // SAFETY: the handle is open read-write, and the strings are NUL-terminated and outlive
-        // the call. A negative `decim` asks for `%.*G` with that many significant digits.
+        // SAFETY: the handle is open read-write and positioned at `hdu`, and the strings are
+        // NUL-terminated and outlive the call. A negative `decim` asks for `%.*G` with that many
+        // significant digits.
         unsafe {
             fitsio::sys::ffpkyd(
                 self.f.as_raw(),
@@ -682,7 +844,7 @@ impl NewFile<'_> {
     }
 
     /// Writes TLMINn and TLMAXn, the legal range of integer column `n` (1-based).
-    pub(super) fn legal_range(
+    pub(crate) fn legal_range(
         &mut self,
         hdu: &FitsHdu,
         n: usize,
@@ -705,7 +867,7 @@ impl NewFile<'_> {
 
     /// Writes a whole column with one cfitsio call: `data` holds the values of all rows, row
     /// after row (the repeat count of the column per row); the table grows to fit them.
-    pub(super) fn column<T: WritesCol>(
+    pub(crate) fn column<T: WritesCol>(
         &mut self,
         hdu: &FitsHdu,
         name: &str,
@@ -720,7 +882,7 @@ impl NewFile<'_> {
     }
 
     /// Writes a character column, one value per row. The values must be printable ASCII.
-    pub(super) fn string_column(
+    pub(crate) fn string_column(
         &mut self,
         hdu: &FitsHdu,
         name: &str,
@@ -743,6 +905,32 @@ impl NewFile<'_> {
         self.column(hdu, name, data)
     }
 
+    /// Writes `n_rows` whole rows given as raw big-endian bytes (the table's NAXIS1 bytes per
+    /// row, in column order) into the empty table `hdu`: one cfitsio call instead of one strided
+    /// pass per column.
+    pub(crate) fn raw_rows(&mut self, hdu: &FitsHdu, bytes: &[u8], n_rows: usize) -> Result<()> {
+        if n_rows == 0 {
+            return Ok(());
+        }
+        move_to(&mut self.f, hdu).map_err(|e| self.error("the table rows", &e))?;
+        let mut status = 0;
+        // SAFETY: the handle is open read-write and positioned at `hdu`. ffirow appends n_rows
+        // blank rows to the (empty) table, then ffptbb copies exactly `bytes.len()` bytes from a
+        // live slice into them (cfitsio only reads through the pointer).
+        unsafe {
+            fitsio::sys::ffirow(self.f.as_raw(), 0, n_rows as i64, &mut status);
+            fitsio::sys::ffptbb(
+                self.f.as_raw(),
+                1,
+                1,
+                bytes.len() as i64,
+                bytes.as_ptr() as *mut u8,
+                &mut status,
+            );
+        }
+        fitsio::errors::check_status(status).map_err(|e| self.error("the table rows", &e))
+    }
+
     /// Flushes cfitsio's buffers, so that a failing write (e.g. a full disk) is reported.
     fn flush(&mut self) -> Result<()> {
         let mut status = 0;
@@ -756,7 +944,7 @@ impl NewFile<'_> {
 
 /// Checks that `value` can be the value of string keyword `name`: printable ASCII, at most 68
 /// characters with quotes doubled.
-pub(super) fn check_key_string(name: &str, value: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_key_string(name: &str, value: &str) -> std::result::Result<(), String> {
     if !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
         return Err(format!(
             "keyword {name}: the value {value:?} is not printable ASCII, which FITS headers require"
@@ -774,7 +962,7 @@ pub(super) fn check_key_string(name: &str, value: &str) -> std::result::Result<(
 
 /// The fewest significant decimal digits (at most 17) that print `v` so that it parses back to
 /// exactly `v`.
-pub(super) fn significant_digits(v: f64) -> i32 {
+pub(crate) fn significant_digits(v: f64) -> i32 {
     (1..17)
         .find(|&d: &usize| format!("{:.*e}", d - 1, v).parse::<f64>() == Ok(v))
         .map_or(17, |d| d as i32)
@@ -784,10 +972,10 @@ pub(super) fn significant_digits(v: f64) -> i32 {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes a FITS file to `path` atomically: `build` fills a new file created under a temporary
-/// name in the same directory (`.<name>.ogip-tmp.<pid>.<n>`), which is then renamed over
-/// `path`. Missing parent directories are created. On any error the temporary file is removed
-/// and an existing file at `path` is left untouched.
-pub(super) fn write_atomically(
+/// name in the same directory (`.<name>.tmp.<pid>.<n>`), which is then renamed over `path`.
+/// Missing parent directories are created. On any error the temporary file is removed and an
+/// existing file at `path` is left untouched.
+pub(crate) fn write_atomically(
     path: &Path,
     build: impl FnOnce(&mut NewFile<'_>) -> Result<()>,
 ) -> Result<()> {
@@ -807,7 +995,7 @@ pub(super) fn write_atomically(
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let temp = dir.join(format!(".{name}.ogip-tmp.{}.{n}", std::process::id()));
+    let temp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
     // A leftover from a crashed process that had the same id: cfitsio will not overwrite it.
     match std::fs::remove_file(&temp) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&temp, e)),
@@ -835,7 +1023,8 @@ fn create_literal(temp: &Path, target: &Path) -> Result<FitsFile> {
     let name = c_path(temp)?;
     let mut fptr = ptr::null_mut();
     let mut status = 0;
-    // SAFETY: as in `open_readonly`.
+    // SAFETY: as in `open_readonly_no_size_check`: `name` is NUL-terminated and outlives the
+    // call, the out-pointers are valid, and on failure cfitsio leaves `fptr` null.
     unsafe {
         fitsio::sys::ffdkinit(&mut fptr, name.as_ptr(), &mut status);
     }
@@ -864,6 +1053,46 @@ fn create_literal(temp: &Path, target: &Path) -> Result<FitsFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shortest_digits_round_trip() {
+        for v in [
+            0.0,
+            1.0,
+            51544.0,
+            0.1,
+            1.0 / 3.0,
+            5647.000777662037,
+            1e-300,
+            -2.5e20,
+            f64::MAX,
+        ] {
+            let d = significant_digits(v);
+            assert_eq!(
+                format!("{:.*e}", (d - 1) as usize, v)
+                    .parse::<f64>()
+                    .unwrap(),
+                v
+            );
+        }
+        assert_eq!(significant_digits(51544.0), 5);
+        assert_eq!(significant_digits(0.1), 1);
+    }
+
+    #[test]
+    fn special_characters_in_paths_are_literal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("odd [1] (x)").join("!a+1.fits");
+        write_atomically(&path, |f| f.empty_primary().map(|_| ())).unwrap();
+        let mut f = open_readonly(&path).unwrap();
+        let origin: String = f.primary_hdu().unwrap().read_key(&mut f, "ORIGIN").unwrap();
+        assert_eq!(origin, "oda");
+        // Only the file itself is left in the directory.
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        let e = write_atomically(&dir.path().join("x.fits.gz"), |_| Ok(())).unwrap_err();
+        assert!(e.to_string().contains("gzip"), "{e}");
+    }
 
     #[test]
     fn f32_values_read_back_as_their_shortest_decimal() {
