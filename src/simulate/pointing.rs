@@ -96,7 +96,7 @@ const FIELDS: [(&str, f64, f64, f64, Dither); 9] = [
     ("Cygnus region", 304.0, 37.5, 6.0, Dither::Rectangular),
     ("3C 279", 194.047, -5.789, 0.7, Dither::Rectangular),
     ("3C 273", 187.278, 2.052, 0.6, Dither::Rectangular),
-    ("NGC 2110", 88.047, -7.456, 0.9, Dither::Rectangular),
+    ("NGC 2110", 89.0, -4.5, 0.9, Dither::Rectangular),
     ("Vela region", 135.529, -40.555, 2.0, Dither::Rectangular),
     ("Norma arm", 248.5, -47.4, 2.0, Dither::Rectangular),
 ];
