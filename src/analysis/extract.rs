@@ -97,6 +97,56 @@ fn fitted_rates(
     )
 }
 
+/// An extraction that fits each Science Window on its own and then combines the results in
+/// Science-Window order (so sequential and parallel runs give identical products).
+trait ScwReduction: Sync {
+    /// What one Science Window contributes.
+    type Part: Send;
+    /// The combined product.
+    type Output;
+    /// Fits one Science Window.
+    fn contribution(
+        &self,
+        ev: &EventList,
+        catalog: &Catalog,
+        mask: &Mask,
+        template: &DetectorMap,
+    ) -> Self::Part;
+    /// Combines the contributions, in order.
+    fn combine(&self, parts: &[Self::Part], catalog: &Catalog) -> Result<Self::Output>;
+}
+
+/// Runs `r` over events read one at a time (bounded memory).
+fn reduce_sequential<R: ScwReduction>(
+    r: &R,
+    events: impl IntoIterator<Item = Result<EventList>>,
+    catalog: &Catalog,
+) -> Result<R::Output> {
+    check_catalog(catalog)?;
+    let (mask, template) = (Mask::isgri(), Background::spatial_map());
+    let parts = events
+        .into_iter()
+        .map(|ev| ev.map(|ev| r.contribution(&ev, catalog, &mask, template)))
+        .collect::<Result<Vec<_>>>()?;
+    r.combine(&parts, catalog)
+}
+
+/// Runs `r` over the Science Windows `scws`, loading and fitting them in parallel.
+fn reduce_parallel<R: ScwReduction>(
+    r: &R,
+    scws: &[ScwId],
+    load: impl Fn(&ScwId) -> Result<EventList> + Sync,
+    catalog: &Catalog,
+) -> Result<R::Output> {
+    check_catalog(catalog)?;
+    let (mask, template) = (Mask::isgri(), Background::spatial_map());
+    let parts = scws
+        .par_iter()
+        .map(|id| load(id).map(|ev| r.contribution(&ev, catalog, &mask, template)))
+        .collect::<Result<Vec<_>>>()?;
+    r.combine(&parts, catalog)
+}
+
 /// Inverse-variance accumulator.
 #[derive(Clone, Copy, Default)]
 struct Acc {
@@ -152,13 +202,7 @@ impl SpectrumExtractor {
         events: impl IntoIterator<Item = Result<EventList>>,
         catalog: &Catalog,
     ) -> Result<Vec<Spectrum>> {
-        check_catalog(catalog)?;
-        let (mask, template) = (Mask::isgri(), Background::spatial_map());
-        let parts = events
-            .into_iter()
-            .map(|ev| ev.map(|ev| self.contribution(&ev, catalog, &mask, template)))
-            .collect::<Result<Vec<_>>>()?;
-        self.combine(&parts, catalog)
+        reduce_sequential(self, events, catalog)
     }
 
     /// As [`SpectrumExtractor::run`], for the Science Windows `scws` whose events `load`
@@ -172,14 +216,13 @@ impl SpectrumExtractor {
         load: impl Fn(&ScwId) -> Result<EventList> + Sync,
         catalog: &Catalog,
     ) -> Result<Vec<Spectrum>> {
-        check_catalog(catalog)?;
-        let (mask, template) = (Mask::isgri(), Background::spatial_map());
-        let parts = scws
-            .par_iter()
-            .map(|id| load(id).map(|ev| self.contribution(&ev, catalog, &mask, template)))
-            .collect::<Result<Vec<_>>>()?;
-        self.combine(&parts, catalog)
+        reduce_parallel(self, scws, load, catalog)
     }
+}
+
+impl ScwReduction for SpectrumExtractor {
+    type Part = ScwSpectra;
+    type Output = Vec<Spectrum>;
 
     /// The per-channel fits of one Science Window.
     fn contribution(
@@ -361,13 +404,7 @@ impl LightCurveExtractor {
         events: impl IntoIterator<Item = Result<EventList>>,
         catalog: &Catalog,
     ) -> Result<Vec<LightCurve>> {
-        check_catalog(catalog)?;
-        let (mask, template) = (Mask::isgri(), Background::spatial_map());
-        let parts = events
-            .into_iter()
-            .map(|ev| ev.map(|ev| self.contribution(&ev, catalog, &mask, template)))
-            .collect::<Result<Vec<_>>>()?;
-        self.combine(&parts, catalog)
+        reduce_sequential(self, events, catalog)
     }
 
     /// As [`LightCurveExtractor::run`], for the Science Windows `scws` whose events `load`
@@ -381,14 +418,13 @@ impl LightCurveExtractor {
         load: impl Fn(&ScwId) -> Result<EventList> + Sync,
         catalog: &Catalog,
     ) -> Result<Vec<LightCurve>> {
-        check_catalog(catalog)?;
-        let (mask, template) = (Mask::isgri(), Background::spatial_map());
-        let parts = scws
-            .par_iter()
-            .map(|id| load(id).map(|ev| self.contribution(&ev, catalog, &mask, template)))
-            .collect::<Result<Vec<_>>>()?;
-        self.combine(&parts, catalog)
+        reduce_parallel(self, scws, load, catalog)
     }
+}
+
+impl ScwReduction for LightCurveExtractor {
+    type Part = ScwLightCurve;
+    type Output = Vec<LightCurve>;
 
     /// The per-bin fits of one Science Window.
     fn contribution(
