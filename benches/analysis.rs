@@ -127,14 +127,14 @@ fn bench(c: &mut Criterion) {
     g.bench_function("spectrum (20 channels) from event files", |b| {
         b.iter(|| {
             spectra
-                .run(ids.iter().map(|id| archive.events(id)), &catalog)
+                .run_with(&ids, |id| archive.events(id), &catalog)
                 .expect("spectra")
         })
     });
     let lc = LightCurveExtractor::new(band, 1000.0, version).expect("extractor");
     g.bench_function("light curve (1000 s bins) from event files", |b| {
         b.iter(|| {
-            lc.run(ids.iter().map(|id| archive.events(id)), &catalog)
+            lc.run_with(&ids, |id| archive.events(id), &catalog)
                 .expect("light curve")
         })
     });
