@@ -222,27 +222,74 @@ impl ShadowgramMaker {
     /// Efficiency map: the instrument's live pixels minus noisy ones seen in this ScW.
     fn efficiency(&self, events: &EventList, t: Time) -> DetectorMap {
         let mut flagged = vec![0u32; N_DETY * N_DETZ];
+        let mut good = vec![0u32; N_DETY * N_DETZ];
         for i in 0..events.len() {
-            if events.select_flag[i] != 0 {
-                let (y, z) = (usize::from(events.dety[i]), usize::from(events.detz[i]));
-                if y < N_DETY && z < N_DETZ {
+            let (y, z) = (usize::from(events.dety[i]), usize::from(events.detz[i]));
+            if y < N_DETY && z < N_DETZ {
+                if events.select_flag[i] != 0 {
                     flagged[y * N_DETZ + z] += 1;
+                } else {
+                    good[y * N_DETZ + z] += 1;
                 }
             }
         }
-        let mut w = efficiency_map(t);
-        for (k, n) in flagged.iter().enumerate() {
-            if *n > NOISY_PIXEL_FLAGGED {
-                w[[k / N_DETZ, k % N_DETZ]] = 0.0;
-            }
-        }
-        w
+        pixel_efficiency(efficiency_map(t), &flagged, &good, events.len())
     }
+}
+
+/// A pixel with at least this many good events per pixel on average in the ScW, but none of its
+/// own, is dead (a live pixel would see none with probability below e⁻²⁰).
+const DEAD_PIXEL_MIN_MEAN_COUNTS: f64 = 20.0;
+
+/// Switches off, in the instrument's map of live pixels, the noisy pixels (many flagged events)
+/// and the pixels that recorded nothing in a ScW where every live pixel should have: the
+/// instrument model's dead-pixel list is complete for simulated data, but a real archive can
+/// hold pixels that died unannounced.
+fn pixel_efficiency(
+    mut w: DetectorMap,
+    flagged: &[u32],
+    good: &[u32],
+    n_events: usize,
+) -> DetectorMap {
+    let live = w.iter().filter(|v| **v > 0.0).count().max(1);
+    let mean = n_events as f64 / live as f64;
+    for (k, (f, g)) in flagged.iter().zip(good).enumerate() {
+        let (y, z) = (k / N_DETZ, k % N_DETZ);
+        if *f > NOISY_PIXEL_FLAGGED || (*g == 0 && mean >= DEAD_PIXEL_MIN_MEAN_COUNTS) {
+            w[[y, z]] = 0.0;
+        }
+    }
+    w
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn silent_and_noisy_pixels_are_switched_off() {
+        let t = Time::from_isot("2010-01-01").unwrap();
+        let model = efficiency_map(t);
+        let live = model.iter().filter(|v| **v > 0.0).count();
+        let mut good = vec![300u32; N_DETY * N_DETZ];
+        let mut flagged = vec![0u32; N_DETY * N_DETZ];
+        let (silent, noisy) = (10 * N_DETZ + 10, 20 * N_DETZ + 20);
+        assert!(model[[10, 10]] > 0.0 && model[[20, 20]] > 0.0);
+        good[silent] = 0;
+        flagged[noisy] = 500;
+        let w = pixel_efficiency(model.clone(), &flagged, &good, 300 * live);
+        assert_eq!(w[[10, 10]], 0.0);
+        assert_eq!(w[[20, 20]], 0.0);
+        assert_eq!(w.sum(), model.sum() - 2.0);
+        // A short, faint interval says nothing about dead pixels.
+        let w = pixel_efficiency(
+            model.clone(),
+            &vec![0; N_DETY * N_DETZ],
+            &vec![0; N_DETY * N_DETZ],
+            1000,
+        );
+        assert_eq!(w, model);
+    }
 
     #[test]
     fn band_validation_names_the_parameter() {
