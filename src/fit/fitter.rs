@@ -25,9 +25,10 @@ const EDGE_TOLERANCE: f64 = 1e-6;
 ///
 /// ```no_run
 /// use oda::fit::{ModelKind, SpectralFitter};
-/// # fn spectrum() -> oda::products::Spectrum { unimplemented!() }
-/// let fitter = SpectralFitter::new("cutoffpl".parse()?).energy_range(30.0, 300.0)?;
-/// let fit = fitter.run(&spectrum())?;
+/// // A spectrum written earlier (e.g. by `examples/crab_spectrum.rs`), with its RMF and ARF.
+/// let spectrum = oda::products::read_pha(std::path::Path::new("crab-products/crab_pha.fits"))?;
+/// let fitter = SpectralFitter::new("cutoffpl".parse::<ModelKind>()?).energy_range(30.0, 300.0)?;
+/// let fit = fitter.run(&spectrum)?;
 /// println!("{fit}");
 /// let (flux, err) = fit.flux(30.0, 300.0);
 /// # Ok::<(), oda::Error>(())

@@ -46,6 +46,11 @@ use events::{PIXEL_AREA_CM2, ScwConditions, background_density, log_edges};
 /// The default simulation seed (INTEGRAL's launch date).
 pub const DEFAULT_SEED: u64 = 20_021_017;
 
+/// Version of the simulated mission (sky, observing plan, instrument model, event generator).
+/// Materialised files live under a directory named after it, so files written by an older model
+/// are never mixed with a newer one: bump it with any change that alters an index row or an event.
+pub const MODEL_VERSION: u32 = 1;
+
 /// The simulated mission with one photon seed.
 #[derive(Clone, Debug)]
 pub struct Simulation {

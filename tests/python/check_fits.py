@@ -19,6 +19,8 @@ import sys
 import numpy as np
 from astropy.io import fits
 
+from fitscheck import BaseChecker, first_bad, run
+
 SECONDS_PER_DAY = 86400.0
 MJDREF = 51544.0
 
@@ -92,20 +94,8 @@ INDEX_KEYWORDS = {
 SWID_RE = re.compile(r"^\d{12}$")
 
 
-class Checker:
+class Checker(BaseChecker):
     """Collects the problems found in one file."""
-
-    def __init__(self, path):
-        self.path = path
-        self.problems = []
-
-    def fail(self, message):
-        self.problems.append(message)
-
-    def check(self, condition, message):
-        if not condition:
-            self.fail(message)
-        return condition
 
     def table(self, hdul, extname, columns):
         """The binary table `extname` if its columns are as expected, else None."""
@@ -159,11 +149,6 @@ class Checker:
             np.all(np.isfinite(dec)) and np.all((dec >= -90.0) & (dec <= 90.0)),
             f"{extname}: {where}Dec outside [-90, 90] degrees",
         )
-
-
-def first_bad(mask):
-    """1-based row number of the first True in `mask` (0 for an empty mask)."""
-    return int(np.argmax(mask)) + 1 if mask.size else 0
 
 
 def check_primary(c, hdul):
@@ -292,29 +277,12 @@ def check_index(c, hdul):
 
 
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ("events", "index"):
-        print("usage: check_fits.py events|index PATH", file=sys.stderr)
-        return 2
-    kind, path = argv[1], argv[2]
-    try:
-        hdul = fits.open(path, memmap=False)
-    except Exception as e:  # noqa: BLE001 - any failure to open is reported the same way
-        print(f"check_fits.py: FAIL {kind} {path}: cannot open: {e}", file=sys.stderr)
-        return 2
-    c = Checker(path)
-    with hdul:
-        try:
-            summary = check_events(c, hdul) if kind == "events" else check_index(c, hdul)
-        except Exception as e:  # noqa: BLE001 - a malformed file may break any access
-            c.fail(f"unexpected error while checking: {type(e).__name__}: {e}")
-            summary = None
-    if c.problems:
-        print(f"check_fits.py: FAIL {kind} {path}: {len(c.problems)} problem(s)", file=sys.stderr)
-        for p in c.problems:
-            print(f"  - {p}", file=sys.stderr)
-        return 1
-    print(f"check_fits.py: OK {kind} {path}: {summary}")
-    return 0
+    return run(
+        argv,
+        "check_fits.py",
+        {"events": check_events, "index": check_index},
+        Checker,
+    )
 
 
 if __name__ == "__main__":

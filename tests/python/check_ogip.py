@@ -25,6 +25,8 @@ import sys
 import numpy as np
 from astropy.io import fits
 
+from fitscheck import BaseChecker, first_bad, run
+
 MJDREF = 51544.0
 SECONDS_PER_DAY = 86400.0
 ROW_SUM_LIMIT = 1.0 + 1e-6
@@ -160,12 +162,6 @@ LC_COLUMNS = [
 ]
 
 
-def first_bad(mask):
-    """1-based index of the first True in `mask` (0 for an empty mask)."""
-    mask = np.asarray(mask)
-    return int(np.argmax(mask)) + 1 if mask.size and mask.any() else 0
-
-
 def is_none(value):
     return value is None or str(value).strip().upper() in ("", "NONE")
 
@@ -183,20 +179,8 @@ def tform_letter_and_repeat(tform):
     return letter, int(digits) if digits else 1
 
 
-class Checker:
+class Checker(BaseChecker):
     """Collects the problems found in one file (and the files it references)."""
-
-    def __init__(self, path):
-        self.path = path
-        self.problems = []
-
-    def fail(self, message):
-        self.problems.append(message)
-
-    def check(self, condition, message):
-        if not condition:
-            self.fail(message)
-        return bool(condition)
 
     def extension(self, hdul, names, what):
         """The first binary table among `names`, else None (with a problem)."""
@@ -681,35 +665,18 @@ def check_lc(c, hdul):
 
 
 def main(argv):
-    kinds = {"pha": check_pha, "pha2": check_pha2, "rmf": None, "arf": None, "lc": check_lc}
-    if len(argv) != 3 or argv[1] not in kinds:
-        print("usage: check_ogip.py pha|pha2|rmf|arf|lc PATH", file=sys.stderr)
-        return 2
-    kind, path = argv[1], argv[2]
-    try:
-        hdul = fits.open(path, memmap=False)
-    except Exception as e:  # noqa: BLE001 - any failure to open is reported the same way
-        print(f"check_ogip.py: FAIL {kind} {path}: cannot open: {e}", file=sys.stderr)
-        return 2
-    c = Checker(path)
-    with hdul:
-        try:
-            if kind == "rmf":
-                _, summary = check_rmf(c, hdul)
-            elif kind == "arf":
-                _, summary = check_arf(c, hdul)
-            else:
-                summary = kinds[kind](c, hdul)
-        except Exception as e:  # noqa: BLE001 - a malformed file may break any access
-            c.fail(f"unexpected error while checking: {type(e).__name__}: {e}")
-            summary = None
-    if c.problems:
-        print(f"check_ogip.py: FAIL {kind} {path}: {len(c.problems)} problem(s)", file=sys.stderr)
-        for p in c.problems:
-            print(f"  - {p}", file=sys.stderr)
-        return 1
-    print(f"check_ogip.py: OK {kind} {path}: {summary}")
-    return 0
+    return run(
+        argv,
+        "check_ogip.py",
+        {
+            "pha": check_pha,
+            "pha2": check_pha2,
+            "rmf": lambda c, h: check_rmf(c, h)[1],
+            "arf": lambda c, h: check_arf(c, h)[1],
+            "lc": check_lc,
+        },
+        Checker,
+    )
 
 
 if __name__ == "__main__":
