@@ -104,10 +104,12 @@ impl Settings {
     }
 }
 
-/// Where the simulated archive of `seed` lives under `data_dir`.
+/// Where the simulated archive of `seed` lives under `data_dir`: one tree per
+/// [`MODEL_VERSION`](crate::simulate::MODEL_VERSION) of the simulation.
 pub fn simulated_root(data_dir: &Path, seed: u64) -> PathBuf {
     data_dir
         .join("simulated-archive")
+        .join(format!("v{}", crate::simulate::MODEL_VERSION))
         .join(format!("seed-{seed}"))
 }
 
@@ -138,7 +140,10 @@ mod tests {
         let s = Settings::simulated("/tmp/x").with_seed(7);
         assert_eq!(
             s.archive_root(),
-            PathBuf::from("/tmp/x/simulated-archive/seed-7")
+            PathBuf::from(format!(
+                "/tmp/x/simulated-archive/v{}/seed-7",
+                crate::simulate::MODEL_VERSION
+            ))
         );
         assert_eq!(
             s.with_archive("/data/integral").archive_root(),
