@@ -1050,6 +1050,57 @@ fn create_literal(temp: &Path, target: &Path) -> Result<FitsFile> {
     })
 }
 
+/// Helpers for tests that damage FITS files on purpose and check the errors.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::path::Path;
+
+    use fitsio::FitsFile;
+    use fitsio::hdu::FitsHdu;
+
+    use crate::error::Error;
+
+    /// The message of an [`Error::Fits`] (fails on any other error).
+    pub(crate) fn fits_message(e: Error) -> String {
+        assert!(
+            matches!(e, Error::Fits { .. }),
+            "expected Error::Fits, got {e:?}"
+        );
+        e.to_string()
+    }
+
+    /// Opens `path` for editing at extension `extname`.
+    pub(crate) fn edit(path: &Path, extname: &str) -> (FitsFile, FitsHdu) {
+        let mut f = FitsFile::edit(path).unwrap();
+        let hdu = f.hdu(extname).unwrap();
+        (f, hdu)
+    }
+
+    /// Deletes keyword `key` of extension `extname`.
+    pub(crate) fn delete_key(path: &Path, extname: &str, key: &str) {
+        let (mut f, _hdu) = edit(path, extname);
+        let name = std::ffi::CString::new(key).unwrap();
+        let mut status = 0;
+        // SAFETY: an open read-write handle positioned at the extension; a valid C string.
+        unsafe {
+            fitsio::sys::ffdkey(f.as_raw(), name.as_ptr(), &mut status);
+        }
+        assert_eq!(status, 0, "deleting {key}");
+    }
+
+    /// Replaces keyword `key` of `extname` by `value`.
+    pub(crate) fn set_key<T: fitsio::headers::WritesKey>(
+        path: &Path,
+        extname: &str,
+        key: &str,
+        value: T,
+    ) {
+        delete_key(path, extname, key);
+        let (mut f, hdu) = edit(path, extname);
+        hdu.write_key(&mut f, key, value).unwrap();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

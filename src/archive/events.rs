@@ -681,9 +681,8 @@ mod tests {
     use std::io::Write;
     use std::time::Instant;
 
-    use fitsio::hdu::FitsHdu;
-
     use super::*;
+    use crate::fits::testutil::{delete_key, edit, fits_message, set_key};
 
     /// A deterministic event list with `n` events over one hour, two good intervals.
     pub(crate) fn sample_events(n: usize, energy_scale: EnergyScale) -> EventList {
@@ -760,40 +759,6 @@ mod tests {
             "time or energy differ"
         );
         assert!(a.dety == b.dety && a.detz == b.detz && a.select_flag == b.select_flag);
-    }
-
-    fn fits_message(e: Error) -> String {
-        assert!(
-            matches!(e, Error::Fits { .. }),
-            "expected Error::Fits, got {e:?}"
-        );
-        e.to_string()
-    }
-
-    /// Opens `path` for editing at extension `extname`.
-    fn edit(path: &Path, extname: &str) -> (FitsFile, FitsHdu) {
-        let mut f = FitsFile::edit(path).unwrap();
-        let hdu = f.hdu(extname).unwrap();
-        (f, hdu)
-    }
-
-    /// Deletes keyword `key` of extension `extname`.
-    fn delete_key(path: &Path, extname: &str, key: &str) {
-        let (mut f, _hdu) = edit(path, extname);
-        let name = std::ffi::CString::new(key).unwrap();
-        let mut status = 0;
-        // SAFETY: an open read-write handle positioned at the extension; a valid C string.
-        unsafe {
-            fitsio::sys::ffdkey(f.as_raw(), name.as_ptr(), &mut status);
-        }
-        assert_eq!(status, 0, "deleting {key}");
-    }
-
-    /// Replaces string keyword `key` of `extname` by `value`.
-    fn set_key<T: fitsio::headers::WritesKey>(path: &Path, extname: &str, key: &str, value: T) {
-        delete_key(path, extname, key);
-        let (mut f, hdu) = edit(path, extname);
-        hdu.write_key(&mut f, key, value).unwrap();
     }
 
     #[test]

@@ -328,10 +328,7 @@ mod testutil {
 
     use std::path::Path;
 
-    use fitsio::FitsFile;
-    use fitsio::hdu::FitsHdu;
-
-    use crate::error::Error;
+    pub(crate) use crate::fits::testutil::{delete_key, edit, fits_message, set_key};
     use crate::instrument::isgri::{Arf, Rmf};
     use crate::osa::OsaVersion;
     use crate::products::{LightCurve, Spectrum};
@@ -413,46 +410,6 @@ mod testutil {
             let same = (x.is_nan() && y.is_nan()) || x as f32 == y as f32;
             assert!(same, "{what}[{i}]: {x} != {y}");
         }
-    }
-
-    /// The message of an [`Error::Fits`] (fails on any other error).
-    pub(crate) fn fits_message(e: Error) -> String {
-        assert!(
-            matches!(e, Error::Fits { .. }),
-            "expected Error::Fits, got {e:?}"
-        );
-        e.to_string()
-    }
-
-    /// Opens `path` for editing at extension `extname`.
-    pub(crate) fn edit(path: &Path, extname: &str) -> (FitsFile, FitsHdu) {
-        let mut f = FitsFile::edit(path).unwrap();
-        let hdu = f.hdu(extname).unwrap();
-        (f, hdu)
-    }
-
-    /// Deletes keyword `key` of extension `extname`.
-    pub(crate) fn delete_key(path: &Path, extname: &str, key: &str) {
-        let (mut f, _hdu) = edit(path, extname);
-        let name = std::ffi::CString::new(key).unwrap();
-        let mut status = 0;
-        // SAFETY: an open read-write handle positioned at the extension; a valid C string.
-        unsafe {
-            fitsio::sys::ffdkey(f.as_raw(), name.as_ptr(), &mut status);
-        }
-        assert_eq!(status, 0, "deleting {key}");
-    }
-
-    /// Replaces keyword `key` of `extname` by `value`.
-    pub(crate) fn set_key<T: fitsio::headers::WritesKey>(
-        path: &Path,
-        extname: &str,
-        key: &str,
-        value: T,
-    ) {
-        delete_key(path, extname, key);
-        let (mut f, hdu) = edit(path, extname);
-        hdu.write_key(&mut f, key, value).unwrap();
     }
 
     /// Runs the astropy checker `tests/python/check_ogip.py` on a file; `None` when python3
