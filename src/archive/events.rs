@@ -202,15 +202,12 @@ pub fn write_events(path: &Path, events: &EventList) -> Result<()> {
     validate_for_write(events)
         .map_err(|m| Error::fits(path, format!("cannot write the event list: {m}")))?;
     let h = &events.header;
-    let swid = h.swid.to_string();
     fits::write_atomically(path, |f| {
         f.empty_primary()?;
 
         let hdu = f.table(EVENTS_EXTNAME, &EVENT_COLUMNS)?;
-        f.key_str(&hdu, "TELESCOP", "INTEGRAL", "Telescope or mission name")?;
-        f.key_str(&hdu, "INSTRUME", "IBIS", "Instrument name")?;
+        write_scw_keys(f, &hdu, h)?;
         f.key_str(&hdu, "DETNAM", "ISGRI", "Detector name")?;
-        f.key_str(&hdu, "SWID", &swid, "Science Window identifier")?;
         f.key_int(
             &hdu,
             "REVOL",
@@ -218,18 +215,6 @@ pub fn write_events(path: &Path, events: &EventList) -> Result<()> {
             "Revolution number",
         )?;
         f.key_str(&hdu, "SW_TYPE", "POINTING", "Type of the Science Window")?;
-        f.key_f64(
-            &hdu,
-            "TSTART",
-            h.tstart,
-            "Start time of the Science Window (IJD)",
-        )?;
-        f.key_f64(
-            &hdu,
-            "TSTOP",
-            h.tstop,
-            "End time of the Science Window (IJD)",
-        )?;
         f.key_f64(&hdu, "TELAPSE", h.telapse(), "[s] TSTOP - TSTART")?;
         f.key_f64(
             &hdu,
@@ -280,21 +265,7 @@ pub fn write_events(path: &Path, events: &EventList) -> Result<()> {
         f.raw_rows(&hdu, &event_rows(events), events.len())?;
 
         let hdu = f.table(GTI_EXTNAME, &GTI_COLUMNS)?;
-        f.key_str(&hdu, "TELESCOP", "INTEGRAL", "Telescope or mission name")?;
-        f.key_str(&hdu, "INSTRUME", "IBIS", "Instrument name")?;
-        f.key_str(&hdu, "SWID", &swid, "Science Window identifier")?;
-        f.key_f64(
-            &hdu,
-            "TSTART",
-            h.tstart,
-            "Start time of the Science Window (IJD)",
-        )?;
-        f.key_f64(
-            &hdu,
-            "TSTOP",
-            h.tstop,
-            "End time of the Science Window (IJD)",
-        )?;
+        write_scw_keys(f, &hdu, h)?;
         write_time_keys(f, &hdu)?;
         f.column(&hdu, "START", &events.gti.start)?;
         f.column(&hdu, "STOP", &events.gti.stop)
@@ -363,6 +334,30 @@ struct EventColumns {
     dety: Vec<u8>,
     detz: Vec<u8>,
     select_flag: Vec<u8>,
+}
+
+/// The keywords identifying the Science Window, written to both extensions.
+fn write_scw_keys(f: &mut NewFile<'_>, hdu: &FitsHdu, h: &ScwHeader) -> Result<()> {
+    f.key_str(hdu, "TELESCOP", "INTEGRAL", "Telescope or mission name")?;
+    f.key_str(hdu, "INSTRUME", "IBIS", "Instrument name")?;
+    f.key_str(
+        hdu,
+        "SWID",
+        &h.swid.to_string(),
+        "Science Window identifier",
+    )?;
+    f.key_f64(
+        hdu,
+        "TSTART",
+        h.tstart,
+        "Start time of the Science Window (IJD)",
+    )?;
+    f.key_f64(
+        hdu,
+        "TSTOP",
+        h.tstop,
+        "End time of the Science Window (IJD)",
+    )
 }
 
 /// The time-system keywords of a table whose times are IJD (TT).
