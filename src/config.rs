@@ -33,6 +33,41 @@ pub struct Settings {
     pub archive: ArchiveSource,
     /// Simulation seed (used only with the simulated archive).
     pub seed: u64,
+    /// Size limit of the product cache, bytes (`ODA_CACHE_LIMIT`, e.g. `6G`).
+    pub cache_limit: u64,
+}
+
+/// Default size limit of the product cache: 6 GiB, room for the events of a 50-ScW request
+/// next to everything derived from them.
+pub const DEFAULT_CACHE_LIMIT: u64 = 6 << 30;
+
+/// Parses a size such as `6G`, `500M`, `64k` or a plain number of bytes (binary units).
+///
+/// # Errors
+/// Anything else, naming `name`.
+pub fn parse_size(name: &str, value: &str) -> Result<u64> {
+    let v = value.trim();
+    let (digits, unit) = match v.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&v[..i], v[i..].to_ascii_lowercase()),
+        None => (v, String::new()),
+    };
+    let scale: u64 = match unit.trim_end_matches("ib").trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => 0,
+    };
+    match digits.trim().parse::<f64>() {
+        Ok(x) if scale > 0 && x.is_finite() && x > 0.0 => Ok((x * scale as f64) as u64),
+        _ => Err(Error::Setting {
+            name: name.into(),
+            message: format!(
+                "{value:?} is not a size: give bytes or a number with K, M, G or T (e.g. 6G)"
+            ),
+        }),
+    }
 }
 
 impl Settings {
@@ -61,10 +96,15 @@ impl Settings {
             Ok(s) if !s.trim().is_empty() => parse_seed("ODA_SIM_SEED", &s)?,
             _ => DEFAULT_SEED,
         };
+        let cache_limit = match std::env::var("ODA_CACHE_LIMIT") {
+            Ok(s) if !s.trim().is_empty() => parse_size("ODA_CACHE_LIMIT", &s)?,
+            _ => DEFAULT_CACHE_LIMIT,
+        };
         Ok(Settings {
             data_dir,
             archive,
             seed,
+            cache_limit,
         })
     }
 
@@ -92,7 +132,19 @@ impl Settings {
             data_dir: data_dir.into(),
             archive: ArchiveSource::Simulated,
             seed: DEFAULT_SEED,
+            cache_limit: DEFAULT_CACHE_LIMIT,
         }
+    }
+
+    /// These settings with a cache size limit of `bytes`.
+    pub fn with_cache_limit(mut self, bytes: u64) -> Settings {
+        self.cache_limit = bytes;
+        self
+    }
+
+    /// The product cache directory: `cache/` in the data directory.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.data_dir.join("cache")
     }
 
     /// The root of the archive tree: the real root, or the simulated archive of this seed.

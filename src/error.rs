@@ -68,6 +68,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The product cache could not be used (unwritable directory, full disk). Entries already
+    /// stored are left intact.
+    #[error("cache {}: {message}", .path.display())]
+    Cache {
+        /// The cache directory or entry.
+        path: PathBuf,
+        /// What went wrong, and what to do about it.
+        message: String,
+    },
+
     /// A setting of the environment (data directory, archive root, seed) is unusable.
     #[error("setting {name}: {message}")]
     Setting {

@@ -742,6 +742,28 @@ impl NewFile<'_> {
         Ok(hdu)
     }
 
+    /// Appends an image extension `extname` of `shape` (rows, columns) holding `data` (row
+    /// major, stored as 32-bit floats: BITPIX = −32).
+    pub(crate) fn image_f32(
+        &mut self,
+        extname: &str,
+        shape: (usize, usize),
+        data: &[f32],
+    ) -> Result<FitsHdu> {
+        let what = format!("image {extname}");
+        let desc = fitsio::images::ImageDescription {
+            data_type: fitsio::images::ImageType::Float,
+            dimensions: &[shape.0, shape.1],
+        };
+        let hdu = self
+            .f
+            .create_image(extname, &desc)
+            .map_err(|e| self.error(&what, &e))?;
+        hdu.write_image(&mut self.f, data)
+            .map_err(|e| self.error(&what, &e))?;
+        Ok(hdu)
+    }
+
     /// Writes a string keyword with a comment. The value must be printable ASCII that fits on
     /// one header card (cfitsio would silently truncate a longer one).
     pub(crate) fn key_str(

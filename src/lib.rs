@@ -39,10 +39,12 @@ mod fits;
 pub mod instrument;
 pub mod osa;
 pub mod products;
+pub mod query;
 pub mod simulate;
 pub mod sky;
 pub mod spectrum;
 pub mod time;
+pub mod workflow;
 
 pub use error::{Error, Result};
 

@@ -36,6 +36,47 @@ enum Command {
         #[command(subcommand)]
         command: ScwCommand,
     },
+    /// Run an ODA request (instrument=isgri product=isgri_image|isgri_spectrum|isgri_lc|
+    /// spectral_fit src_name=... T1=... T2=... E1_keV=... ...), write its products and print a
+    /// summary. Units already in the cache are reused.
+    GetProduct {
+        /// KEY=VALUE parameters with ODA's names.
+        #[arg(value_name = "KEY=VALUE", required = true)]
+        params: Vec<String>,
+        /// Output directory (default: <product>-<identity prefix>).
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
+        /// Print the result as one JSON document instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The product cache: what it holds, clean-up, verification.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+    /// The provenance graph of a cache entry (identity from get-product or the cache).
+    Provenance {
+        /// The entry's identity (64 hex digits).
+        id: String,
+        /// Print Graphviz DOT instead of text.
+        #[arg(long)]
+        dot: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CacheCommand {
+    /// Entries and sizes, per class and per unit.
+    Stats {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Trim to the size limit (ODA_CACHE_LIMIT) and remove left-overs of crashed runs.
+    Gc,
+    /// Check every entry against its checksums; damaged entries are removed.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -112,7 +153,134 @@ fn run(cli: Cli) -> oda::Result<bool> {
             }
             ScwCommand::Fetch { items } => fetch(&settings, items),
         },
+        Command::GetProduct { params, out, json } => get_product(settings, params, out, *json),
+        Command::Cache { command } => {
+            let cache = oda::workflow::Cache::open(settings.cache_dir(), settings.cache_limit)?;
+            match command {
+                CacheCommand::Stats { json } => {
+                    let stats = cache.stats();
+                    if *json {
+                        println!("{}", to_json(&stats)?);
+                    } else {
+                        println!(
+                            "cache {} (limit {})",
+                            stats.root.display(),
+                            size(stats.limit)
+                        );
+                        println!("  {:<24} {:>8} {:>12}", "", "entries", "size");
+                        println!(
+                            "  {:<24} {:>8} {:>12}",
+                            "total",
+                            stats.total.entries,
+                            size(stats.total.bytes)
+                        );
+                        for (class, u) in &stats.by_class {
+                            let name = format!("{class:?}");
+                            println!("  {:<24} {:>8} {:>12}", name, u.entries, size(u.bytes));
+                        }
+                        for (unit, u) in &stats.by_unit {
+                            println!("    {:<22} {:>8} {:>12}", unit, u.entries, size(u.bytes));
+                        }
+                    }
+                    Ok(true)
+                }
+                CacheCommand::Gc => {
+                    let r = cache.gc()?;
+                    println!(
+                        "evicted {} entries ({}), removed {} left-overs; {} in the cache",
+                        r.evicted,
+                        size(r.freed),
+                        r.leftovers,
+                        size(r.remaining)
+                    );
+                    Ok(true)
+                }
+                CacheCommand::Verify => {
+                    let r = cache.verify()?;
+                    for (id, name, why) in &r.corrupt {
+                        println!("damaged: {id} ({name}): {why} — removed");
+                    }
+                    println!(
+                        "{} entries checked, {} damaged (removed; they will be recomputed)",
+                        r.checked,
+                        r.corrupt.len()
+                    );
+                    Ok(r.corrupt.is_empty())
+                }
+            }
+        }
+        Command::Provenance { id, dot } => {
+            let cache = oda::workflow::Cache::open(settings.cache_dir(), settings.cache_limit)?;
+            let graph = cache.provenance(&id.parse()?)?;
+            if *dot {
+                print!("{}", graph.to_dot());
+            } else {
+                print!("{graph}");
+            }
+            Ok(true)
+        }
     }
+}
+
+fn size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= (1u64 << 30) as f64 {
+        format!("{:.2} GiB", b / (1u64 << 30) as f64)
+    } else if b >= (1u64 << 20) as f64 {
+        format!("{:.1} MiB", b / (1u64 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", b / 1024.0)
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> oda::Result<String> {
+    serde_json::to_string_pretty(v).map_err(|e| oda::Error::io("stdout", std::io::Error::other(e)))
+}
+
+/// Runs a request, writes its products, prints the summary (or JSON).
+fn get_product(
+    settings: Settings,
+    params: &[String],
+    out: &Option<std::path::PathBuf>,
+    json: bool,
+) -> oda::Result<bool> {
+    let request = oda::query::Request::from_pairs(parse_pairs(params)?)?;
+    for w in &request.warnings {
+        eprintln!("oda: warning: {w}");
+    }
+    let bar = ProgressBar::new(0);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg:24} {bar:40} {pos}/{len} {elapsed_precise}")
+    {
+        bar.set_style(style);
+    }
+    let progress_bar = bar.clone();
+    let session = oda::query::Session::new(settings)?.with_progress(std::sync::Arc::new(
+        move |p: &oda::workflow::Progress| {
+            progress_bar.set_message(p.stage.clone());
+            progress_bar.set_length(p.total as u64);
+            progress_bar.set_position(p.done as u64);
+        },
+    ));
+    let result = session.get_product(&request);
+    bar.finish_and_clear();
+    let result = result?;
+    let dir = out
+        .clone()
+        .unwrap_or_else(|| oda::query::default_out_dir(&result));
+    let files = result.write(&dir)?;
+    if json {
+        let mut doc = result.to_json(&files);
+        doc["out_dir"] = serde_json::Value::String(dir.display().to_string());
+        println!("{}", to_json(&doc)?);
+    } else {
+        print!("{result}");
+        println!("products in {}:", dir.display());
+        for f in &files {
+            println!("  {:<12} {}", f.kind, f.path);
+        }
+    }
+    Ok(true)
 }
 
 fn isot(ijd: f64) -> String {

@@ -13,8 +13,9 @@
 use ndarray::Array2;
 
 use super::catalog::{Catalog, CatalogEntry, Origin};
-use super::image::{ScwImage, subpixel};
+use super::image::{ScwImage, ScwSource, subpixel};
 use super::mosaic::Mosaic;
+use crate::archive::ScwId;
 use crate::error::{Error, Result};
 use crate::sky::{ReferenceCatalog, SkyCoord};
 
@@ -68,6 +69,23 @@ impl SourceFinder {
     /// # Errors
     /// Only if the bundled reference catalog cannot be read.
     pub fn run(&self, mosaic: &Mosaic, scw_images: &[ScwImage]) -> Result<Catalog> {
+        let sources: Vec<(ScwId, Vec<ScwSource>)> = scw_images
+            .iter()
+            .map(|i| (i.swid, i.sources.clone()))
+            .collect();
+        self.run_with_sources(mosaic, &sources)
+    }
+
+    /// As [`SourceFinder::run`], given only the sources fitted in each ScW image (all that the
+    /// finder uses of them), so that a long request need not keep its images in memory.
+    ///
+    /// # Errors
+    /// Only if the bundled reference catalog cannot be read.
+    pub fn run_with_sources(
+        &self,
+        mosaic: &Mosaic,
+        scw_sources: &[(ScwId, Vec<ScwSource>)],
+    ) -> Result<Catalog> {
         let reference = ReferenceCatalog::bundled()?;
         let sig = mosaic.significance();
         let mut peaks: Vec<(Peak, Origin)> = local_maxima(&sig, self.threshold)
@@ -95,7 +113,7 @@ impl SourceFinder {
         // rate: it comes from the shadowgrams, free of the mosaic's resampling.
         for (p, _) in peaks.iter_mut() {
             let (mut w, mut f) = (0.0, 0.0);
-            for s in scw_images.iter().flat_map(|i| &i.sources) {
+            for s in scw_sources.iter().flat_map(|(_, sources)| sources) {
                 if s.position.separation(&p.position) < merge_deg && s.rate_err > 0.0 {
                     w += 1.0 / (s.rate_err * s.rate_err);
                     f += s.rate / (s.rate_err * s.rate_err);
@@ -107,9 +125,8 @@ impl SourceFinder {
                 p.significance = p.rate / p.rate_err;
             }
         }
-        for img in scw_images {
-            for s in img
-                .sources
+        for (swid, sources) in scw_sources {
+            for s in sources
                 .iter()
                 .filter(|s| s.significance >= self.threshold.max(SCW_ONLY_MIN_SIGMA))
             {
@@ -126,7 +143,7 @@ impl SourceFinder {
                         rate: s.rate,
                         rate_err: s.rate_err,
                     },
-                    Origin::ScienceWindow(img.swid),
+                    Origin::ScienceWindow(*swid),
                 ));
             }
         }

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use super::catalog::Catalog;
 use super::shadowgram::{EnergyBand, Shadowgram, ShadowgramMaker};
@@ -218,6 +219,22 @@ impl SpectrumExtractor {
     ) -> Result<Vec<Spectrum>> {
         reduce_parallel(self, scws, load, catalog)
     }
+
+    /// The fits of one Science Window: its contribution to the spectra of `catalog`. Cached
+    /// per Science Window by the workflow and combined with [`SpectrumExtractor::combine`].
+    pub fn scw_part(&self, events: &EventList, catalog: &Catalog) -> ScwSpectra {
+        self.contribution(events, catalog, &Mask::isgri(), Background::spatial_map())
+    }
+
+    /// Combines Science Window contributions, in the order given, into one spectrum per source
+    /// of `catalog` (the same catalog the parts were fitted with).
+    ///
+    /// # Errors
+    /// No parts, or no source of the catalog in any field.
+    pub fn combine(&self, parts: &[ScwSpectra], catalog: &Catalog) -> Result<Vec<Spectrum>> {
+        check_catalog(catalog)?;
+        ScwReduction::combine(self, parts, catalog)
+    }
 }
 
 impl ScwReduction for SpectrumExtractor {
@@ -320,8 +337,10 @@ impl ScwReduction for SpectrumExtractor {
     }
 }
 
-/// The fits of one Science Window for [`SpectrumExtractor`].
-struct ScwSpectra {
+/// The fits of one Science Window for [`SpectrumExtractor`]: what it contributes to the
+/// spectra (see [`SpectrumExtractor::scw_part`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScwSpectra {
     /// Catalog indices of the sources in the field.
     sources: Vec<usize>,
     /// Per channel: (rate, error) per source in the field, or `None` for a singular fit.
@@ -419,6 +438,23 @@ impl LightCurveExtractor {
         catalog: &Catalog,
     ) -> Result<Vec<LightCurve>> {
         reduce_parallel(self, scws, load, catalog)
+    }
+
+    /// The fits of one Science Window: its contribution to the light curves of `catalog`.
+    /// Cached per Science Window by the workflow and combined with
+    /// [`LightCurveExtractor::combine`].
+    pub fn scw_part(&self, events: &EventList, catalog: &Catalog) -> ScwLightCurve {
+        self.contribution(events, catalog, &Mask::isgri(), Background::spatial_map())
+    }
+
+    /// Combines Science Window contributions, in the order given, into one light curve per
+    /// source of `catalog`.
+    ///
+    /// # Errors
+    /// No parts, or no source of the catalog in any field.
+    pub fn combine(&self, parts: &[ScwLightCurve], catalog: &Catalog) -> Result<Vec<LightCurve>> {
+        check_catalog(catalog)?;
+        ScwReduction::combine(self, parts, catalog)
     }
 }
 
@@ -528,8 +564,10 @@ impl ScwReduction for LightCurveExtractor {
 /// One time bin's fit: bin index, live exposure (s), (rate, error) per source in the field.
 type BinFit = (i64, f64, Vec<(f64, f64)>);
 
-/// The fits of one Science Window for [`LightCurveExtractor`].
-struct ScwLightCurve {
+/// The fits of one Science Window for [`LightCurveExtractor`]: what it contributes to the
+/// light curves (see [`LightCurveExtractor::scw_part`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScwLightCurve {
     /// Catalog indices of the sources in the field.
     sources: Vec<usize>,
     /// Good time per bin, s.

@@ -39,7 +39,7 @@ pub struct ScwSource {
 }
 
 /// The sky image of one Science Window in one band.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ScwImage {
     /// The Science Window.
     pub swid: ScwId,

@@ -6,6 +6,7 @@
 
 use ndarray::Array2;
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use super::image::ScwImage;
 use super::shadowgram::EnergyBand;
@@ -20,7 +21,7 @@ const MAX_SIDE: usize = 1000;
 const FIELD_MARGIN_DEG: f64 = 15.5;
 
 /// A mosaic image.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Mosaic {
     /// The grid.
     pub projection: TanProjection,
@@ -49,9 +50,8 @@ impl Mosaic {
 
     /// Array position (row, column) of a sky position.
     pub fn pixel(&self, s: &SkyCoord) -> Option<(f64, f64)> {
-        self.projection
-            .world_to_pixel(s)
-            .map(|(x, y)| (y - 1.0, x - 1.0))
+        let (x, y) = self.projection.world_to_pixel(s)?;
+        Some((y - 1.0, x - 1.0))
     }
 }
 
@@ -68,7 +68,37 @@ impl MosaicMaker {
         MosaicMaker { center, side_deg }
     }
 
-    /// Combines `images` (all in the same band).
+    /// Empty sums for a mosaic in `band` of images pointed at `pointings`: the grid is centred
+    /// on the target and wide enough for the partially coded field of the farthest pointing.
+    ///
+    /// # Errors
+    /// An invalid projection (never for a valid centre).
+    pub fn start(
+        &self,
+        band: EnergyBand,
+        pointings: impl IntoIterator<Item = SkyCoord>,
+    ) -> Result<MosaicSum> {
+        let step = tangent_step_deg();
+        let side = match self.side_deg {
+            Some(s) => s,
+            None => {
+                let far = pointings
+                    .into_iter()
+                    .map(|p| p.separation(&self.center))
+                    .fold(0.0, f64::max);
+                2.0 * (far + FIELD_MARGIN_DEG)
+            }
+        };
+        let n = ((side / step).ceil() as usize).clamp(16, MAX_SIDE);
+        Ok(MosaicSum::new(
+            TanProjection::new(self.center, step, n, n)?,
+            band,
+            (n, n),
+        ))
+    }
+
+    /// Combines `images` (all in the same band): [`MosaicMaker::start`], then one
+    /// [`MosaicSum::add_all`] over all images.
     ///
     /// # Errors
     /// No images, or images of different bands.
@@ -78,43 +108,71 @@ impl MosaicMaker {
                 reason: "no ScW images to combine into a mosaic".into(),
             });
         };
-        if let Some(other) = images.iter().find(|i| i.band != first.band) {
+        let mut sum = self.start(first.band, images.iter().map(|i| i.attitude.pointing()))?;
+        sum.add_all(images)?;
+        sum.into_mosaic()
+    }
+}
+
+/// The running sums of a mosaic (Σ F_i/V_i, Σ 1/V_i, Σ exposure per pixel): images are added
+/// in batches and batches merged, so a mosaic of thousands of Science Windows never holds
+/// more than one batch of images in memory. Sums of disjoint batches merge exactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MosaicSum {
+    /// The grid.
+    pub projection: TanProjection,
+    /// Energy band.
+    pub band: EnergyBand,
+    /// Σ F_i/V_i.
+    pub weighted_intensity: Array2<f64>,
+    /// Σ 1/V_i.
+    pub weight: Array2<f64>,
+    /// Σ live exposure, s.
+    pub exposure: Array2<f64>,
+    /// Number of images added.
+    pub n_images: usize,
+}
+
+impl MosaicSum {
+    /// Empty sums on `projection`'s grid of `shape` (rows, columns) for images in `band`.
+    pub fn new(projection: TanProjection, band: EnergyBand, shape: (usize, usize)) -> MosaicSum {
+        MosaicSum {
+            projection,
+            band,
+            weighted_intensity: Array2::zeros(shape),
+            weight: Array2::zeros(shape),
+            exposure: Array2::zeros(shape),
+            n_images: 0,
+        }
+    }
+
+    /// Adds `images` (the pixel loop runs in parallel over rows; the images of one pixel are
+    /// summed in the order given).
+    ///
+    /// # Errors
+    /// An image in another band.
+    pub fn add_all(&mut self, images: &[ScwImage]) -> Result<()> {
+        if let Some(other) = images.iter().find(|i| i.band != self.band) {
             return Err(Error::invalid(
                 "mosaic band",
                 other.band,
-                format!("the same band as the first image ({})", first.band),
+                format!("the band of the mosaic ({})", self.band),
             ));
         }
-        let step = tangent_step_deg();
-        let side = match self.side_deg {
-            Some(s) => s,
-            None => {
-                let far = images
-                    .iter()
-                    .map(|i| i.attitude.pointing().separation(&self.center))
-                    .fold(0.0, f64::max);
-                2.0 * (far + FIELD_MARGIN_DEG)
-            }
-        };
-        let n = ((side / step).ceil() as usize).clamp(16, MAX_SIDE);
-        let projection = TanProjection::new(self.center, step, n, n)?;
-        // Unit vectors of every output pixel, computed once.
-        let dirs: Vec<SkyCoord> = (0..n * n)
-            .into_par_iter()
-            .map(|k| projection.pixel_to_world((k % n) as f64 + 1.0, (k / n) as f64 + 1.0))
-            .collect();
-        let rows: Vec<Vec<(f64, f64, f64)>> = (0..n)
+        let (ny, nx) = self.weight.dim();
+        let projection = self.projection;
+        let rows: Vec<Vec<(f64, f64, f64)>> = (0..ny)
             .into_par_iter()
             .map(|r| {
-                (0..n)
+                (0..nx)
                     .map(|c| {
-                        let s = &dirs[r * n + c];
+                        let s = projection.pixel_to_world(c as f64 + 1.0, r as f64 + 1.0);
                         let (mut wsum, mut fsum, mut exp) = (0.0, 0.0, 0.0);
                         for img in images {
-                            if img.attitude.off_axis_angle(s) > 20.0 {
+                            if img.attitude.off_axis_angle(&s) > 20.0 {
                                 continue;
                             }
-                            let Some((iy, iz)) = img.pixel(s) else {
+                            let Some((iy, iz)) = img.pixel(&s) else {
                                 continue;
                             };
                             if let Some((f, v)) = bilinear(img, iy, iz) {
@@ -123,32 +181,77 @@ impl MosaicMaker {
                                 exp += img.exposure;
                             }
                         }
-                        if wsum > 0.0 {
-                            (fsum / wsum, 1.0 / wsum, exp)
-                        } else {
-                            (0.0, 0.0, 0.0)
-                        }
+                        (fsum, wsum, exp)
                     })
                     .collect()
             })
             .collect();
-        let mut intensity = Array2::zeros((n, n));
-        let mut variance = Array2::zeros((n, n));
-        let mut exposure = Array2::zeros((n, n));
         for (r, row) in rows.into_iter().enumerate() {
-            for (c, (f, v, e)) in row.into_iter().enumerate() {
-                intensity[[r, c]] = f;
-                variance[[r, c]] = v;
-                exposure[[r, c]] = e;
+            for (c, (f, w, e)) in row.into_iter().enumerate() {
+                self.weighted_intensity[[r, c]] += f;
+                self.weight[[r, c]] += w;
+                self.exposure[[r, c]] += e;
             }
         }
+        self.n_images += images.len();
+        Ok(())
+    }
+
+    /// Adds the sums of another batch on the same grid.
+    ///
+    /// # Errors
+    /// A different grid or band.
+    pub fn merge(&mut self, other: &MosaicSum) -> Result<()> {
+        if other.projection != self.projection
+            || other.band != self.band
+            || other.weight.dim() != self.weight.dim()
+        {
+            return Err(Error::invalid(
+                "mosaic batch",
+                format!("{} on a {:?} grid", other.band, other.weight.dim()),
+                format!(
+                    "the band and grid of the mosaic ({} on a {:?} grid)",
+                    self.band,
+                    self.weight.dim()
+                ),
+            ));
+        }
+        self.weighted_intensity += &other.weighted_intensity;
+        self.weight += &other.weight;
+        self.exposure += &other.exposure;
+        self.n_images += other.n_images;
+        Ok(())
+    }
+
+    /// The mosaic: F = Σ(F_i/V_i)/Σ(1/V_i), V = 1/Σ(1/V_i).
+    ///
+    /// # Errors
+    /// No image was added.
+    pub fn into_mosaic(self) -> Result<Mosaic> {
+        if self.n_images == 0 {
+            return Err(Error::EmptySelection {
+                reason: "no ScW images to combine into a mosaic".into(),
+            });
+        }
+        let mut intensity = Array2::zeros(self.weight.dim());
+        let mut variance = Array2::zeros(self.weight.dim());
+        ndarray::Zip::from(&mut intensity)
+            .and(&mut variance)
+            .and(&self.weighted_intensity)
+            .and(&self.weight)
+            .for_each(|i, v, f, w| {
+                if *w > 0.0 {
+                    *i = f / w;
+                    *v = 1.0 / w;
+                }
+            });
         Ok(Mosaic {
-            projection,
-            band: first.band,
+            projection: self.projection,
+            band: self.band,
             intensity,
             variance,
-            exposure,
-            n_images: images.len(),
+            exposure: self.exposure,
+            n_images: self.n_images,
         })
     }
 }

@@ -38,6 +38,16 @@ pub struct ScwIndex {
     pub scws: Vec<ScienceWindow>,
 }
 
+impl ScwIndex {
+    /// The row of `swid`, if the index has it.
+    pub fn get(&self, swid: &ScwId) -> Option<&ScienceWindow> {
+        self.scws
+            .binary_search_by(|s| s.swid.cmp(swid))
+            .ok()
+            .and_then(|i| self.scws.get(i))
+    }
+}
+
 /// EXTNAME (and file stem) of the ScW index.
 const INDEX_EXTNAME: &str = "GNRL-SCWG-GRP-IDX";
 /// SW_TYPE of a pointing.

@@ -105,10 +105,10 @@ impl FromStr for ScwId {
             Some((d, v)) => (d, Some(v)),
             None => (t, None),
         };
-        if let Some(v) = version {
-            if v.len() != 3 || !v.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad("the version suffix must be 3 digits"));
-            }
+        if let Some(v) = version
+            && (v.len() != 3 || !v.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(bad("the version suffix must be 3 digits"));
         }
         if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("malformed identifier"));

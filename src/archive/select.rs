@@ -183,14 +183,14 @@ impl ScwSelection {
         if self.max_pointings == 0 {
             return Err(Error::invalid("max_pointings", 0, "a whole number ≥ 1"));
         }
-        if let (Some(t1), Some(t2)) = (self.t1, self.t2) {
-            if t1 >= t2 {
-                return Err(Error::invalid(
-                    "T1",
-                    t1.to_isot(),
-                    format!("a time before T2 = {}", t2.to_isot()),
-                ));
-            }
+        if let (Some(t1), Some(t2)) = (self.t1, self.t2)
+            && t1 >= t2
+        {
+            return Err(Error::invalid(
+                "T1",
+                t1.to_isot(),
+                format!("a time before T2 = {}", t2.to_isot()),
+            ));
         }
         match &self.scw_list {
             Some(list) if list.is_empty() => Err(Error::invalid(

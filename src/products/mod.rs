@@ -1,17 +1,24 @@
-//! Analysis products: spectra and light curves, and their standard (OGIP) FITS files.
+//! Analysis products: sky images with catalogs, spectra, light curves and their standard
+//! (OGIP) FITS files, and their tables as polars DataFrames.
 //!
 //! Rates are ISGRI *on-axis equivalent* count rates (cts/s) in reconstructed energy, as the
 //! [response](crate::instrument::isgri) defines them; the ARF and RMF of a [`Spectrum`] turn a
 //! photon spectrum into those rates.
 
+mod image;
 mod lightcurve;
 mod ogip;
 mod spectrum;
+mod table;
 
+pub use image::{Image, write_catalog, write_image};
 pub use lightcurve::{ConstantFit, LightCurve, LinearFit};
 pub use ogip::{
     ResponseFiles, SpectrumFiles, read_arf, read_lightcurve, read_pha, read_pha_type2, read_rmf,
     write_arf, write_lightcurve, write_pha, write_pha_type2, write_pha_type2_with_responses,
     write_pha_with_responses, write_rmf, write_spectrum_files,
 };
+/// The polars DataFrame type the products convert to.
+pub use polars::prelude::DataFrame;
 pub use spectrum::{DEFAULT_SYSTEMATIC, Spectrum};
+pub use table::ToDataFrame;

@@ -249,13 +249,13 @@ fn read_ebounds(f: &mut FitsFile, path: &Path) -> Result<Option<Ebounds>> {
     if t.num_rows() == 0 {
         return Err(t.error("the table has no rows"));
     }
-    if let Some(detchans) = t.optional_key::<i64>(f, "DETCHANS")? {
-        if detchans != t.num_rows() as i64 {
-            return Err(t.error(format!(
-                "DETCHANS = {detchans} but the table has {} rows",
-                t.num_rows()
-            )));
-        }
+    if let Some(detchans) = t.optional_key::<i64>(f, "DETCHANS")?
+        && detchans != t.num_rows() as i64
+    {
+        return Err(t.error(format!(
+            "DETCHANS = {detchans} but the table has {} rows",
+            t.num_rows()
+        )));
     }
     check_consecutive(&channel).map_err(|m| t.error(m))?;
     check_grid("channel bounds E_MIN/E_MAX", &e_min, &e_max).map_err(|m| t.error(m))?;
@@ -282,12 +282,12 @@ fn check_consecutive(channel: &[i64]) -> std::result::Result<(), String> {
 /// A scalar energy column, keV (TUNITn, when present, must say keV).
 fn energy_column(t: &Table<'_>, f: &mut FitsFile, name: &str) -> Result<Vec<f64>> {
     let unit_key = format!("TUNIT{}", t.column_number(name)?);
-    if let Some(unit) = t.optional_text(f, &unit_key)? {
-        if !unit.eq_ignore_ascii_case("keV") {
-            return Err(t.error(format!(
-                "column {name} is in {unit:?}; only keV is supported"
-            )));
-        }
+    if let Some(unit) = t.optional_text(f, &unit_key)?
+        && !unit.eq_ignore_ascii_case("keV")
+    {
+        return Err(t.error(format!(
+            "column {name} is in {unit:?}; only keV is supported"
+        )));
     }
     t.f64_values(f, name, Some(1))
 }

@@ -31,10 +31,8 @@ pub struct Spectrum {
     /// OSA version whose calibration produced the rates.
     pub osa_version: OsaVersion,
     /// Ancillary response (on-axis effective area on the RMF's true-energy grid).
-    #[serde(skip)]
     pub arf: Option<Arf>,
     /// Redistribution matrix from true energy to the channels.
-    #[serde(skip)]
     pub rmf: Option<Rmf>,
 }
 

@@ -19,7 +19,7 @@ mod wcs;
 pub use attitude::Attitude;
 pub use catalog::{CatalogSource, ReferenceCatalog, SourceClass, resolve};
 
-pub use wcs::TanProjection;
+pub use wcs::{TanProjection, WcsValue};
 
 use serde::{Deserialize, Serialize};
 

@@ -21,7 +21,10 @@ impl Mura {
     /// # Errors
     /// `p` not a prime with p ≡ 1 (mod 4).
     pub fn new(p: usize) -> Result<Mura> {
-        let is_prime = p >= 2 && (2..).take_while(|d| d * d <= p).all(|d| p % d != 0);
+        let is_prime = p >= 2
+            && (2..)
+                .take_while(|d| d * d <= p)
+                .all(|d| !p.is_multiple_of(d));
         if !is_prime || p % 4 != 1 {
             return Err(Error::invalid(
                 "MURA order",

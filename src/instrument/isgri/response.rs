@@ -200,7 +200,7 @@ fn check_edges(name: &str, edges: &[f64]) -> Result<()> {
 }
 
 /// An ancillary response: on-axis effective area per true-energy bin (OGIP `SPECRESP`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Arf {
     /// Lower bin edges, keV.
     pub energ_lo: Vec<f64>,
@@ -243,7 +243,7 @@ impl Arf {
 
 /// A redistribution matrix: probability that a photon detected in true-energy bin i is
 /// reconstructed in channel j, including resolution, threshold and the version's gain estimate.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rmf {
     /// Lower true-energy edges, keV.
     pub energ_lo: Vec<f64>,

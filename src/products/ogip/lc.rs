@@ -199,12 +199,12 @@ pub fn read_lightcurve(path: &Path) -> Result<LightCurve> {
         let f = &mut f;
         let t = Table::require(f, path, &["RATE"], "an OGIP light curve")?;
         t.require_columns(&["TIME", "RATE", "ERROR"])?;
-        if let Some(sys) = t.optional_text(f, "TIMESYS")? {
-            if !sys.eq_ignore_ascii_case("TT") {
-                return Err(t.error(format!(
-                    "TIMESYS = {sys:?}; only TT (the INTEGRAL time scale) is supported"
-                )));
-            }
+        if let Some(sys) = t.optional_text(f, "TIMESYS")?
+            && !sys.eq_ignore_ascii_case("TT")
+        {
+            return Err(t.error(format!(
+                "TIMESYS = {sys:?}; only TT (the INTEGRAL time scale) is supported"
+            )));
         }
         let timeunit = t
             .optional_text(f, "TIMEUNIT")?

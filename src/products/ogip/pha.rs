@@ -570,14 +570,14 @@ fn channel_bounds(
                 rmf_first + rmf.n_channels() as i64 - 1
             )));
         }
-        if let Some((lo, hi)) = &own {
-            if let Some(m) = grid_mismatch(
+        if let Some((lo, hi)) = &own
+            && let Some(m) = grid_mismatch(
                 ("the EBOUNDS of the spectrum file", lo, hi),
                 ("the RMF", &rmf.e_min, &rmf.e_max),
                 "channel",
-            ) {
-                return Err(t.error(format!("{where_}{m}")));
-            }
+            )
+        {
+            return Err(t.error(format!("{where_}{m}")));
         }
     }
     match (own, rmf) {

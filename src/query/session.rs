@@ -1,0 +1,628 @@
+//! [`get_product`]: a request in, a product out, through the provenance-cached workflow.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{ProductType, Request, catalog_to_oda_json};
+use crate::analysis::catalog::Catalog;
+use crate::analysis::extract::DEFAULT_CHANNELS;
+use crate::archive::{Archive, ScwId};
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::fit::SpectralFit;
+use crate::products::{
+    Image, LightCurve, Spectrum, write_catalog, write_image, write_lightcurve, write_spectrum_files,
+};
+use crate::sky::SkyCoord;
+use crate::workflow::units::{
+    CatalogUnit, DetectionUnit, Extracted, Extraction, ExtractionUnit, FitUnit, MOSAIC_BATCH,
+    MosaicUnit, ScwEvents, TARGET_MATCH_ARCMIN,
+};
+use crate::workflow::{Cache, Identity, Node, ProgressFn, ProvenanceGraph, RunLog, Workflow};
+
+/// The product of a request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Product {
+    /// `isgri_image`: the mosaic and its catalog.
+    Image(Box<Image>),
+    /// `isgri_spectrum`: one spectrum per catalog source.
+    Spectrum {
+        /// The spectra, in catalog order.
+        spectra: Vec<Spectrum>,
+        /// The catalog they were extracted for.
+        catalog: Catalog,
+    },
+    /// `isgri_lc`: one light curve per catalog source.
+    LightCurve {
+        /// The light curves, in catalog order.
+        light_curves: Vec<LightCurve>,
+        /// The catalog they were extracted for.
+        catalog: Catalog,
+    },
+    /// `spectral_fit`: the fit of the target's spectrum.
+    SpectralFit {
+        /// The fit.
+        fit: Box<SpectralFit>,
+        /// The fitted spectrum.
+        spectrum: Box<Spectrum>,
+        /// The catalog of the extraction.
+        catalog: Catalog,
+    },
+}
+
+impl Product {
+    /// The catalog behind the product.
+    pub fn catalog(&self) -> &Catalog {
+        match self {
+            Product::Image(i) => &i.catalog,
+            Product::Spectrum { catalog, .. }
+            | Product::LightCurve { catalog, .. }
+            | Product::SpectralFit { catalog, .. } => catalog,
+        }
+    }
+}
+
+/// A product with everything needed to trust and reproduce it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProductResult {
+    /// The request (it reproduces the product: see [`Request::to_url_query`],
+    /// [`Request::to_rust_code`], [`Request::to_python_code`]).
+    pub request: Request,
+    /// The product.
+    pub product: Product,
+    /// The Science Windows used.
+    pub scws: Vec<ScwId>,
+    /// Remarks of the selection.
+    pub comments: Vec<String>,
+    /// The product's identity: the hash of its whole provenance.
+    pub identity: Identity,
+    /// Every unit behind the product.
+    pub provenance: ProvenanceGraph,
+    /// Units computed and reused by this request, and problems worked around.
+    pub log: RunLog,
+    /// Wall time of the request, s.
+    pub elapsed_s: f64,
+}
+
+/// A file written by [`ProductResult::write`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WrittenFile {
+    /// `image`, `catalog`, `spectrum`, `rmf`, `arf`, `lightcurve`, `result`.
+    pub kind: String,
+    /// Path relative to the output directory.
+    pub path: String,
+    /// The source, for per-source files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// A file-name stem for a source name (`4U 1700-377` → `4U_1700-377`).
+fn stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '+' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn finite(x: f64) -> Value {
+    if x.is_finite() { json!(x) } else { Value::Null }
+}
+
+impl ProductResult {
+    /// Writes the product's FITS files (and the ODA catalog JSON) into `dir`, plus
+    /// `result.json` (the document of [`ProductResult::to_json`]). Every file is written
+    /// atomically.
+    ///
+    /// # Errors
+    /// I/O and FITS errors, naming the file.
+    pub fn write(&self, dir: &Path) -> Result<Vec<WrittenFile>> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut files = Vec::new();
+        let mut add = |kind: &str, path: &Path, source: Option<&str>| {
+            files.push(WrittenFile {
+                kind: kind.into(),
+                path: path.strip_prefix(dir).unwrap_or(path).display().to_string(),
+                source: source.map(str::to_string),
+            });
+        };
+        let spectrum_files = |s: &Spectrum, add: &mut dyn FnMut(&str, &Path, Option<&str>)| {
+            write_spectrum_files(dir, &stem(&s.source), s).map(|f| {
+                add("spectrum", &f.pha, Some(&s.source));
+                add("rmf", &f.rmf, Some(&s.source));
+                add("arf", &f.arf, Some(&s.source));
+            })
+        };
+        match &self.product {
+            Product::Image(image) => {
+                let p = dir.join("isgri_image.fits");
+                write_image(&p, image)?;
+                add("image", &p, None);
+            }
+            Product::Spectrum { spectra, .. } => {
+                for s in spectra.iter().filter(|s| s.exposure > 0.0) {
+                    spectrum_files(s, &mut add)?;
+                }
+            }
+            Product::LightCurve { light_curves, .. } => {
+                for lc in light_curves.iter().filter(|l| !l.is_empty()) {
+                    let p = dir.join(format!("{}_lc.fits", stem(&lc.source)));
+                    write_lightcurve(&p, lc)?;
+                    add("lightcurve", &p, Some(&lc.source));
+                }
+            }
+            Product::SpectralFit { spectrum, .. } => {
+                spectrum_files(spectrum, &mut add)?;
+            }
+        }
+        let p = dir.join("catalog.fits");
+        write_catalog(&p, self.product.catalog())?;
+        add("catalog", &p, None);
+        let p = dir.join("catalog.json");
+        write_text(&p, &catalog_to_oda_json(self.product.catalog()).to_string())?;
+        add("catalog_json", &p, None);
+        files.push(WrittenFile {
+            kind: "result".into(),
+            path: "result.json".into(),
+            source: None,
+        });
+        let doc = self.to_json(&files);
+        let text = serde_json::to_string_pretty(&doc)
+            .map_err(|e| Error::io(dir.join("result.json"), std::io::Error::other(e)))?;
+        write_text(&dir.join("result.json"), &text)?;
+        Ok(files)
+    }
+
+    /// The result as one JSON document: request (with its URL, Rust and Python forms), Science
+    /// Windows, catalog rows, fit parameters and fluxes, light-curve points, files, and the
+    /// units computed and reused.
+    pub fn to_json(&self, files: &[WrittenFile]) -> Value {
+        let catalog: Vec<Value> = self
+            .product
+            .catalog()
+            .entries()
+            .iter()
+            .map(|e| {
+                json!({
+                    "name": e.name, "ra": e.position.ra(), "dec": e.position.dec(),
+                    "significance": finite(e.significance), "flux": finite(e.rate),
+                    "flux_error": finite(e.rate_err), "flux_unit": "count/s",
+                    "error_radius_arcmin": finite(e.error_radius_arcmin), "is_new": e.is_new,
+                })
+            })
+            .collect();
+        let mut doc = json!({
+            "product": self.request.product.name(),
+            "request": {
+                "parameters": params_json(&self.request),
+                "url_query": self.request.to_url_query(),
+                "rust": self.request.to_rust_code(),
+                "python": self.request.to_python_code(),
+                "warnings": self.request.warnings,
+            },
+            "scws": self.scws.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "n_scw": self.scws.len(),
+            "comments": self.comments,
+            "catalog": catalog,
+            "files": files,
+            "identity": self.identity.hex(),
+            "units": {
+                "computed": self.log.computed().count(),
+                "reused": self.log.reused().count(),
+                "computed_by_unit": self.log.computed_by_name(),
+                "reused_by_unit": self.log.reused_by_name(),
+                "computed_identities": self.log.computed().map(|r| r.identity.hex()).collect::<Vec<_>>(),
+            },
+            "warnings": self.log.warnings,
+            "elapsed_s": self.elapsed_s,
+        });
+        match &self.product {
+            Product::SpectralFit { fit, .. } => {
+                let (f, fe) = fit.flux(30.0, 300.0);
+                doc["fit"] = json!({
+                    "source": fit.source,
+                    "model": fit.kind.xspec_name(),
+                    "energy_range_keV": [fit.energy_range.0, fit.energy_range.1],
+                    "parameters": fit.parameters.iter().map(|p| json!({
+                        "name": p.name, "value": finite(p.value), "error": finite(p.error), "unit": p.unit,
+                    })).collect::<Vec<_>>(),
+                    "chi2": finite(fit.chi2), "dof": fit.dof, "p_value": finite(fit.p_value),
+                    "flux": {"band_keV": [30.0, 300.0], "value": finite(f), "error": finite(fe), "unit": "erg/cm2/s"},
+                });
+            }
+            Product::LightCurve { light_curves, .. } => {
+                doc["light_curves"] = light_curves
+                    .iter()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| {
+                        json!({
+                            "source": l.source, "band_keV": [l.band.0, l.band.1],
+                            "time_unit": "IJD (TT), bin centre", "rate_unit": "count/s",
+                            "time": l.time, "timedel_s": l.timedel,
+                            "rate": l.rate.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
+                            "error": l.error.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
+                            "fracexp": l.fracexp,
+                        })
+                    })
+                    .collect();
+            }
+            Product::Spectrum { spectra, .. } => {
+                doc["spectra"] = spectra
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "source": s.source, "exposure_s": s.exposure,
+                            "n_channels": s.n_channels(),
+                        })
+                    })
+                    .collect();
+            }
+            Product::Image(image) => {
+                let m = &image.mosaic;
+                doc["image"] = json!({
+                    "shape": m.intensity.dim(), "pixel_deg": m.projection.pixel_scale(),
+                    "center": [m.projection.center().ra(), m.projection.center().dec()],
+                    "band_keV": [m.band.e1, m.band.e2], "n_scw": m.n_images,
+                });
+            }
+        }
+        doc
+    }
+}
+
+impl std::fmt::Display for ProductResult {
+    /// A short human summary: selection, detections or fit, cache use, time.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} — {} Science Window(s), {:.2} s",
+            self.request.product.name(),
+            self.scws.len(),
+            self.elapsed_s
+        )?;
+        for c in &self.comments {
+            writeln!(f, "  # {c}")?;
+        }
+        match &self.product {
+            Product::SpectralFit { fit, .. } => write!(f, "{fit}")?,
+            Product::LightCurve { light_curves, .. } => {
+                for l in light_curves.iter().filter(|l| !l.is_empty()) {
+                    writeln!(f, "  light curve {}: {} bins", l.source, l.len())?;
+                }
+            }
+            Product::Spectrum { spectra, .. } => {
+                for s in spectra {
+                    writeln!(f, "  spectrum {}: exposure {:.0} s", s.source, s.exposure)?;
+                }
+            }
+            Product::Image(_) => {}
+        }
+        write!(f, "{}", self.product.catalog())?;
+        writeln!(
+            f,
+            "units: {} computed, {} reused from the cache; product identity {}",
+            self.log.computed().count(),
+            self.log.reused().count(),
+            self.identity.short()
+        )?;
+        for w in &self.log.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
+        for w in &self.request.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The request's canonical parameters as a JSON object.
+fn params_json(request: &Request) -> Value {
+    Value::Object(
+        request
+            .parameters()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
+}
+
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(path, e)
+        })
+}
+
+/// An analysis session: the settings, the archive (opened on first use) and the workflow with
+/// its cache. Requests in one session run one after the other and share the open archive.
+pub struct Session {
+    settings: Settings,
+    archive: OnceLock<Arc<Archive>>,
+    workflow: Workflow,
+    batch: usize,
+    busy: Mutex<()>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session with these settings (the cache is opened now, the archive at the first request).
+    ///
+    /// # Errors
+    /// An unusable cache directory.
+    pub fn new(settings: Settings) -> Result<Session> {
+        let cache = Cache::open(settings.cache_dir(), settings.cache_limit)?;
+        Ok(Session {
+            settings,
+            archive: OnceLock::new(),
+            workflow: Workflow::new(cache),
+            batch: MOSAIC_BATCH,
+            busy: Mutex::new(()),
+        })
+    }
+
+    /// A session with the settings of the environment (`ODA_DATA`, `ODA_ARCHIVE`, …).
+    ///
+    /// # Errors
+    /// As [`Settings::from_env`] and [`Session::new`].
+    pub fn from_env() -> Result<Session> {
+        Session::new(Settings::from_env()?)
+    }
+
+    /// Reports the progress of long stages to `f`.
+    pub fn with_progress(mut self, f: ProgressFn) -> Session {
+        self.workflow = self.workflow.with_progress(f);
+        self
+    }
+
+    /// Combines images in batches of `n` Science Windows (default [`MOSAIC_BATCH`]): memory
+    /// holds one batch of images at a time.
+    pub fn with_mosaic_batch(mut self, n: usize) -> Session {
+        self.batch = n.max(1);
+        self
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The workflow (its cache, its log).
+    pub fn workflow(&self) -> &Workflow {
+        &self.workflow
+    }
+
+    /// The archive, opened on first use.
+    ///
+    /// # Errors
+    /// As [`Archive::open`].
+    pub fn archive(&self) -> Result<Arc<Archive>> {
+        if let Some(a) = self.archive.get() {
+            return Ok(a.clone());
+        }
+        let a = Arc::new(Archive::open(&self.settings)?);
+        Ok(self.archive.get_or_init(|| a).clone())
+    }
+
+    /// Runs `request`: selects the Science Windows, builds the analysis graph and gets its
+    /// product from the workflow (reusing every cached unit).
+    ///
+    /// # Errors
+    /// An empty selection; analysis errors; every Science Window failing (single failures are
+    /// reported in the result's log and skipped).
+    pub fn get_product(&self, request: &Request) -> Result<ProductResult> {
+        let _busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        let t0 = Instant::now();
+        let wf = &self.workflow;
+        wf.clear_log();
+        let archive = self.archive()?;
+        let selection = archive.select(&request.selection)?;
+        let scws: Vec<ScwId> = selection.ids();
+        if scws.is_empty() {
+            return Err(Error::EmptySelection {
+                reason: format!(
+                    "no Science Window matches {}{}",
+                    request.to_url_query(),
+                    selection
+                        .comments
+                        .iter()
+                        .map(|c| format!("; {c}"))
+                        .collect::<String>()
+                ),
+            });
+        }
+        let events: Vec<ScwEvents> = scws
+            .iter()
+            .map(|id| ScwEvents::new(&archive, *id))
+            .collect::<Result<_>>()?;
+        let version = request.selection.osa_version;
+        let center = match request.selection.target {
+            Some(t) => t,
+            None => selection.scws[0].attitude.pointing(),
+        };
+        let target: Option<(String, SkyCoord)> = request.selection.target.map(|t| {
+            (
+                request
+                    .selection
+                    .src_name
+                    .clone()
+                    .unwrap_or_else(|| "target".into()),
+                t,
+            )
+        });
+        let detection = || -> Result<DetectionUnit> {
+            Ok(DetectionUnit::new(
+                MosaicUnit::new(&events, request.band, version, center, self.batch)?,
+                request.detection_threshold,
+            ))
+        };
+        let catalog_unit = || -> Result<CatalogUnit> {
+            match &request.selected_catalog {
+                Some(c) => CatalogUnit::user(c.clone()),
+                None => Ok(CatalogUnit::detected(detection()?, target.clone())),
+            }
+        };
+        let request_node = |inputs: Vec<Arc<Node>>| {
+            Node::new(request.product.name(), "1", params_json(request), inputs)
+        };
+        let (product, root) = match request.product {
+            ProductType::IsgriImage => {
+                let det = detection()?;
+                let catalog = wf.get(&det)?;
+                let stack = wf.get(det.mosaic())?;
+                let root = request_node(vec![det.node().clone()]);
+                (
+                    Product::Image(Box::new(Image {
+                        mosaic: stack.mosaic,
+                        catalog,
+                    })),
+                    root,
+                )
+            }
+            ProductType::IsgriSpectrum | ProductType::SpectralFit => {
+                let unit = ExtractionUnit::new(
+                    &events,
+                    catalog_unit()?,
+                    Extraction::Spectrum(DEFAULT_CHANNELS.to_vec()),
+                    version,
+                );
+                let catalog = wf.get(unit.catalog().as_ref())?;
+                if request.product == ProductType::IsgriSpectrum {
+                    let Extracted::Spectra(spectra) = wf.get(&unit)? else {
+                        return Err(internal("spectra"));
+                    };
+                    let root = request_node(vec![unit.node().clone()]);
+                    (Product::Spectrum { spectra, catalog }, root)
+                } else {
+                    let source = fit_source(&catalog, target.as_ref())?;
+                    let fit_unit = FitUnit::new(unit.clone(), &source, request.xspec_model);
+                    let fit = wf.get(&fit_unit)?;
+                    let Extracted::Spectra(spectra) = wf.get(&unit)? else {
+                        return Err(internal("spectra"));
+                    };
+                    let spectrum = spectra
+                        .into_iter()
+                        .find(|s| s.source == source)
+                        .ok_or_else(|| internal("the fitted spectrum"))?;
+                    let root = request_node(vec![fit_unit.node().clone()]);
+                    (
+                        Product::SpectralFit {
+                            fit: Box::new(fit),
+                            spectrum: Box::new(spectrum),
+                            catalog,
+                        },
+                        root,
+                    )
+                }
+            }
+            ProductType::IsgriLc => {
+                let unit = ExtractionUnit::new(
+                    &events,
+                    catalog_unit()?,
+                    Extraction::LightCurve(request.band, request.time_bin_s),
+                    version,
+                );
+                let catalog = wf.get(unit.catalog().as_ref())?;
+                let Extracted::LightCurves(light_curves) = wf.get(&unit)? else {
+                    return Err(internal("light curves"));
+                };
+                let root = request_node(vec![unit.node().clone()]);
+                (
+                    Product::LightCurve {
+                        light_curves,
+                        catalog,
+                    },
+                    root,
+                )
+            }
+        };
+        Ok(ProductResult {
+            request: request.clone(),
+            product,
+            scws,
+            comments: selection.comments.clone(),
+            identity: root.identity,
+            provenance: root.graph(),
+            log: wf.log(),
+            elapsed_s: t0.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+use crate::workflow::Unit;
+
+fn internal(what: &str) -> Error {
+    Error::invalid(
+        "product",
+        what,
+        "the product the analysis unit computes (internal inconsistency: please report)",
+    )
+}
+
+/// The catalog source to fit: the one at the target, else the most significant.
+fn fit_source(catalog: &Catalog, target: Option<&(String, SkyCoord)>) -> Result<String> {
+    if let Some((name, pos)) = target {
+        if let Some(e) = catalog.get(name) {
+            return Ok(e.name.clone());
+        }
+        if let Some(e) = catalog
+            .entries()
+            .iter()
+            .filter(|e| e.position.separation(pos) * 60.0 < TARGET_MATCH_ARCMIN)
+            .min_by(|a, b| {
+                a.position
+                    .separation(pos)
+                    .total_cmp(&b.position.separation(pos))
+            })
+        {
+            return Ok(e.name.clone());
+        }
+    }
+    catalog
+        .entries()
+        .iter()
+        .max_by(|a, b| a.significance.total_cmp(&b.significance))
+        .map(|e| e.name.clone())
+        .ok_or_else(|| {
+            Error::invalid(
+                "selected_catalog",
+                "(empty)",
+                "a catalog with the source to fit (give src_name or RA/DEC)",
+            )
+        })
+}
+
+/// Runs `request` in a new [`Session`] with the environment's settings.
+///
+/// # Errors
+/// As [`Session::get_product`].
+pub fn get_product(request: &Request) -> Result<ProductResult> {
+    Session::from_env()?.get_product(request)
+}
+
+/// The default output directory name of a request: `<product>-<identity prefix>`.
+pub fn default_out_dir(result: &ProductResult) -> PathBuf {
+    PathBuf::from(format!(
+        "{}-{}",
+        result.request.product.name(),
+        result.identity.short()
+    ))
+}

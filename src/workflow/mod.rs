@@ -1,0 +1,443 @@
+//! Analysis units identified by provenance, cached on disk and run in parallel.
+//!
+//! Every step of an analysis is a [`Unit`]: a pure function of its explicit inputs (other
+//! units) and parameters, with a version string. Its [`Identity`] hashes all of that,
+//! recursively, so it names the whole computation behind a result. [`Workflow::get`] returns a
+//! unit's output from the [`Cache`] when an entry with that identity exists (verified against
+//! its checksums), and otherwise computes it — once, even when several threads or processes
+//! ask at the same moment — and stores it. A new request thus reuses whatever any earlier
+//! request computed: the same Science Window image serves every mosaic it belongs to, and a
+//! light curve with a new time bin reuses the events and the catalog.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use oda::workflow::{Cache, EntryClass, Node, Unit, Workflow};
+//!
+//! /// The sum of the first n integers, as a unit.
+//! struct Sum { n: u64, node: Arc<Node> }
+//! impl Sum {
+//!     fn new(n: u64) -> Sum {
+//!         Sum { n, node: Node::new("Sum", "1", serde_json::json!({ "n": n }), vec![]) }
+//!     }
+//! }
+//! impl Unit for Sum {
+//!     type Output = u64;
+//!     fn node(&self) -> &Arc<Node> { &self.node }
+//!     fn class(&self) -> EntryClass { EntryClass::Product }
+//!     fn run(&self, _: &Workflow) -> oda::Result<u64> { Ok((1..=self.n).sum()) }
+//! }
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let wf = Workflow::new(Cache::open(dir.path(), 1 << 30)?);
+//! assert_eq!(wf.get(&Sum::new(100))?, 5050);   // computed
+//! assert_eq!(wf.get(&Sum::new(100))?, 5050);   // from the cache
+//! let log = wf.log();
+//! assert_eq!((log.computed().count(), log.reused().count()), (1, 1));
+//! # Ok::<(), oda::Error>(())
+//! ```
+
+pub mod cache;
+pub mod provenance;
+pub mod units;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+pub use cache::{Cache, CacheStats, EntryClass, GcReport, Lookup, Record, VerifyReport};
+pub use provenance::{GraphNode, Identity, Node, ProvenanceGraph};
+
+use crate::error::{Error, Result};
+
+/// How a unit's output is written into, and read from, its cache entry.
+pub trait Payload: Sized + Send + Sync {
+    /// Writes the payload files into `dir` (an empty directory).
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn save(&self, dir: &Path) -> Result<()>;
+    /// Reads them back.
+    ///
+    /// # Errors
+    /// Missing or undecodable files.
+    fn load(dir: &Path) -> Result<Self>;
+}
+
+/// File name of payloads stored with postcard.
+pub const PAYLOAD_FILE: &str = "payload.postcard";
+
+/// Saves any serde value as one compact binary file (postcard).
+///
+/// # Errors
+/// Serialisation or I/O errors.
+pub fn save_serde<T: Serialize>(value: &T, dir: &Path) -> Result<()> {
+    let path = dir.join(PAYLOAD_FILE);
+    let bytes = postcard::to_stdvec(value)
+        .map_err(|e| Error::io(&path, std::io::Error::other(e.to_string())))?;
+    std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))
+}
+
+/// Loads a value saved by [`save_serde`].
+///
+/// # Errors
+/// Unreadable or undecodable file.
+pub fn load_serde<T: for<'de> Deserialize<'de>>(dir: &Path) -> Result<T> {
+    let path = dir.join(PAYLOAD_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    postcard::from_bytes(&bytes).map_err(|e| Error::Cache {
+        path,
+        message: format!("undecodable payload: {e}"),
+    })
+}
+
+/// Implements [`Payload`] with [`save_serde`]/[`load_serde`] for serde types.
+macro_rules! serde_payload {
+    ($($t:ty),* $(,)?) => {$(
+        impl $crate::workflow::Payload for $t {
+            fn save(&self, dir: &std::path::Path) -> $crate::Result<()> {
+                $crate::workflow::save_serde(self, dir)
+            }
+            fn load(dir: &std::path::Path) -> $crate::Result<Self> {
+                $crate::workflow::load_serde(dir)
+            }
+        }
+    )*};
+}
+pub(crate) use serde_payload;
+
+serde_payload!(u64, f64, String, Vec<f64>);
+
+/// One step of an analysis: a pure function of its inputs and parameters (see the module
+/// documentation).
+pub trait Unit: Sync {
+    /// What it computes.
+    type Output: Payload;
+    /// Its provenance node (name, version, parameters, inputs).
+    fn node(&self) -> &Arc<Node>;
+    /// Its eviction class.
+    fn class(&self) -> EntryClass;
+    /// Computes the output; inputs come from `wf.get(..)`.
+    ///
+    /// # Errors
+    /// Whatever the computation reports.
+    fn run(&self, wf: &Workflow) -> Result<Self::Output>;
+    /// False for units whose data already live somewhere permanent (a real archive's events):
+    /// they are recomputed (read) on each use instead of being copied into the cache.
+    fn cached(&self) -> bool {
+        true
+    }
+}
+
+/// What happened to one unit in a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitRun {
+    /// Identity.
+    pub identity: Identity,
+    /// Unit name.
+    pub name: String,
+    /// `computed` (with its time), `reused` (a verified cache entry), or `recomputed`
+    /// (the entry was damaged; why).
+    pub outcome: Outcome,
+}
+
+/// See [`UnitRun`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    /// Computed in this run, taking `seconds`.
+    Computed {
+        /// Compute time, s.
+        seconds: f64,
+    },
+    /// Read from the cache.
+    Reused,
+    /// The cache entry was damaged and was computed again.
+    Recomputed {
+        /// What was wrong with the entry.
+        reason: String,
+        /// Compute time, s.
+        seconds: f64,
+    },
+}
+
+/// The units a workflow computed and reused, in the order they finished.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunLog {
+    /// One line per unit use.
+    pub runs: Vec<UnitRun>,
+    /// Problems met and worked around (damaged cache entries, failed Science Windows).
+    pub warnings: Vec<String>,
+}
+
+impl RunLog {
+    /// Units computed (or recomputed) in this run, each once.
+    pub fn computed(&self) -> impl Iterator<Item = &UnitRun> {
+        self.runs
+            .iter()
+            .filter(|r| !matches!(r.outcome, Outcome::Reused))
+    }
+
+    /// Units read from the cache that this run did not compute itself.
+    pub fn reused(&self) -> impl Iterator<Item = &UnitRun> {
+        let computed: HashSet<Identity> = self.computed().map(|r| r.identity).collect();
+        let mut seen = HashSet::new();
+        self.runs.iter().filter(move |r| {
+            matches!(r.outcome, Outcome::Reused)
+                && !computed.contains(&r.identity)
+                && seen.insert(r.identity)
+        })
+    }
+
+    /// Number of computed units per unit name.
+    pub fn computed_by_name(&self) -> Vec<(String, usize)> {
+        count_by_name(self.computed())
+    }
+
+    /// Number of reused units per unit name.
+    pub fn reused_by_name(&self) -> Vec<(String, usize)> {
+        count_by_name(self.reused())
+    }
+}
+
+fn count_by_name<'a>(runs: impl Iterator<Item = &'a UnitRun>) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for r in runs {
+        match out.iter_mut().find(|(n, _)| *n == r.name) {
+            Some((_, c)) => *c += 1,
+            None => out.push((r.name.clone(), 1)),
+        }
+    }
+    out
+}
+
+/// Progress of a long stage: `done` of `total` items of `stage` (e.g. "ScW images").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// What is being done.
+    pub stage: String,
+    /// Items finished.
+    pub done: usize,
+    /// Items in the stage.
+    pub total: usize,
+}
+
+/// A progress callback (a terminal bar, a notebook display).
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// Runs units through the cache; see the module documentation.
+pub struct Workflow {
+    cache: Cache,
+    log: Mutex<RunLog>,
+    in_flight: Mutex<HashSet<Identity>>,
+    progress: Option<ProgressFn>,
+    /// Incremented on every failure a result would silently depend on.
+    failures: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Debug for Workflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workflow")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Workflow {
+    /// A workflow storing its units in `cache`.
+    pub fn new(cache: Cache) -> Workflow {
+        Workflow {
+            cache,
+            log: Mutex::new(RunLog::default()),
+            in_flight: Mutex::new(HashSet::new()),
+            progress: None,
+            failures: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Reports progress of long stages to `f`.
+    pub fn with_progress(mut self, f: ProgressFn) -> Workflow {
+        self.progress = Some(f);
+        self
+    }
+
+    /// The cache.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// What this workflow computed and reused so far.
+    pub fn log(&self) -> RunLog {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Clears the log (at the start of a request).
+    pub fn clear_log(&self) {
+        if let Ok(mut l) = self.log.lock() {
+            *l = RunLog::default();
+        }
+    }
+
+    /// Reports progress to the callback, if any.
+    pub fn progress(&self, stage: &str, done: usize, total: usize) {
+        if let Some(f) = &self.progress {
+            f(&Progress {
+                stage: stage.to_string(),
+                done,
+                total,
+            });
+        }
+    }
+
+    /// Records a problem that was worked around. With `taints` set, results computed while it
+    /// was reported are not cached (they lack something a later run may supply, such as a
+    /// Science Window that failed to read).
+    pub fn warn(&self, message: String, taints: bool) {
+        if taints {
+            self.failures
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        if let Ok(mut l) = self.log.lock() {
+            l.warnings.push(message);
+        }
+    }
+
+    fn record(&self, node: &Node, outcome: Outcome) {
+        if let Ok(mut l) = self.log.lock() {
+            l.runs.push(UnitRun {
+                identity: node.identity,
+                name: node.name.clone(),
+                outcome,
+            });
+        }
+    }
+
+    /// A verified output from the cache, or `None` (a damaged entry is reported and removed).
+    fn try_load<U: Unit + ?Sized>(
+        &self,
+        unit: &U,
+        damaged: &mut Option<String>,
+    ) -> Option<U::Output> {
+        let node = unit.node();
+        match self.cache.lookup(&node.identity) {
+            Lookup::Missing => None,
+            Lookup::Valid(_, dir) => match U::Output::load(&dir) {
+                Ok(out) => {
+                    self.cache.touch(&node.identity);
+                    Some(out)
+                }
+                Err(e) => {
+                    self.damaged(node, e.to_string(), damaged);
+                    None
+                }
+            },
+            Lookup::Corrupt(why) => {
+                self.damaged(node, why, damaged);
+                None
+            }
+        }
+    }
+
+    fn damaged(&self, node: &Node, why: String, damaged: &mut Option<String>) {
+        self.warn(
+            format!(
+                "damaged cache entry {} ({}): {why}; recomputed",
+                node.identity.short(),
+                node.name
+            ),
+            false,
+        );
+        let _ = self.cache.remove(&node.identity);
+        *damaged = Some(why);
+    }
+
+    /// The output of `unit`: from the cache when a verified entry exists, else computed (once
+    /// across threads and processes: the computation holds the entry's lock) and stored.
+    ///
+    /// # Errors
+    /// Errors of the unit or of its inputs; a cache that cannot store the result.
+    pub fn get<U: Unit + ?Sized>(&self, unit: &U) -> Result<U::Output> {
+        let node = unit.node().clone();
+        if !unit.cached() {
+            return unit.run(self);
+        }
+        let mut damaged = None;
+        if let Some(out) = self.try_load(unit, &mut damaged) {
+            self.record(&node, Outcome::Reused);
+            return Ok(out);
+        }
+        // Another thread of this process computing the same unit may be waiting for us inside
+        // a parallel loop: never block on it, compute alongside (the first store wins).
+        let first_here = self
+            .in_flight
+            .lock()
+            .map(|mut s| s.insert(node.identity))
+            .unwrap_or(false);
+        let _lock = if first_here {
+            match self.cache.lock(&node.identity) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    self.leave(&node.identity);
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        let result = self.compute(unit, &node, damaged);
+        if first_here {
+            self.leave(&node.identity);
+        }
+        result
+    }
+
+    fn leave(&self, id: &Identity) {
+        if let Ok(mut s) = self.in_flight.lock() {
+            s.remove(id);
+        }
+    }
+
+    fn compute<U: Unit + ?Sized>(
+        &self,
+        unit: &U,
+        node: &Arc<Node>,
+        mut damaged: Option<String>,
+    ) -> Result<U::Output> {
+        // Another process may have stored it while we waited for the lock.
+        if let Some(out) = self.try_load(unit, &mut damaged) {
+            self.record(node, Outcome::Reused);
+            return Ok(out);
+        }
+        let failures_before = self.failures.load(std::sync::atomic::Ordering::SeqCst);
+        let t0 = Instant::now();
+        let out = unit.run(self)?;
+        let seconds = t0.elapsed().as_secs_f64();
+        if self.failures.load(std::sync::atomic::Ordering::SeqCst) == failures_before {
+            self.cache
+                .store(node, unit.class(), seconds, |dir| out.save(dir))?;
+        }
+        self.record(
+            node,
+            match damaged {
+                Some(reason) => Outcome::Recomputed { reason, seconds },
+                None => Outcome::Computed { seconds },
+            },
+        );
+        Ok(out)
+    }
+
+    /// Makes sure `unit` is in the cache, computing it if needed, without reading it back when
+    /// it is already there (a cheap check for an entry; its checksums are verified when it is
+    /// read).
+    ///
+    /// # Errors
+    /// As [`Workflow::get`].
+    pub fn ensure<U: Unit + ?Sized>(&self, unit: &U) -> Result<()> {
+        if unit.cached() && self.cache.contains(&unit.node().identity) {
+            return Ok(());
+        }
+        self.get(unit).map(|_| ())
+    }
+}

@@ -1,0 +1,748 @@
+//! The analysis chain as units: events → ScW images → mosaic batches → mosaic → catalog;
+//! events + catalog → per-ScW spectral / light-curve fits → spectra / light curves → fits.
+//!
+//! Per-Science-Window units are independent and run in parallel; combining units take their
+//! inputs in Science-Window order, so products are bit-identical whatever the thread count.
+//! Images are combined in batches of [`MOSAIC_BATCH`] Science Windows, so a request over
+//! thousands of them holds one batch of images in memory at a time; per-ScW spectral and
+//! light-curve fits are small and are combined all at once.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{EntryClass, Node, Payload, Unit, Workflow, serde_payload};
+use crate::analysis::catalog::Catalog;
+use crate::analysis::detect::SourceFinder;
+use crate::analysis::extract::{LightCurveExtractor, ScwLightCurve, ScwSpectra, SpectrumExtractor};
+use crate::analysis::image::{ScwImage, ScwImager, ScwSource};
+use crate::analysis::mosaic::{Mosaic, MosaicSum};
+use crate::analysis::shadowgram::{EnergyBand, ShadowgramMaker};
+use crate::analysis::{DEFAULT_CLEAN_THRESHOLD, MAX_CLEANED_SOURCES};
+use crate::archive::{Archive, EVENTS_FILE, EventList, ScwId, read_events, write_events};
+use crate::error::{Error, Result};
+use crate::fit::{ModelKind, SpectralFit, SpectralFitter};
+use crate::osa::OsaVersion;
+use crate::products::{LightCurve, Spectrum};
+use crate::sky::{ReferenceCatalog, SkyCoord};
+
+/// Science Windows per mosaic batch.
+pub const MOSAIC_BATCH: usize = 50;
+
+impl Payload for EventList {
+    fn save(&self, dir: &Path) -> Result<()> {
+        write_events(&dir.join(EVENTS_FILE), self)
+    }
+    fn load(dir: &Path) -> Result<EventList> {
+        read_events(&dir.join(EVENTS_FILE))
+    }
+}
+
+serde_payload!(
+    ScwImage,
+    Mosaic,
+    Catalog,
+    ScwSpectra,
+    ScwLightCurve,
+    Vec<Spectrum>,
+    Vec<LightCurve>,
+    SpectralFit,
+    MosaicBatch,
+    MosaicStack,
+);
+
+/// The events of one Science Window. From a simulated archive they are generated (and cached,
+/// first in line for eviction: they regenerate bit-identically); from a real archive they are
+/// read from the archive each time (never copied).
+#[derive(Clone, Debug)]
+pub struct ScwEvents {
+    archive: Arc<Archive>,
+    swid: ScwId,
+    node: Arc<Node>,
+}
+
+impl ScwEvents {
+    /// The events of `swid` in `archive`.
+    ///
+    /// # Errors
+    /// A real archive without the events file.
+    pub fn new(archive: &Arc<Archive>, swid: ScwId) -> Result<ScwEvents> {
+        let params = match archive.simulation() {
+            Some(sim) => json!({
+                "swid": swid.to_string(),
+                "archive": "simulated",
+                "seed": sim.seed(),
+                "model_version": crate::simulate::MODEL_VERSION,
+            }),
+            None => {
+                let path = archive.events_path(&swid)?;
+                let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+                let mtime = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos() as u64);
+                json!({
+                    "swid": swid.to_string(),
+                    "archive": archive.root().display().to_string(),
+                    "file": path.display().to_string(),
+                    "size": meta.len(),
+                    "mtime_ns": mtime,
+                })
+            }
+        };
+        Ok(ScwEvents {
+            archive: archive.clone(),
+            swid,
+            node: Node::new("ScwEvents", "1", params, vec![]),
+        })
+    }
+}
+
+impl Unit for ScwEvents {
+    type Output = EventList;
+    fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+    fn class(&self) -> EntryClass {
+        EntryClass::Events
+    }
+    fn cached(&self) -> bool {
+        self.archive.simulation().is_some()
+    }
+    fn run(&self, _: &Workflow) -> Result<EventList> {
+        match self.archive.simulation() {
+            Some(sim) => sim.events(&self.swid),
+            None => self.archive.events(&self.swid),
+        }
+    }
+}
+
+/// The cleaned sky image of one Science Window in one band.
+#[derive(Clone, Debug)]
+pub struct ScwImageUnit {
+    events: ScwEvents,
+    band: EnergyBand,
+    version: OsaVersion,
+    node: Arc<Node>,
+}
+
+impl ScwImageUnit {
+    /// The image of `events` in `band` with `version`'s calibration.
+    pub fn new(events: ScwEvents, band: EnergyBand, version: OsaVersion) -> ScwImageUnit {
+        let node = Node::new(
+            "ScwImage",
+            "1",
+            json!({
+                "E1_keV": band.e1, "E2_keV": band.e2, "osa_version": version.name(),
+                "clean_threshold": DEFAULT_CLEAN_THRESHOLD, "max_cleaned": MAX_CLEANED_SOURCES,
+            }),
+            vec![events.node.clone()],
+        );
+        ScwImageUnit {
+            events,
+            band,
+            version,
+            node,
+        }
+    }
+}
+
+impl Unit for ScwImageUnit {
+    type Output = ScwImage;
+    fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+    fn class(&self) -> EntryClass {
+        EntryClass::ScwProduct
+    }
+    fn run(&self, wf: &Workflow) -> Result<ScwImage> {
+        let events = wf.get(&self.events)?;
+        let sg = ShadowgramMaker::new(vec![self.band], self.version)?
+            .run(&events)
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::ScienceWindow {
+                swid: self.events.swid.to_string(),
+                reason: "no shadowgram".into(),
+            })?;
+        let known = ReferenceCatalog::bundled()?
+            .sources()
+            .iter()
+            .map(|s| s.position)
+            .collect();
+        ScwImager::new(DEFAULT_CLEAN_THRESHOLD, MAX_CLEANED_SOURCES)?
+            .with_known_sources(known)
+            .run(&sg)
+    }
+}
+
+/// The mosaic sums of one batch of Science Window images, with the sources fitted in each.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MosaicBatch {
+    /// The sums.
+    pub sum: MosaicSum,
+    /// Sources fitted in each image, in Science-Window order.
+    pub sources: Vec<(ScwId, Vec<ScwSource>)>,
+}
+
+/// One batch of images added onto the mosaic grid.
+#[derive(Clone, Debug)]
+pub struct MosaicBatchUnit {
+    images: Vec<ScwImageUnit>,
+    empty: MosaicSum,
+    node: Arc<Node>,
+}
+
+impl Unit for MosaicBatchUnit {
+    type Output = MosaicBatch;
+    fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+    fn class(&self) -> EntryClass {
+        EntryClass::ScwProduct
+    }
+    fn run(&self, wf: &Workflow) -> Result<MosaicBatch> {
+        let images: Vec<Result<ScwImage>> = self.images.par_iter().map(|u| wf.get(u)).collect();
+        let mut sum = self.empty.clone();
+        let mut ok = Vec::with_capacity(images.len());
+        for (u, r) in self.images.iter().zip(images) {
+            match r {
+                Ok(img) => ok.push(img),
+                Err(e) => wf.warn(format!("{}: {e}", u.events.swid), true),
+            }
+        }
+        sum.add_all(&ok)?;
+        Ok(MosaicBatch {
+            sum,
+            sources: ok.into_iter().map(|i| (i.swid, i.sources)).collect(),
+        })
+    }
+}
+
+/// The mosaic of all batches and the per-ScW sources the source finder needs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MosaicStack {
+    /// The mosaic.
+    pub mosaic: Mosaic,
+    /// Sources fitted in each Science Window image, in order.
+    pub sources: Vec<(ScwId, Vec<ScwSource>)>,
+}
+
+/// The mosaic of a list of Science Windows.
+#[derive(Clone, Debug)]
+pub struct MosaicUnit {
+    batches: Vec<MosaicBatchUnit>,
+    node: Arc<Node>,
+}
+
+impl MosaicUnit {
+    /// The mosaic centred on `center` of the images of `events` in `band`, in batches of
+    /// `batch` Science Windows.
+    ///
+    /// # Errors
+    /// No Science Windows.
+    pub fn new(
+        events: &[ScwEvents],
+        band: EnergyBand,
+        version: OsaVersion,
+        center: SkyCoord,
+        batch: usize,
+    ) -> Result<MosaicUnit> {
+        if events.is_empty() {
+            return Err(Error::EmptySelection {
+                reason: "no Science Windows to image".into(),
+            });
+        }
+        let pointings: Vec<SkyCoord> = events
+            .iter()
+            .map(|e| {
+                e.archive
+                    .index()
+                    .get(&e.swid)
+                    .map(|s| s.attitude.pointing())
+                    .unwrap_or(center)
+            })
+            .collect();
+        let empty =
+            crate::analysis::mosaic::MosaicMaker::new(center, None).start(band, pointings)?;
+        let grid = json!({
+            "projection": empty.projection,
+            "shape": empty.weight.dim(),
+        });
+        let batches: Vec<MosaicBatchUnit> = events
+            .chunks(batch.max(1))
+            .map(|chunk| {
+                let images: Vec<ScwImageUnit> = chunk
+                    .iter()
+                    .map(|e| ScwImageUnit::new(e.clone(), band, version))
+                    .collect();
+                let node = Node::new(
+                    "MosaicBatch",
+                    "1",
+                    json!({ "grid": grid }),
+                    images.iter().map(|i| i.node.clone()).collect(),
+                );
+                MosaicBatchUnit {
+                    images,
+                    empty: empty.clone(),
+                    node,
+                }
+            })
+            .collect();
+        let node = Node::new(
+            "Mosaic",
+            "1",
+            json!({}),
+            batches.iter().map(|b| b.node.clone()).collect(),
+        );
+        Ok(MosaicUnit { batches, node })
+    }
+
+    /// Number of Science Windows.
+    pub fn n_scw(&self) -> usize {
+        self.batches.iter().map(|b| b.images.len()).sum()
+    }
+}
+
+impl Unit for MosaicUnit {
+    type Output = MosaicStack;
+    fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+    fn class(&self) -> EntryClass {
+        EntryClass::Product
+    }
+    fn run(&self, wf: &Workflow) -> Result<MosaicStack> {
+        let mut total: Option<MosaicSum> = None;
+        let mut sources = Vec::new();
+        let n = self.n_scw();
+        let mut done = 0;
+        for b in &self.batches {
+            let batch = wf.get(b)?;
+            done += b.images.len();
+            wf.progress("ScW images", done, n);
+            match &mut total {
+                None => total = Some(batch.sum),
+                Some(t) => t.merge(&batch.sum)?,
+            }
+            sources.extend(batch.sources);
+        }
+        let total = total.ok_or_else(|| Error::EmptySelection {
+            reason: "no Science Windows to image".into(),
+        })?;
+        if total.n_images == 0 {
+            return Err(Error::EmptySelection {
+                reason: "none of the selected Science Windows could be imaged".into(),
+            });
+        }
+        Ok(MosaicStack {
+            mosaic: total.into_mosaic()?,
+            sources,
+        })
+    }
+}
+
+/// Source detection in a mosaic.
+#[derive(Clone, Debug)]
+pub struct DetectionUnit {
+    mosaic: MosaicUnit,
+    threshold: f64,
+    node: Arc<Node>,
+}
+
+impl DetectionUnit {
+    /// Sources above `threshold` σ in `mosaic`.
+    pub fn new(mosaic: MosaicUnit, threshold: f64) -> DetectionUnit {
+        let node = Node::new(
+            "SourceDetection",
+            "1",
+            json!({ "detection_threshold": threshold }),
+            vec![mosaic.node.clone()],
+        );
+        DetectionUnit {
+            mosaic,
+            threshold,
+            node,
+        }
+    }
+
+    /// The mosaic unit it detects in.
+    pub fn mosaic(&self) -> &MosaicUnit {
+        &self.mosaic
+    }
+}
+
+impl Unit for DetectionUnit {
+    type Output = Catalog;
+    fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+    fn class(&self) -> EntryClass {
+        EntryClass::Product
+    }
+    fn run(&self, wf: &Workflow) -> Result<Catalog> {
+        let stack = wf.get(&self.mosaic)?;
+        SourceFinder::new(self.threshold)?.run_with_sources(&stack.mosaic, &stack.sources)
+    }
+}
+
+/// The catalog spectra and light curves are extracted for: the user's, or the image's
+/// detections completed with the target when it was not detected.
+#[derive(Clone, Debug)]
+pub enum CatalogUnit {
+    /// A catalog given with the request (`selected_catalog`).
+    User {
+        /// The catalog.
+        catalog: Catalog,
+        /// Its provenance node.
+        node: Arc<Node>,
+    },
+    /// Detections, plus the target if missing.
+    Detected {
+        /// The detection.
+        detection: Box<DetectionUnit>,
+        /// The target (name, position) to add when not detected.
+        target: Option<(String, SkyCoord)>,
+        /// Its provenance node.
+        node: Arc<Node>,
+    },
+}
+
+/// Detections closer than this to the target are the target, arcmin.
+pub const TARGET_MATCH_ARCMIN: f64 = 12.0;
+
+impl CatalogUnit {
+    /// The user's catalog.
+    pub fn user(catalog: Catalog) -> Result<CatalogUnit> {
+        let params = serde_json::to_value(&catalog)
+            .map_err(|e| Error::invalid("selected_catalog", e, "a serialisable catalog"))?;
+        Ok(CatalogUnit::User {
+            node: Node::new("UserCatalog", "1", json!({ "catalog": params }), vec![]),
+            catalog,
+        })
+    }
+
+    /// The detections of `detection`, with `target` added when no detection is within
+    /// [`TARGET_MATCH_ARCMIN`] of it.
+    pub fn detected(detection: DetectionUnit, target: Option<(String, SkyCoord)>) -> CatalogUnit {
+        let t = target
+            .as_ref()
+            .map(|(n, p)| json!({"name": n, "ra": p.ra(), "dec": p.dec()}));
+        CatalogUnit::Detected {
+            node: Node::new(
+                "ExtractionCatalog",
+                "1",
+                json!({ "target": t }),
+                vec![detection.node.clone()],
+            ),
+            detection: Box::new(detection),
+            target,
+        }
+    }
+}
+
+impl Unit for CatalogUnit {
+    type Output = Catalog;
+    fn node(&self) -> &Arc<Node> {
+        match self {
+            CatalogUnit::User { node, .. } | CatalogUnit::Detected { node, .. } => node,
+        }
+    }
+    fn class(&self) -> EntryClass {
+        EntryClass::Product
+    }
+    fn run(&self, wf: &Workflow) -> Result<Catalog> {
+        match self {
+            CatalogUnit::User { catalog, .. } => Ok(catalog.clone()),
+            CatalogUnit::Detected {
+                detection, target, ..
+            } => {
+                let mut cat = wf.get(detection.as_ref())?;
+                if let Some((name, pos)) = target {
+                    let found = cat
+                        .entries()
+                        .iter()
+                        .any(|e| e.position.separation(pos) * 60.0 < TARGET_MATCH_ARCMIN);
+                    if !found {
+                        cat.add_position(name, *pos)?;
+                    }
+                }
+                Ok(cat)
+            }
+        }
+    }
+}
+
+/// What a per-ScW extraction fits: spectra in channels or light curves in time bins.
+#[derive(Clone, Debug)]
+pub enum Extraction {
+    /// Spectra on channels with these edges, keV.
+    Spectrum(Vec<f64>),
+    /// Light curves in a band with bins of this many seconds.
+    LightCurve(EnergyBand, f64),
+}
+
+/// The sky-model fits of one Science Window for spectra or light curves.
+#[derive(Clone, Debug)]
+pub struct ScwExtractionUnit {
+    events: ScwEvents,
+    catalog: Arc<CatalogUnit>,
+    what: Extraction,
+    version: OsaVersion,
+    node: Arc<Node>,
+}
+
+/// Output of [`ScwExtractionUnit`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ScwExtraction {
+    /// Spectral fits.
+    Spectrum(ScwSpectra),
+    /// Light-curve fits.
+    LightCurve(ScwLightCurve),
+}
+serde_payload!(ScwExtraction);
+
+impl Unit for ScwExtractionUnit {
+    type Output = ScwExtraction;
+    fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+    fn class(&self) -> EntryClass {
+        EntryClass::ScwProduct
+    }
+    fn run(&self, wf: &Workflow) -> Result<ScwExtraction> {
+        let catalog = wf.get(self.catalog.as_ref())?;
+        let events = wf.get(&self.events)?;
+        Ok(match &self.what {
+            Extraction::Spectrum(edges) => ScwExtraction::Spectrum(
+                SpectrumExtractor::new(edges, self.version)?.scw_part(&events, &catalog),
+            ),
+            Extraction::LightCurve(band, bin) => ScwExtraction::LightCurve(
+                LightCurveExtractor::new(*band, *bin, self.version)?.scw_part(&events, &catalog),
+            ),
+        })
+    }
+}
+
+/// Spectra or light curves of every catalog source over a list of Science Windows.
+#[derive(Clone, Debug)]
+pub struct ExtractionUnit {
+    parts: Vec<ScwExtractionUnit>,
+    catalog: Arc<CatalogUnit>,
+    what: Extraction,
+    version: OsaVersion,
+    node: Arc<Node>,
+}
+
+impl ExtractionUnit {
+    /// Extraction of `what` for the sources of `catalog` from `events`.
+    pub fn new(
+        events: &[ScwEvents],
+        catalog: CatalogUnit,
+        what: Extraction,
+        version: OsaVersion,
+    ) -> ExtractionUnit {
+        let catalog = Arc::new(catalog);
+        let (name, params) = match &what {
+            Extraction::Spectrum(edges) => (
+                "Spectrum",
+                json!({ "channels_keV": edges, "osa_version": version.name() }),
+            ),
+            Extraction::LightCurve(band, bin) => (
+                "LightCurve",
+                json!({ "E1_keV": band.e1, "E2_keV": band.e2, "time_bin_s": bin,
+                        "osa_version": version.name() }),
+            ),
+        };
+        let parts: Vec<ScwExtractionUnit> = events
+            .iter()
+            .map(|e| ScwExtractionUnit {
+                node: Node::new(
+                    &format!("Scw{name}Fit"),
+                    "1",
+                    params.clone(),
+                    vec![e.node.clone(), catalog.node().clone()],
+                ),
+                events: e.clone(),
+                catalog: catalog.clone(),
+                what: what.clone(),
+                version,
+            })
+            .collect();
+        let node = Node::new(
+            name,
+            "1",
+            params,
+            std::iter::once(catalog.node().clone())
+                .chain(parts.iter().map(|p| p.node.clone()))
+                .collect(),
+        );
+        ExtractionUnit {
+            parts,
+            catalog,
+            what,
+            version,
+            node,
+        }
+    }
+
+    /// The catalog unit.
+    pub fn catalog(&self) -> &Arc<CatalogUnit> {
+        &self.catalog
+    }
+
+    /// Runs the per-ScW fits (in parallel; failures of single Science Windows are reported and
+    /// skipped) and returns them in order.
+    fn parts(&self, wf: &Workflow) -> Result<Vec<ScwExtraction>> {
+        // The shared input first, so that no parallel task waits for another's computation.
+        wf.get(self.catalog.as_ref())?;
+        let n = self.parts.len();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let stage = match self.what {
+            Extraction::Spectrum(_) => "ScW spectral fits",
+            Extraction::LightCurve(..) => "ScW light-curve fits",
+        };
+        let results: Vec<Result<ScwExtraction>> = self
+            .parts
+            .par_iter()
+            .map(|p| {
+                let r = wf.get(p);
+                let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                wf.progress(stage, d, n);
+                r
+            })
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        for (p, r) in self.parts.iter().zip(results) {
+            match r {
+                Ok(x) => out.push(x),
+                Err(e) => wf.warn(format!("{}: {e}", p.events.swid), true),
+            }
+        }
+        if out.is_empty() {
+            return Err(Error::EmptySelection {
+                reason: "none of the selected Science Windows could be analysed".into(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The combined output of an [`ExtractionUnit`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Extracted {
+    /// One spectrum per catalog source.
+    Spectra(Vec<Spectrum>),
+    /// One light curve per catalog source.
+    LightCurves(Vec<LightCurve>),
+}
+serde_payload!(Extracted);
+
+impl Unit for ExtractionUnit {
+    type Output = Extracted;
+    fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+    fn class(&self) -> EntryClass {
+        EntryClass::Product
+    }
+    fn run(&self, wf: &Workflow) -> Result<Extracted> {
+        let catalog = wf.get(self.catalog.as_ref())?;
+        let parts = self.parts(wf)?;
+        match &self.what {
+            Extraction::Spectrum(edges) => {
+                let parts: Vec<ScwSpectra> = parts
+                    .into_iter()
+                    .filter_map(|p| match p {
+                        ScwExtraction::Spectrum(s) => Some(s),
+                        ScwExtraction::LightCurve(_) => None,
+                    })
+                    .collect();
+                Ok(Extracted::Spectra(
+                    SpectrumExtractor::new(edges, self.version)?.combine(&parts, &catalog)?,
+                ))
+            }
+            Extraction::LightCurve(band, bin) => {
+                let parts: Vec<ScwLightCurve> = parts
+                    .into_iter()
+                    .filter_map(|p| match p {
+                        ScwExtraction::LightCurve(s) => Some(s),
+                        ScwExtraction::Spectrum(_) => None,
+                    })
+                    .collect();
+                Ok(Extracted::LightCurves(
+                    LightCurveExtractor::new(*band, *bin, self.version)?
+                        .combine(&parts, &catalog)?,
+                ))
+            }
+        }
+    }
+}
+
+/// A spectral fit of one source's spectrum.
+#[derive(Clone, Debug)]
+pub struct FitUnit {
+    spectra: ExtractionUnit,
+    source: String,
+    model: ModelKind,
+    node: Arc<Node>,
+}
+
+impl FitUnit {
+    /// Fits `model` to the spectrum of `source` (a catalog name) among `spectra`.
+    pub fn new(spectra: ExtractionUnit, source: &str, model: ModelKind) -> FitUnit {
+        let node = Node::new(
+            "SpectralFit",
+            "1",
+            json!({ "source": source, "xspec_model": model.xspec_name() }),
+            vec![spectra.node.clone()],
+        );
+        FitUnit {
+            spectra,
+            source: source.to_string(),
+            model,
+            node,
+        }
+    }
+}
+
+impl Unit for FitUnit {
+    type Output = SpectralFit;
+    fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+    fn class(&self) -> EntryClass {
+        EntryClass::Product
+    }
+    fn run(&self, wf: &Workflow) -> Result<SpectralFit> {
+        let Extracted::Spectra(spectra) = wf.get(&self.spectra)? else {
+            return Err(Error::invalid(
+                "product",
+                "spectral_fit",
+                "a fit of spectra (internal: the input is not a spectrum)",
+            ));
+        };
+        let spectrum = spectra
+            .iter()
+            .find(|s| s.source == self.source)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "src_name",
+                    &self.source,
+                    format!(
+                        "a source of the catalog: {}",
+                        spectra
+                            .iter()
+                            .map(|s| s.source.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+        SpectralFitter::new(self.model).run(spectrum)
+    }
+}
