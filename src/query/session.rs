@@ -170,11 +170,6 @@ impl ProductResult {
         let p = dir.join("catalog.json");
         write_text(&p, &catalog_to_oda_json(self.product.catalog()).to_string())?;
         add("catalog_json", &p, None);
-        files.push(WrittenFile {
-            kind: "result".into(),
-            path: "result.json".into(),
-            source: None,
-        });
         let doc = self.to_json(&files);
         let text = serde_json::to_string_pretty(&doc)
             .map_err(|e| Error::io(dir.join("result.json"), std::io::Error::other(e)))?;

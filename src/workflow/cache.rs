@@ -379,7 +379,7 @@ impl Cache {
         };
         let result = (|| -> Result<Record> {
             fs::create_dir(&stage).map_err(|e| fail(&e))?;
-            write(&stage)?;
+            write(&stage).map_err(|e| fail(&e))?;
             let mut files = Vec::new();
             let mut names: Vec<_> = fs::read_dir(&stage)
                 .map_err(|e| fail(&e))?

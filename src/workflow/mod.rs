@@ -427,17 +427,4 @@ impl Workflow {
         );
         Ok(out)
     }
-
-    /// Makes sure `unit` is in the cache, computing it if needed, without reading it back when
-    /// it is already there (a cheap check for an entry; its checksums are verified when it is
-    /// read).
-    ///
-    /// # Errors
-    /// As [`Workflow::get`].
-    pub fn ensure<U: Unit + ?Sized>(&self, unit: &U) -> Result<()> {
-        if unit.cached() && self.cache.contains(&unit.node().identity) {
-            return Ok(());
-        }
-        self.get(unit).map(|_| ())
-    }
 }

@@ -49,10 +49,28 @@ serde_payload!(
     ScwLightCurve,
     Vec<Spectrum>,
     Vec<LightCurve>,
-    SpectralFit,
     MosaicBatch,
     MosaicStack,
 );
+
+/// Fits are stored as JSON: the model is an internally tagged enum, which the compact binary
+/// format cannot read back. Every number of a converged fit is finite.
+impl Payload for SpectralFit {
+    fn save(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("fit.json");
+        let text =
+            serde_json::to_vec(self).map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
+    }
+    fn load(dir: &Path) -> Result<SpectralFit> {
+        let path = dir.join("fit.json");
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Cache {
+            path,
+            message: format!("undecodable fit: {e}"),
+        })
+    }
+}
 
 /// The events of one Science Window. From a simulated archive they are generated (and cached,
 /// first in line for eviction: they regenerate bit-identically); from a real archive they are
@@ -194,6 +212,10 @@ pub struct MosaicBatch {
 pub struct MosaicBatchUnit {
     images: Vec<ScwImageUnit>,
     empty: MosaicSum,
+    /// Position of the batch's first image in the request and the request's size (progress
+    /// reports only; not part of the identity).
+    offset: usize,
+    total: usize,
     node: Arc<Node>,
 }
 
@@ -206,14 +228,34 @@ impl Unit for MosaicBatchUnit {
         EntryClass::ScwProduct
     }
     fn run(&self, wf: &Workflow) -> Result<MosaicBatch> {
-        let images: Vec<Result<ScwImage>> = self.images.par_iter().map(|u| wf.get(u)).collect();
+        let done = std::sync::atomic::AtomicUsize::new(self.offset);
+        let images: Vec<Result<ScwImage>> = self
+            .images
+            .par_iter()
+            .map(|u| {
+                let r = wf.get(u);
+                let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                wf.progress("ScW images", d, self.total);
+                r
+            })
+            .collect();
         let mut sum = self.empty.clone();
         let mut ok = Vec::with_capacity(images.len());
+        let mut first_error = None;
         for (u, r) in self.images.iter().zip(images) {
             match r {
                 Ok(img) => ok.push(img),
-                Err(e) => wf.warn(format!("{}: {e}", u.events.swid), true),
+                Err(e) => {
+                    wf.warn(format!("{}: {e}", u.events.swid), true);
+                    first_error.get_or_insert(e);
+                }
             }
+        }
+        // When nothing worked, the cause (a full disk, an unreadable archive) is the answer.
+        if ok.is_empty()
+            && let Some(e) = first_error
+        {
+            return Err(e);
         }
         sum.add_all(&ok)?;
         Ok(MosaicBatch {
@@ -273,9 +315,11 @@ impl MosaicUnit {
             "projection": empty.projection,
             "shape": empty.weight.dim(),
         });
+        let batch = batch.max(1);
         let batches: Vec<MosaicBatchUnit> = events
-            .chunks(batch.max(1))
-            .map(|chunk| {
+            .chunks(batch)
+            .enumerate()
+            .map(|(k, chunk)| {
                 let images: Vec<ScwImageUnit> = chunk
                     .iter()
                     .map(|e| ScwImageUnit::new(e.clone(), band, version))
@@ -289,6 +333,8 @@ impl MosaicUnit {
                 MosaicBatchUnit {
                     images,
                     empty: empty.clone(),
+                    offset: k * batch,
+                    total: events.len(),
                     node,
                 }
             })
@@ -617,16 +663,20 @@ impl ExtractionUnit {
             })
             .collect();
         let mut out = Vec::with_capacity(n);
+        let mut first_error = None;
         for (p, r) in self.parts.iter().zip(results) {
             match r {
                 Ok(x) => out.push(x),
-                Err(e) => wf.warn(format!("{}: {e}", p.events.swid), true),
+                Err(e) => {
+                    wf.warn(format!("{}: {e}", p.events.swid), true);
+                    first_error.get_or_insert(e);
+                }
             }
         }
         if out.is_empty() {
-            return Err(Error::EmptySelection {
-                reason: "none of the selected Science Windows could be analysed".into(),
-            });
+            return Err(first_error.unwrap_or_else(|| Error::EmptySelection {
+                reason: "no Science Windows to analyse".into(),
+            }));
         }
         Ok(out)
     }
