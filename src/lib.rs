@@ -25,7 +25,23 @@
 //! - [`simulate`] — the simulated mission that serves as the default archive;
 //! - [`analysis`] — shadowgrams → sky images → mosaics → catalogs; spectra and light curves;
 //! - [`spectrum`], [`fit`] — spectral models and χ² fits with errors and fluxes;
-//! - [`products`] — spectra and light curves and their OGIP FITS files.
+//! - [`products`] — images, catalogs, spectra and light curves: FITS files, polars tables;
+//! - [`workflow`] — analysis units identified by provenance, cached on disk, run in parallel;
+//! - [`query`] — ODA requests (`product`, `src_name`, `T1`, `E1_keV`, …) and [`query::get_product`].
+//!
+//! Most users start from a request:
+//!
+//! ```no_run
+//! use oda::prelude::*;
+//! let request = Request::builder(ProductType::IsgriImage)
+//!     .src_name("Crab")
+//!     .time_range("2003-03-15", "2018-03-16")
+//!     .detection_threshold(7.5)
+//!     .build()?;
+//! let result = get_product(&request)?;   // computed once, then from the cache
+//! println!("{}", result.product.catalog());
+//! # Ok::<(), oda::Error>(())
+//! ```
 //!
 //! Units: energies in keV, angles in degrees, times as [`time::Time`] (IJD, TT) or seconds.
 #![deny(missing_docs)]
@@ -53,6 +69,8 @@ pub mod prelude {
     pub use crate::archive::{Archive, ScienceWindow, ScwId, ScwSelection, Selection};
     pub use crate::config::Settings;
     pub use crate::osa::OsaVersion;
+    pub use crate::products::ToDataFrame;
+    pub use crate::query::{Product, ProductResult, ProductType, Request, Session, get_product};
     pub use crate::sky::{SkyCoord, resolve};
     pub use crate::time::{Time, TimeFormat};
     pub use crate::{Error, Result};

@@ -544,3 +544,57 @@ fn the_request_travels_with_the_product() {
     let back: Product = serde_json::from_str(&text).unwrap();
     assert_eq!(back.catalog(), fit.product.catalog());
 }
+
+#[test]
+fn a_failing_science_window_is_named_and_the_others_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    // Materialise three ScWs of the simulated archive, then read that tree as a real archive
+    // with one event file damaged.
+    let simulated = Settings::simulated(dir.path().join("sim"));
+    let archive = oda::archive::Archive::open(&simulated).unwrap();
+    let image = request("isgri_image", &[]);
+    let ids = archive.select(&image.selection).unwrap().ids();
+    assert_eq!(ids.len(), 3);
+    for id in &ids {
+        archive.events_path(id).unwrap();
+    }
+    let bad = ids[1];
+    let path = archive.events_path(&bad).unwrap();
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let real = Settings::simulated(dir.path().join("data")).with_archive(archive.root());
+    let session = Session::new(real).unwrap();
+    let r = session.get_product(&image).unwrap();
+    assert_eq!(r.scws.len(), 3);
+    assert!(
+        r.log.warnings.iter().any(|w| w.contains(&bad.to_string())),
+        "{:?}",
+        r.log.warnings
+    );
+    assert!(r.product.catalog().get("Crab").is_some());
+    let Product::Image(img) = &r.product else {
+        panic!("an image expected")
+    };
+    assert_eq!(img.mosaic.n_images, 2);
+    // A result missing a ScW is not cached: the next request tries the ScW again.
+    let again = session.get_product(&image).unwrap();
+    assert!(names(again.log.computed_by_name()).contains(&"Mosaic".to_string()));
+    assert!(
+        again
+            .log
+            .warnings
+            .iter()
+            .any(|w| w.contains(&bad.to_string()))
+    );
+    // The real archive's events are read in place, never copied into the cache.
+    let stats = session.workflow().cache().stats();
+    assert!(
+        stats.by_class.iter().all(|(c, _)| *c != EntryClass::Events),
+        "{stats:?}"
+    );
+}
