@@ -30,9 +30,11 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let wf = Workflow::new(Cache::open(dir.path(), 1 << 30)?);
 //! assert_eq!(wf.get(&Sum::new(100))?, 5050);   // computed
+//! assert_eq!(wf.log().computed().count(), 1);
+//! wf.clear_log();                              // a new request
 //! assert_eq!(wf.get(&Sum::new(100))?, 5050);   // from the cache
 //! let log = wf.log();
-//! assert_eq!((log.computed().count(), log.reused().count()), (1, 1));
+//! assert_eq!((log.computed().count(), log.reused().count()), (0, 1));
 //! # Ok::<(), oda::Error>(())
 //! ```
 
