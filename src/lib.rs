@@ -49,6 +49,7 @@
 pub mod analysis;
 pub mod archive;
 pub mod config;
+pub mod display;
 mod error;
 pub mod fit;
 mod fits;

@@ -1,0 +1,354 @@
+//! Products that show themselves: interactive plotly figures in notebooks (with an offline
+//! HTML fallback), HTML tables, and static SVG/PNG figures for papers — no browser needed.
+//!
+//! In an evcxr notebook cell, a product as the last expression displays itself through its
+//! `evcxr_display` method: a bundle with the plotly JSON (rendered natively by JupyterLab with
+//! the `plotly` Python package's extension), `text/html` (the same figure drawn by plotly.js,
+//! which is inlined into the first figure of a kernel session so that an exported notebook shows
+//! its plots without a network) and `text/plain`.
+//!
+//! ```
+//! use oda::display::figures::light_curve_chart;
+//! use oda::products::LightCurve;
+//! let lc = LightCurve {
+//!     source: "Crab".into(), band: (20.0, 40.0), time: vec![5000.0, 5001.0, 5002.0],
+//!     timedel: vec![1000.0; 3], rate: vec![208.0, 210.0, 209.0], error: vec![1.0; 3],
+//!     fracexp: vec![1.0; 3], osa_version: oda::osa::OsaVersion::Osa11_2,
+//! };
+//! let chart = light_curve_chart(&lc);
+//! assert_eq!(chart.to_plotly()["data"].as_array().unwrap().len(), 3); // data, constant, line
+//! let dir = tempfile::tempdir().unwrap();
+//! chart.save_svg(&dir.path().join("crab-lc.svg"))?;                  // for the paper
+//! # Ok::<(), oda::Error>(())
+//! ```
+
+pub mod chart;
+pub mod figures;
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+pub use chart::{Axis, Chart, Heatmap, Panel, Series};
+pub use figures::{ImageScale, catalog_html, image_chart, light_curve_chart, spectrum_chart};
+
+use crate::analysis::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::fit::SpectralFit;
+use crate::products::{Image, LightCurve, Spectrum};
+use crate::query::{Product, ProductResult};
+use crate::workflow::{Progress, ProgressFn, ProvenanceGraph};
+
+/// Environment variable naming a local `plotly.min.js` (the kernel installer sets it to the
+/// copy in the `plotly` Python package).
+pub const PLOTLY_JS_ENV: &str = "ODA_PLOTLY_JS";
+/// Used only when no local plotly.js is known (the figure then needs the network).
+const PLOTLY_CDN: &str = "https://cdn.plot.ly/plotly-2.35.2.min.js";
+
+/// Size of a figure on the page and in static exports, pixels.
+pub const FIGURE_WIDTH: f64 = 900.0;
+/// See [`FIGURE_WIDTH`].
+pub const FIGURE_HEIGHT: f64 = 620.0;
+
+/// Escapes text for HTML.
+pub fn html_escape(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The local plotly.js, if [`PLOTLY_JS_ENV`] names a readable file.
+fn local_plotly_js() -> Option<&'static str> {
+    static JS: OnceLock<Option<String>> = OnceLock::new();
+    JS.get_or_init(|| {
+        let path = std::env::var_os(PLOTLY_JS_ENV)?;
+        let text = std::fs::read_to_string(path).ok()?;
+        // Inlined into a <script> element: it must not close it.
+        (!text.contains("</script")).then_some(text)
+    })
+    .as_deref()
+}
+
+/// The `<script>` that loads plotly.js: inline (once per process) when a local copy is known.
+fn plotly_loader(standalone: bool) -> String {
+    static INLINED: AtomicBool = AtomicBool::new(false);
+    match local_plotly_js() {
+        Some(js) if standalone || !INLINED.swap(true, Ordering::SeqCst) => {
+            format!("<script type=\"text/javascript\">{js}</script>\n")
+        }
+        Some(_) => String::new(),
+        None => format!(
+            "<script type=\"text/javascript\">if (!window.Plotly) {{ var s = document.createElement('script'); \
+             s.src = '{PLOTLY_CDN}'; document.head.appendChild(s); }}</script>\n"
+        ),
+    }
+}
+
+impl Chart {
+    /// An HTML fragment drawing the chart with plotly.js (inlined into the first fragment of
+    /// the process; later fragments on the same page reuse it).
+    pub fn to_html(&self) -> String {
+        self.html(false)
+    }
+
+    fn html(&self, standalone: bool) -> String {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let id = format!(
+            "oda-fig-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let fig = self.to_plotly().to_string().replace("</", "<\\/");
+        format!(
+            "{}<div id=\"{id}\" style=\"width:100%;max-width:{FIGURE_WIDTH}px;height:{FIGURE_HEIGHT}px;\"></div>\n\
+             <script type=\"text/javascript\">(function() {{\n\
+             var fig = {fig};\n\
+             function draw() {{ Plotly.newPlot('{id}', fig.data, fig.layout, {{responsive: true}}); }}\n\
+             if (window.Plotly) {{ draw(); }} else {{ var t = setInterval(function() {{ if (window.Plotly) {{ clearInterval(t); draw(); }} }}, 100); }}\n\
+             }})();</script>\n",
+            plotly_loader(standalone)
+        )
+    }
+
+    /// Writes a standalone HTML page with the interactive figure (plotly.js inlined when a
+    /// local copy is known).
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn save_html(&self, path: &Path) -> Result<()> {
+        let page = format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head><body>\n{}</body></html>\n",
+            html_escape(&self.title),
+            self.html(true)
+        );
+        write_atomically(path, page.as_bytes())
+    }
+
+    /// Writes the figure as SVG ([`FIGURE_WIDTH`] × [`FIGURE_HEIGHT`]).
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn save_svg(&self, path: &Path) -> Result<()> {
+        write_atomically(path, self.to_svg(FIGURE_WIDTH, FIGURE_HEIGHT).as_bytes())
+    }
+
+    /// Writes the figure as PNG at `scale` × ([`FIGURE_WIDTH`] × [`FIGURE_HEIGHT`]) pixels
+    /// (2 gives 1800 × 1240, enough for print).
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn save_png(&self, path: &Path, scale: f32) -> Result<()> {
+        write_atomically(path, &self.to_png(FIGURE_WIDTH, FIGURE_HEIGHT, scale)?)
+    }
+
+    /// The notebook display (see the module documentation).
+    pub fn evcxr_display(&self) {
+        emit(&[
+            (
+                "application/vnd.plotly.v1+json",
+                self.to_plotly().to_string(),
+            ),
+            ("text/html", self.to_html()),
+            ("text/plain", self.title.clone()),
+        ]);
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(path, e)
+        })
+}
+
+/// Prints a display bundle in evcxr's protocol (one `EVCXR_BEGIN_CONTENT` block per MIME type;
+/// the kernel sends them together at the end of the cell).
+fn emit(parts: &[(&str, String)]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for (mime, body) in parts {
+        let _ = writeln!(out, "EVCXR_BEGIN_CONTENT {mime}\n{body}\nEVCXR_END_CONTENT");
+    }
+    let _ = out.flush();
+}
+
+/// Displays a chart together with HTML shown under it in exported pages.
+fn emit_chart(chart: &Chart, extra_html: &str, text: String) {
+    emit(&[
+        (
+            "application/vnd.plotly.v1+json",
+            chart.to_plotly().to_string(),
+        ),
+        ("text/html", format!("{}{extra_html}", chart.to_html())),
+        ("text/plain", text),
+    ]);
+}
+
+impl Image {
+    /// The significance map with the catalog (see [`image_chart`]).
+    pub fn chart(&self) -> Chart {
+        image_chart(self, ImageScale::Significance)
+    }
+
+    /// The notebook display: the significance map with the catalog circled.
+    pub fn evcxr_display(&self) {
+        emit_chart(
+            &self.chart(),
+            &catalog_html(&self.catalog),
+            self.catalog.to_string(),
+        );
+    }
+}
+
+impl Catalog {
+    /// The notebook display: an HTML table.
+    pub fn evcxr_display(&self) {
+        emit(&[
+            ("text/html", catalog_html(self)),
+            ("text/plain", self.to_string()),
+        ]);
+    }
+}
+
+impl Spectrum {
+    /// The spectrum's figure (see [`spectrum_chart`]).
+    pub fn chart(&self) -> Chart {
+        spectrum_chart(self, None)
+    }
+
+    /// The notebook display.
+    pub fn evcxr_display(&self) {
+        emit_chart(
+            &self.chart(),
+            "",
+            format!(
+                "spectrum of {} ({} channels)",
+                self.source,
+                self.n_channels()
+            ),
+        );
+    }
+}
+
+impl LightCurve {
+    /// The light curve's figure with constant and linear fits (see [`light_curve_chart`]).
+    pub fn chart(&self) -> Chart {
+        light_curve_chart(self)
+    }
+
+    /// The notebook display.
+    pub fn evcxr_display(&self) {
+        let chart = self.chart();
+        let notes = chart.notes.join("\n");
+        emit_chart(
+            &chart,
+            "",
+            format!("light curve of {}\n{notes}", self.source),
+        );
+    }
+}
+
+/// The HTML table of a fit's parameters.
+fn fit_html(fit: &SpectralFit) -> String {
+    let mut s = String::from(
+        "<table class=\"oda-fit\"><thead><tr><th>parameter</th><th>value</th><th>error</th><th>unit</th></tr></thead><tbody>",
+    );
+    for p in &fit.parameters {
+        s.push_str(&format!(
+            "<tr><td>{}</td><td>{:.5}</td><td>{:.5}</td><td>{}</td></tr>",
+            html_escape(&p.name),
+            p.value,
+            p.error,
+            html_escape(&p.unit)
+        ));
+    }
+    s.push_str(&format!(
+        "</tbody></table><p>χ²/dof = {:.2}/{}, p = {:.3}</p>",
+        fit.chi2, fit.dof, fit.p_value
+    ));
+    s
+}
+
+impl ProductResult {
+    /// The product's figure (an image, a spectrum with its fit, or the target's light curve).
+    pub fn chart(&self) -> Option<Chart> {
+        match &self.product {
+            Product::Image(i) => Some(i.chart()),
+            Product::Spectrum { spectra, .. } => {
+                spectra.iter().find(|s| s.exposure > 0.0).map(|s| s.chart())
+            }
+            Product::SpectralFit { fit, spectrum, .. } => Some(spectrum_chart(spectrum, Some(fit))),
+            Product::LightCurve { light_curves, .. } => {
+                let target = self.request.selection.src_name.as_deref();
+                light_curves
+                    .iter()
+                    .find(|l| Some(l.source.as_str()) == target && !l.is_empty())
+                    .or_else(|| light_curves.iter().find(|l| !l.is_empty()))
+                    .map(|l| l.chart())
+            }
+        }
+    }
+
+    /// The notebook display: the figure, then the catalog (and fit) tables and the summary.
+    pub fn evcxr_display(&self) {
+        let mut html = String::new();
+        if let Product::SpectralFit { fit, .. } = &self.product {
+            html.push_str(&fit_html(fit));
+        }
+        html.push_str(&catalog_html(self.product.catalog()));
+        html.push_str(&format!("<pre>{}</pre>", html_escape(&self.to_string())));
+        match self.chart() {
+            Some(c) => emit_chart(&c, &html, self.to_string()),
+            None => emit(&[("text/html", html), ("text/plain", self.to_string())]),
+        }
+    }
+}
+
+impl SpectralFit {
+    /// The notebook display: the parameter table.
+    pub fn evcxr_display(&self) {
+        emit(&[
+            ("text/html", fit_html(self)),
+            ("text/plain", self.to_string()),
+        ]);
+    }
+}
+
+impl ProvenanceGraph {
+    /// The notebook display: units per name, and the listing (`to_dot` gives Graphviz).
+    pub fn evcxr_display(&self) {
+        let counts: String = self
+            .unit_counts()
+            .iter()
+            .map(|(n, c)| format!("<tr><td>{}</td><td>{c}</td></tr>", html_escape(n)))
+            .collect();
+        emit(&[
+            (
+                "text/html",
+                format!(
+                    "<p>Provenance of {} ({} units)</p><table><thead><tr><th>unit</th><th>count</th></tr></thead><tbody>{counts}</tbody></table>\
+                     <details><summary>all units</summary><pre>{}</pre></details>",
+                    self.root.short(),
+                    self.nodes.len(),
+                    html_escape(&self.to_string())
+                ),
+            ),
+            ("text/plain", self.to_string()),
+        ]);
+    }
+}
+
+/// A progress callback for notebooks: prints whole lines (cell output is line-buffered) at
+/// every 10 % of each stage.
+pub fn progress_lines() -> ProgressFn {
+    std::sync::Arc::new(|p: &Progress| {
+        let step = (p.total / 10).max(1);
+        if p.done == p.total || p.done.is_multiple_of(step) {
+            println!("{}: {}/{}", p.stage, p.done, p.total);
+        }
+    })
+}
