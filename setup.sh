@@ -23,3 +23,8 @@ echo "== Python packages (pinned, requirements.txt)"
 start=$SECONDS
 python3 -m pip install --quiet --disable-pip-version-check -r requirements.txt
 echo "   ($((SECONDS - start)) s)"
+
+# The "Rust (oda)" Jupyter kernel: evcxr_jupyter (skipped when present), JupyterLab, nbclient,
+# the kernelspec and a warmed build directory (the first time: ~10 min for evcxr_jupyter and
+# ~10 min for the dependency tree on 2 cores).
+"$(dirname "$0")/kernel/install.sh"

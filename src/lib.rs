@@ -64,6 +64,9 @@ pub mod time;
 pub mod workflow;
 
 pub use error::{Error, Result};
+/// The polars crate the products convert to, for notebooks that build their own tables
+/// (`oda::polars::df!`) without another dependency.
+pub use polars;
 
 /// The names a notebook or script usually needs, in one `use`.
 pub mod prelude {

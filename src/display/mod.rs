@@ -27,7 +27,7 @@ pub mod figures;
 
 use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use chart::{Axis, Chart, Heatmap, Panel, Series};
 pub use figures::{ImageScale, catalog_html, image_chart, light_curve_chart, spectrum_chart};
@@ -70,12 +70,35 @@ fn local_plotly_js() -> Option<&'static str> {
     .as_deref()
 }
 
-/// The `<script>` that loads plotly.js: inline (once per process) when a local copy is known.
+/// True the first time it is called in this process. Notebook cells are separate shared
+/// libraries with their own statics, so the mark is a file named after the process (its id and
+/// start time), not a static.
+fn first_figure_of_process() -> bool {
+    let start = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(19).map(str::to_string))
+        })
+        .unwrap_or_default();
+    let mark =
+        std::env::temp_dir().join(format!("oda-plotly-inlined-{}-{start}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(mark)
+        .is_ok()
+}
+
+/// Marks the inline copy of plotly.js in a page (checked by the notebook runner).
+pub const PLOTLY_INLINE_MARK: &str = "<!-- plotly.js inlined by oda -->";
+
+/// The `<script>` that loads plotly.js: inline (in the first figure of a kernel session, or in
+/// every standalone page) when a local copy is known.
 fn plotly_loader(standalone: bool) -> String {
-    static INLINED: AtomicBool = AtomicBool::new(false);
     match local_plotly_js() {
-        Some(js) if standalone || !INLINED.swap(true, Ordering::SeqCst) => {
-            format!("<script type=\"text/javascript\">{js}</script>\n")
+        Some(js) if standalone || first_figure_of_process() => {
+            format!("{PLOTLY_INLINE_MARK}\n<script type=\"text/javascript\">{js}</script>\n")
         }
         Some(_) => String::new(),
         None => format!(
@@ -351,4 +374,77 @@ pub fn progress_lines() -> ProgressFn {
             println!("{}: {}/{}", p.stage, p.done, p.total);
         }
     })
+}
+
+/// The closing table of a paper notebook: each quantity as the paper gives it and as this run
+/// measures it, and whether they agree within the stated tolerance.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Comparison {
+    rows: Vec<(String, String, String, bool)>,
+}
+
+impl Comparison {
+    /// An empty table.
+    pub fn new() -> Comparison {
+        Comparison::default()
+    }
+
+    /// Adds a quantity: the paper's value (as text), this run's, and whether they agree.
+    pub fn row(
+        mut self,
+        quantity: &str,
+        paper: &str,
+        this_run: String,
+        agrees: bool,
+    ) -> Comparison {
+        self.rows
+            .push((quantity.into(), paper.into(), this_run, agrees));
+        self
+    }
+
+    /// True when every row agrees.
+    pub fn all_agree(&self) -> bool {
+        self.rows.iter().all(|r| r.3)
+    }
+
+    /// The table as HTML.
+    pub fn to_html(&self) -> String {
+        let rows: String = self
+            .rows
+            .iter()
+            .map(|(q, p, t, ok)| {
+                format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    html_escape(q),
+                    html_escape(p),
+                    html_escape(t),
+                    if *ok { "✓" } else { "✗" }
+                )
+            })
+            .collect();
+        format!(
+            "<table class=\"oda-comparison\"><thead><tr><th>quantity</th><th>paper</th><th>this run</th><th>agrees</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    }
+
+    /// The notebook display.
+    pub fn evcxr_display(&self) {
+        emit(&[
+            ("text/html", self.to_html()),
+            ("text/plain", self.to_string()),
+        ]);
+    }
+}
+
+impl std::fmt::Display for Comparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (q, p, t, ok) in &self.rows {
+            writeln!(
+                f,
+                "{q:<32} paper {p:<24} this run {t:<24} {}",
+                if *ok { "ok" } else { "DIFFERS" }
+            )?;
+        }
+        Ok(())
+    }
 }

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Runs notebooks headlessly in the "Rust (oda)" kernel and checks what they show.
+
+    python3 kernel/run_notebooks.py [NOTEBOOK ...]   # default: notebooks/*.ipynb
+    python3 kernel/run_notebooks.py --warm           # one trivial cell: compiles the dependency tree
+
+Each notebook is executed with nbclient (any cell error fails the run), saved executed to
+target/notebooks/<name>.ipynb and exported to target/notebooks/<name>.html. The checks: every
+notebook shows at least one figure — an output bundle holding the plotly JSON *and* an HTML
+rendering — and the exported HTML carries plotly.js inline, so its plots show without a network.
+Timings (kernel start to first cell, every cell) go to target/notebooks/timings.json.
+
+Notebook parameters are environment variables (papermill has no Rust translator): the kernel
+inherits ODA_DATA, ODA_NOTEBOOK_SCALE and the like from this process.
+"""
+
+import json
+import os
+import sys
+import time
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbconvert import HTMLExporter
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+OUT = os.path.join(REPO, "target", "notebooks")
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+# Written by oda::display around its inline copy of plotly.js, and in its network fallback.
+PLOTLY_INLINE_MARK = "<!-- plotly.js inlined by oda -->"
+CDN_LOADER = "s.src = 'https://cdn.plot.ly/"
+# A cold start compiles oda and its dependencies inside the kernel before it answers.
+WARM_STARTUP_TIMEOUT = 3600
+STARTUP_TIMEOUT = 600
+CELL_TIMEOUT = 3600
+
+
+def execute(nb, startup_timeout, path="."):
+    """Executes `nb` in the oda kernel; returns (kernel start s, [cell s])."""
+    marks = {"t0": time.monotonic(), "first": None, "starts": {}, "cells": []}
+
+    def cell_start(cell, cell_index):
+        now = time.monotonic()
+        if marks["first"] is None:
+            marks["first"] = now
+        marks["starts"][cell_index] = now
+
+    def cell_done(cell, cell_index, execute_reply):
+        marks["cells"].append((cell_index, time.monotonic() - marks["starts"].get(cell_index, marks["t0"])))
+
+    client = NotebookClient(
+        nb,
+        kernel_name="oda",
+        startup_timeout=startup_timeout,
+        timeout=CELL_TIMEOUT,
+        resources={"metadata": {"path": path}},
+        on_cell_start=cell_start,
+        on_cell_executed=cell_done,
+    )
+    client.execute()
+    start = (marks["first"] or time.monotonic()) - marks["t0"]
+    return start, [round(t, 2) for _, t in sorted(marks["cells"])]
+
+
+def figures(nb):
+    """Outputs that carry a figure bundle (plotly JSON and HTML)."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if PLOTLY_MIME in data and "text/html" in data:
+                found.append(i)
+    return found
+
+
+def run(path):
+    name = os.path.splitext(os.path.basename(path))[0]
+    nb = nbformat.read(path, as_version=4)
+    print(f"== {name}", flush=True)
+    try:
+        startup, cells = execute(nb, STARTUP_TIMEOUT, os.path.dirname(os.path.abspath(path)))
+    except CellExecutionError as e:
+        os.makedirs(OUT, exist_ok=True)
+        nbformat.write(nb, os.path.join(OUT, f"{name}.failed.ipynb"))
+        print(f"{name}: a cell failed:\n{e}", file=sys.stderr)
+        return None
+    os.makedirs(OUT, exist_ok=True)
+    nbformat.write(nb, os.path.join(OUT, f"{name}.ipynb"))
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    with open(os.path.join(OUT, f"{name}.html"), "w", encoding="utf-8") as f:
+        f.write(html)
+    problems = []
+    if not figures(nb):
+        problems.append("no figure bundle (plotly JSON + HTML) in any output")
+    if "Plotly.newPlot" not in html:
+        problems.append("the exported HTML draws no plotly figure")
+    if html.count(PLOTLY_INLINE_MARK) != 1 or CDN_LOADER in html:
+        problems.append(
+            f"the exported HTML carries plotly.js inline {html.count(PLOTLY_INLINE_MARK)} times "
+            "(expected once, so that its plots show without a network)")
+    for p in problems:
+        print(f"{name}: {p}", file=sys.stderr)
+    print(f"   kernel start {startup:.1f} s; cells {cells} s", flush=True)
+    return None if problems else {"kernel_start_s": round(startup, 2), "cells_s": cells}
+
+
+def warm():
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("let warmed = Time::from_mjd_tt(60000.0).is_ok();\nwarmed"))
+    t0 = time.monotonic()
+    startup, cells = execute(nb, WARM_STARTUP_TIMEOUT)
+    out = nb.cells[0].outputs
+    text = "".join(o.get("data", {}).get("text/plain", "") for o in out)
+    if "true" not in text:
+        print(f"warm-up cell gave {out!r}", file=sys.stderr)
+        return 1
+    print(f"   warm-up: kernel start (compiling the dependency tree) {startup:.0f} s, "
+          f"first cell {cells[0] if cells else '?'} s, total {time.monotonic() - t0:.0f} s")
+    return 0
+
+
+def main(argv):
+    if argv[1:] == ["--warm"]:
+        return warm()
+    paths = argv[1:] or sorted(
+        os.path.join(REPO, "notebooks", f)
+        for f in os.listdir(os.path.join(REPO, "notebooks"))
+        if f.endswith(".ipynb")
+    )
+    timings, failed = {}, []
+    for p in paths:
+        r = run(p)
+        if r is None:
+            failed.append(p)
+        else:
+            timings[os.path.basename(p)] = r
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "timings.json"), "w") as f:
+        json.dump(timings, f, indent=2)
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"{len(paths)} notebook(s) ran; executed copies and HTML in {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
