@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what `oda` and its tests need beyond the Rust toolchain, skipping what is present:
 # Debian's build tools for Sherpa (it has no binary wheel for this Python and builds from
-# source) and the pinned Python packages of requirements.txt (astropy, numpy, Sherpa).
+# source) and Chromium (renders exported notebooks with the network off, in the tests), the
+# pinned Python packages of requirements.txt (astropy, numpy, Sherpa, repo2docker), and the
+# "Rust (oda)" Jupyter kernel.
 # Used by the README's quick start and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DEB_PACKAGES=(byacc flex libfftw3-dev pkg-config)
-echo "== Debian packages to build Sherpa: ${DEB_PACKAGES[*]}"
+DEB_PACKAGES=(byacc flex libfftw3-dev pkg-config chromium fonts-dejavu-core)
+echo "== Debian packages: ${DEB_PACKAGES[*]}"
 start=$SECONDS
 if dpkg -s "${DEB_PACKAGES[@]}" >/dev/null 2>&1; then
     echo "   already installed"

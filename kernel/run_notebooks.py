@@ -16,6 +16,8 @@ inherits ODA_DATA, ODA_NOTEBOOK_SCALE and the like from this process.
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 
@@ -75,6 +77,28 @@ def figures(nb):
     return found
 
 
+def offline_figures(html_path):
+    """Renders an exported page in headless Chromium with every network request refused and
+    counts the plotly figures that were drawn (plotly adds an <svg class="main-svg"> to each)."""
+    browser = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        return None, "no Chromium to render the exported HTML (setup.sh installs Debian's chromium)"
+    profile = os.path.join(OUT, ".chromium-profile")
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           # The network is off: no proxy is listening and no host name resolves.
+           "--proxy-server=http://127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
+           f"--user-data-dir={profile}", "--virtual-time-budget=20000", "--dump-dom",
+           "file://" + os.path.abspath(html_path)]
+    try:
+        dom = subprocess.run(cmd, capture_output=True, text=True, timeout=300).stdout
+    except subprocess.TimeoutExpired:
+        return None, "Chromium did not finish rendering the exported HTML in 5 minutes"
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    return dom.count('class="main-svg"'), None
+
+
 def run(path):
     name = os.path.splitext(os.path.basename(path))[0]
     nb = nbformat.read(path, as_version=4)
@@ -100,9 +124,16 @@ def run(path):
         problems.append(
             f"the exported HTML carries plotly.js inline {html.count(PLOTLY_INLINE_MARK)} times "
             "(expected once, so that its plots show without a network)")
+    drawn, why = offline_figures(os.path.join(OUT, f"{name}.html"))
+    if why:
+        problems.append(why)
+    elif drawn < len(figures(nb)):
+        problems.append(f"with the network off, the exported HTML drew {drawn} plotly layers "
+                        f"for {len(figures(nb))} figure(s)")
     for p in problems:
         print(f"{name}: {p}", file=sys.stderr)
-    print(f"   kernel start {startup:.1f} s; cells {cells} s", flush=True)
+    print(f"   kernel start {startup:.1f} s; cells {cells} s; offline HTML drew {drawn} plot layers "
+          f"for {len(figures(nb))} figure(s)", flush=True)
     return None if problems else {"kernel_start_s": round(startup, 2), "cells_s": cells}
 
 
