@@ -42,6 +42,22 @@ fn oda(data: &Path) -> Command {
     c
 }
 
+/// Writes the simulated archive's index (`oda scw list`), outside whatever is measured next.
+fn write_index(data: &Path) {
+    let o = oda(data)
+        .args([
+            "scw",
+            "list",
+            "src_name=Crab",
+            "T1=2003-03-15",
+            "T2=2018-03-16",
+            "max_pointings=1",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn get_product_json(data: &Path, out: &Path, params: &[&str]) -> Value {
     let o = oda(data)
         .arg("get-product")
@@ -258,21 +274,7 @@ fn a_damaged_cache_entry_is_detected_and_recomputed() {
 fn two_processes_asking_at_once_compute_each_unit_once() {
     let dir = tempfile::tempdir().unwrap();
     // Write the simulated archive's index first, so both start on the analysis together.
-    assert!(
-        oda(dir.path())
-            .args([
-                "scw",
-                "list",
-                "src_name=Crab",
-                "T1=2003-03-15",
-                "T2=2018-03-16",
-                "max_pointings=1"
-            ])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    write_index(dir.path());
     let spawn = |out: &str| {
         oda(dir.path())
             .arg("get-product")
@@ -337,21 +339,7 @@ fn an_unwritable_cache_or_a_full_disk_is_a_clear_error_and_harms_nothing() {
     // ignored, makes writes fail with EFBIG as on a full disk); the 60 MB event files cannot be
     // stored.
     let data = dir.path().join("data");
-    assert!(
-        oda(&data)
-            .args([
-                "scw",
-                "list",
-                "src_name=Crab",
-                "T1=2003-03-15",
-                "T2=2018-03-16",
-                "max_pointings=1"
-            ])
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    write_index(&data);
     let mut sh = Command::new("sh");
     sh.arg("-c")
         .arg("trap '' XFSZ; ulimit -f 2048; exec \"$@\"")

@@ -73,6 +73,7 @@ except ImportError as e:  # pragma: no cover - depends on the installation
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check_ogip  # noqa: E402 - after the path is set
+import fitscheck  # noqa: E402
 
 PRODUCTS = {
     # product: (kinds it must contain, kinds it may contain)
@@ -128,19 +129,11 @@ ERROR_TOLERANCE = 0.10   # relative, their 1-sigma errors
 CHI2_TOLERANCE = 0.01    # times max(1, chi2)
 
 
-class Problems:
-    """The problems and notes of the whole directory."""
+class Problems(fitscheck.BaseChecker):
+    """The problems and notes of the whole directory (the checkers' collector, for a directory)."""
 
     def __init__(self):
-        self.problems = []
-
-    def fail(self, message):
-        self.problems.append(message)
-
-    def check(self, condition, message):
-        if not condition:
-            self.fail(message)
-        return bool(condition)
+        super().__init__(None)
 
 
 def say(message):
