@@ -993,6 +993,36 @@ pub(crate) fn significant_digits(v: f64) -> i32 {
 /// Distinguishes the temporary files of concurrent writers within one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A temporary name beside `path` (whose file name is `name`) unique to this process and call:
+/// `.<name>.tmp.<pid>.<n>`. Missing parent directories are created.
+fn temp_sibling(path: &Path, name: &str) -> Result<PathBuf> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    Ok(dir.join(format!(".{name}.tmp.{}.{n}", std::process::id())))
+}
+
+/// Writes `bytes` (a JSON document, a figure) to `path` atomically, as [`write_atomically`]
+/// does for FITS files: under a temporary name beside it, then renamed over it.
+pub(crate) fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        Error::io(
+            path,
+            std::io::Error::other("the path must end in a UTF-8 file name"),
+        )
+    })?;
+    let temp = temp_sibling(path, name)?;
+    std::fs::write(&temp, bytes)
+        .and_then(|()| std::fs::rename(&temp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            Error::io(path, e)
+        })
+}
+
 /// Writes a FITS file to `path` atomically: `build` fills a new file created under a temporary
 /// name in the same directory (`.<name>.tmp.<pid>.<n>`), which is then renamed over `path`.
 /// Missing parent directories are created. On any error the temporary file is removed and an
@@ -1011,13 +1041,7 @@ pub(crate) fn write_atomically(
             "writing gzip-compressed FITS is not supported: write the uncompressed .fits file",
         ));
     }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let temp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
+    let temp = temp_sibling(path, name)?;
     // A leftover from a crashed process that had the same id: cfitsio will not overwrite it.
     match std::fs::remove_file(&temp) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&temp, e)),

@@ -34,6 +34,40 @@ pub const DEFAULT_CLEAN_THRESHOLD: f64 = 6.0;
 /// At most this many sources are cleaned per ScW image.
 pub const MAX_CLEANED_SOURCES: usize = 20;
 
+/// The ScW imager of every analysis: it cleans the reference catalog's sources in the field and
+/// any other peak above [`DEFAULT_CLEAN_THRESHOLD`], at most [`MAX_CLEANED_SOURCES`] of them.
+///
+/// # Errors
+/// Only if the bundled reference catalog cannot be read.
+pub fn cleaning_imager() -> Result<ScwImager> {
+    let known = crate::sky::ReferenceCatalog::bundled()?
+        .sources()
+        .iter()
+        .map(|s| s.position)
+        .collect();
+    Ok(ScwImager::new(DEFAULT_CLEAN_THRESHOLD, MAX_CLEANED_SOURCES)?.with_known_sources(known))
+}
+
+/// The image of one Science Window's events in the (first) band of `maker`.
+///
+/// # Errors
+/// No shadowgram (the maker has no band); errors of the imager.
+pub fn image_scw(
+    maker: &ShadowgramMaker,
+    imager: &ScwImager,
+    events: &EventList,
+) -> Result<ScwImage> {
+    let sg = maker
+        .run(events)
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::ScienceWindow {
+            swid: events.header.swid.to_string(),
+            reason: "no shadowgram".into(),
+        })?;
+    imager.run(&sg)
+}
+
 /// The products of an imaging analysis.
 #[derive(Clone, Debug)]
 pub struct ImageAnalysis {
@@ -67,15 +101,9 @@ impl ImageAnalyzer {
         version: OsaVersion,
         center: SkyCoord,
     ) -> Result<ImageAnalyzer> {
-        let known = crate::sky::ReferenceCatalog::bundled()?
-            .sources()
-            .iter()
-            .map(|s| s.position)
-            .collect();
         Ok(ImageAnalyzer {
             maker: ShadowgramMaker::new(vec![band], version)?,
-            imager: ScwImager::new(DEFAULT_CLEAN_THRESHOLD, MAX_CLEANED_SOURCES)?
-                .with_known_sources(known),
+            imager: cleaning_imager()?,
             finder: SourceFinder::new(detection_threshold)?,
             center,
         })
@@ -111,16 +139,7 @@ impl ImageAnalyzer {
         }
         let scw_images: Vec<ScwImage> = scws
             .par_iter()
-            .map(|id| {
-                let events = load(id)?;
-                let sg = self.maker.run(&events).into_iter().next().ok_or_else(|| {
-                    Error::ScienceWindow {
-                        swid: id.to_string(),
-                        reason: "no shadowgram".into(),
-                    }
-                })?;
-                self.imager.run(&sg)
-            })
+            .map(|id| image_scw(&self.maker, &self.imager, &load(id)?))
             .collect::<Result<_>>()?;
         let mosaic = MosaicMaker::new(self.center, None).run(&scw_images)?;
         let catalog = self.finder.run(&mosaic, &scw_images)?;

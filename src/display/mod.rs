@@ -33,7 +33,7 @@ pub use chart::{Axis, Chart, Heatmap, Panel, Series};
 pub use figures::{ImageScale, catalog_html, image_chart, light_curve_chart, spectrum_chart};
 
 use crate::analysis::catalog::Catalog;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fit::SpectralFit;
 use crate::products::{Image, LightCurve, Spectrum};
 use crate::query::{Product, ProductResult};
@@ -145,7 +145,7 @@ impl Chart {
             html_escape(&self.title),
             self.html(true)
         );
-        write_atomically(path, page.as_bytes())
+        crate::fits::write_bytes_atomically(path, page.as_bytes())
     }
 
     /// Writes the figure as SVG ([`FIGURE_WIDTH`] × [`FIGURE_HEIGHT`]).
@@ -153,7 +153,10 @@ impl Chart {
     /// # Errors
     /// I/O errors.
     pub fn save_svg(&self, path: &Path) -> Result<()> {
-        write_atomically(path, self.to_svg(FIGURE_WIDTH, FIGURE_HEIGHT).as_bytes())
+        crate::fits::write_bytes_atomically(
+            path,
+            self.to_svg(FIGURE_WIDTH, FIGURE_HEIGHT).as_bytes(),
+        )
     }
 
     /// Writes the figure as PNG at `scale` × ([`FIGURE_WIDTH`] × [`FIGURE_HEIGHT`]) pixels
@@ -162,7 +165,7 @@ impl Chart {
     /// # Errors
     /// I/O errors.
     pub fn save_png(&self, path: &Path, scale: f32) -> Result<()> {
-        write_atomically(path, &self.to_png(FIGURE_WIDTH, FIGURE_HEIGHT, scale)?)
+        crate::fits::write_bytes_atomically(path, &self.to_png(FIGURE_WIDTH, FIGURE_HEIGHT, scale)?)
     }
 
     /// The notebook display (see the module documentation).
@@ -176,16 +179,6 @@ impl Chart {
             ("text/plain", self.title.clone()),
         ]);
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(path, e)
-        })
 }
 
 /// Prints a display bundle in evcxr's protocol (one `EVCXR_BEGIN_CONTENT` block per MIME type;

@@ -168,12 +168,17 @@ impl ProductResult {
         write_catalog(&p, self.product.catalog())?;
         add("catalog", &p, None);
         let p = dir.join("catalog.json");
-        write_text(&p, &catalog_to_oda_json(self.product.catalog()).to_string())?;
+        crate::fits::write_bytes_atomically(
+            &p,
+            catalog_to_oda_json(self.product.catalog())
+                .to_string()
+                .as_bytes(),
+        )?;
         add("catalog_json", &p, None);
         let doc = self.to_json(&files);
         let text = serde_json::to_string_pretty(&doc)
             .map_err(|e| Error::io(dir.join("result.json"), std::io::Error::other(e)))?;
-        write_text(&dir.join("result.json"), &text)?;
+        crate::fits::write_bytes_atomically(&dir.join("result.json"), text.as_bytes())?;
         Ok(files)
     }
 
@@ -328,16 +333,6 @@ fn params_json(request: &Request) -> Value {
             .map(|(k, v)| (k, Value::String(v)))
             .collect(),
     )
-}
-
-fn write_text(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(path, e)
-        })
 }
 
 /// An analysis session: the settings, the archive (opened on first use) and the workflow with

@@ -18,16 +18,16 @@ use super::{EntryClass, Node, Payload, Unit, Workflow, serde_payload};
 use crate::analysis::catalog::Catalog;
 use crate::analysis::detect::SourceFinder;
 use crate::analysis::extract::{LightCurveExtractor, ScwLightCurve, ScwSpectra, SpectrumExtractor};
-use crate::analysis::image::{ScwImage, ScwImager, ScwSource};
+use crate::analysis::image::{ScwImage, ScwSource};
 use crate::analysis::mosaic::{Mosaic, MosaicSum};
 use crate::analysis::shadowgram::{EnergyBand, ShadowgramMaker};
-use crate::analysis::{DEFAULT_CLEAN_THRESHOLD, MAX_CLEANED_SOURCES};
+use crate::analysis::{DEFAULT_CLEAN_THRESHOLD, MAX_CLEANED_SOURCES, cleaning_imager, image_scw};
 use crate::archive::{Archive, EVENTS_FILE, EventList, ScwId, read_events, write_events};
 use crate::error::{Error, Result};
 use crate::fit::{ModelKind, SpectralFit, SpectralFitter};
 use crate::osa::OsaVersion;
 use crate::products::{LightCurve, Spectrum};
-use crate::sky::{ReferenceCatalog, SkyCoord};
+use crate::sky::SkyCoord;
 
 /// Science Windows per mosaic batch.
 pub const MOSAIC_BATCH: usize = 50;
@@ -179,22 +179,11 @@ impl Unit for ScwImageUnit {
     }
     fn run(&self, wf: &Workflow) -> Result<ScwImage> {
         let events = wf.get(&self.events)?;
-        let sg = ShadowgramMaker::new(vec![self.band], self.version)?
-            .run(&events)
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::ScienceWindow {
-                swid: self.events.swid.to_string(),
-                reason: "no shadowgram".into(),
-            })?;
-        let known = ReferenceCatalog::bundled()?
-            .sources()
-            .iter()
-            .map(|s| s.position)
-            .collect();
-        ScwImager::new(DEFAULT_CLEAN_THRESHOLD, MAX_CLEANED_SOURCES)?
-            .with_known_sources(known)
-            .run(&sg)
+        image_scw(
+            &ShadowgramMaker::new(vec![self.band], self.version)?,
+            &cleaning_imager()?,
+            &events,
+        )
     }
 }
 
