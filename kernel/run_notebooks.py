@@ -10,12 +10,17 @@ notebook shows at least one figure — an output bundle holding the plotly JSON 
 rendering — and the exported HTML carries plotly.js inline, so its plots show without a network.
 Timings (kernel start to first cell, every cell) go to target/notebooks/timings.json.
 
+evcxr 0.22 answers "ok" to a cell whose code panicked (a failed `assert!`) or returned an `Err`
+through `?`: it only prints the panic or the error to the cell's stderr. So a code cell that writes
+to stderr fails the run here (the paper's notebooks write nothing there otherwise).
+
 Notebook parameters are environment variables (papermill has no Rust translator): the kernel
 inherits ODA_DATA, ODA_NOTEBOOK_SCALE and the like from this process.
 """
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,6 +56,17 @@ def execute(nb, startup_timeout, path="."):
 
     def cell_done(cell, cell_index, execute_reply):
         marks["cells"].append((cell_index, time.monotonic() - marks["starts"].get(cell_index, marks["t0"])))
+        stderr = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                         if o.get("output_type") == "stream" and o.get("name") == "stderr")
+        if stderr.strip():
+            lines = [l for l in stderr.splitlines() if l.strip()]
+            # A panic's message is the line after "thread ... panicked at file:line:".
+            panic = next((i for i, l in enumerate(lines) if " panicked at " in l), None)
+            evalue = lines[panic + 1] if panic is not None and panic + 1 < len(lines) else lines[0]
+            raise CellExecutionError(
+                traceback=f"cell {cell_index}:\n{cell.source}\n-- stderr --\n{stderr}",
+                ename="panic" if panic is not None else "error",
+                evalue=evalue)
 
     client = NotebookClient(
         nb,
@@ -79,7 +95,8 @@ def figures(nb):
 
 def offline_figures(html_path):
     """Renders an exported page in headless Chromium with every network request refused and
-    counts the plotly figures that were drawn (plotly adds an <svg class="main-svg"> to each)."""
+    counts the figures that were drawn: distinct plot elements that plotly marked as plots
+    (class js-plotly-plot) and filled with its <svg class="main-svg"> layers."""
     browser = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
         return None, "no Chromium to render the exported HTML (setup.sh installs Debian's chromium)"
@@ -96,7 +113,11 @@ def offline_figures(html_path):
         return None, "Chromium did not finish rendering the exported HTML in 5 minutes"
     finally:
         shutil.rmtree(profile, ignore_errors=True)
-    return dom.count('class="main-svg"'), None
+    drawn = set()
+    for m in re.finditer(r'<div id="([^"]+)"[^>]*class="[^"]*js-plotly-plot', dom):
+        if 'class="main-svg"' in dom[m.end():m.end() + 5000]:
+            drawn.add(m.group(1))
+    return len(drawn), None
 
 
 def run(path):
@@ -120,6 +141,10 @@ def run(path):
         problems.append("no figure bundle (plotly JSON + HTML) in any output")
     if "Plotly.newPlot" not in html:
         problems.append("the exported HTML draws no plotly figure")
+    ids = re.findall(r"Plotly\.newPlot\('([^']+)'", html)
+    if len(set(ids)) != len(ids):
+        problems.append(f"figures share element ids ({len(ids)} plots, {len(set(ids))} ids): "
+                        "only one of each would be drawn")
     if html.count(PLOTLY_INLINE_MARK) != 1 or CDN_LOADER in html:
         problems.append(
             f"the exported HTML carries plotly.js inline {html.count(PLOTLY_INLINE_MARK)} times "
@@ -128,11 +153,11 @@ def run(path):
     if why:
         problems.append(why)
     elif drawn < len(figures(nb)):
-        problems.append(f"with the network off, the exported HTML drew {drawn} plotly layers "
+        problems.append(f"with the network off, the exported HTML drew {drawn} plot(s) "
                         f"for {len(figures(nb))} figure(s)")
     for p in problems:
         print(f"{name}: {p}", file=sys.stderr)
-    print(f"   kernel start {startup:.1f} s; cells {cells} s; offline HTML drew {drawn} plot layers "
+    print(f"   kernel start {startup:.1f} s; cells {cells} s; offline HTML drew {drawn} plot(s) "
           f"for {len(figures(nb))} figure(s)", flush=True)
     return None if problems else {"kernel_start_s": round(startup, 2), "cells_s": cells}
 

@@ -4,9 +4,7 @@
 
 use std::process::Command;
 
-#[test]
-fn paper_notebooks_run_and_show_their_figures() {
-    let data = tempfile::tempdir().unwrap();
+fn assert_kernel_installed() {
     let kernel = Command::new("jupyter")
         .args(["kernelspec", "list"])
         .output();
@@ -22,6 +20,12 @@ fn paper_notebooks_run_and_show_their_figures() {
         installed,
         "the \"Rust (oda)\" kernel is not installed: run ./setup.sh (or kernel/install.sh) first"
     );
+}
+
+#[test]
+fn paper_notebooks_run_and_show_their_figures() {
+    assert_kernel_installed();
+    let data = tempfile::tempdir().unwrap();
     let o = Command::new("python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -38,4 +42,53 @@ fn paper_notebooks_run_and_show_their_figures() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// evcxr reports a panic or an `Err` returned through `?` as stderr text with an "ok" reply:
+/// the runner must still fail, or the notebooks' assertions could never fail CI.
+#[test]
+fn a_failed_assertion_or_error_fails_the_run() {
+    assert_kernel_installed();
+    let dir = tempfile::tempdir().unwrap();
+    let cells = [
+        (
+            "assertion",
+            r#"assert!(1 + 1 == 3, "arithmetic is broken");"#,
+            "arithmetic is broken",
+        ),
+        (
+            "error",
+            r#"let r: Result<f64, oda::Error> = Err(oda::Error::invalid("RA", 400, "0 to 360"));
+let ra = r?;"#,
+            r#"invalid parameter RA="400""#,
+        ),
+    ];
+    for (name, source, message) in cells {
+        let nb = serde_json::json!({
+            "nbformat": 4, "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"name": "oda", "display_name": "Rust (oda)", "language": "rust"}},
+            "cells": [
+                {"cell_type": "code", "id": "a", "metadata": {}, "execution_count": null, "outputs": [], "source": "let before = 1;"},
+                {"cell_type": "code", "id": "b", "metadata": {}, "execution_count": null, "outputs": [], "source": source},
+                {"cell_type": "code", "id": "c", "metadata": {}, "execution_count": null, "outputs": [], "source": "let after = 2;"},
+            ],
+        });
+        let path = dir.path().join(format!("fails_by_{name}.ipynb"));
+        std::fs::write(&path, nb.to_string()).unwrap();
+        let o = Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/kernel/run_notebooks.py"
+            ))
+            .arg(&path)
+            .env("ODA_DATA", dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{name}: the run passed:\n{stderr}");
+        assert!(
+            stderr.contains("a cell failed") && stderr.contains(message),
+            "{name}:\n{stderr}"
+        );
+    }
 }

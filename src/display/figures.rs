@@ -224,7 +224,11 @@ pub fn spectrum_chart(spectrum: &Spectrum, fit: Option<&SpectralFit>) -> Chart {
                     } else {
                         format!(" {}", p.unit)
                     };
-                    format!("{} = {} ± {}{unit}", p.name, sig4(p.value), sig4(p.error))
+                    if p.frozen {
+                        format!("{} = {}{unit} (frozen)", p.name, sig4(p.value))
+                    } else {
+                        format!("{} = {} ± {}{unit}", p.name, sig4(p.value), sig4(p.error))
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join(", "),

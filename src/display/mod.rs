@@ -29,6 +29,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use sha2::{Digest, Sha256};
+
 pub use chart::{Axis, Chart, Heatmap, Panel, Series};
 pub use figures::{ImageScale, catalog_html, image_chart, light_curve_chart, spectrum_chart};
 
@@ -116,13 +118,24 @@ impl Chart {
     }
 
     fn html(&self, standalone: bool) -> String {
+        // Each evcxr cell links its own copy of this crate, so a static counter restarts at 0 in
+        // every cell: the element id also carries a digest of the figure and the clock, or two
+        // figures of one notebook page would share an id and only one would be drawn.
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let fig = self.to_plotly().to_string().replace("</", "<\\/");
+        let digest = Sha256::digest(fig.as_bytes());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         let id = format!(
-            "oda-fig-{}-{}",
+            "oda-fig-{:02x}{:02x}{:02x}{:02x}-{}-{nanos}-{}",
+            digest[0],
+            digest[1],
+            digest[2],
+            digest[3],
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let fig = self.to_plotly().to_string().replace("</", "<\\/");
         format!(
             "{}<div id=\"{id}\" style=\"width:100%;max-width:{FIGURE_WIDTH}px;height:{FIGURE_HEIGHT}px;\"></div>\n\
              <script type=\"text/javascript\">(function() {{\n\
@@ -275,10 +288,14 @@ fn fit_html(fit: &SpectralFit) -> String {
     );
     for p in &fit.parameters {
         s.push_str(&format!(
-            "<tr><td>{}</td><td>{:.5}</td><td>{:.5}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{:.5}</td><td>{}</td><td>{}</td></tr>",
             html_escape(&p.name),
             p.value,
-            p.error,
+            if p.frozen {
+                "frozen".to_string()
+            } else {
+                format!("{:.5}", p.error)
+            },
             html_escape(&p.unit)
         ));
     }

@@ -40,6 +40,8 @@ pub struct SpectralFitter {
     e_max: f64,
     max_iterations: usize,
     start: Option<SpectralModel>,
+    /// Frozen shape parameters: (index in `parameter_names`, physical value).
+    frozen: Vec<(usize, f64)>,
 }
 
 impl SpectralFitter {
@@ -51,6 +53,7 @@ impl SpectralFitter {
             e_max: DEFAULT_E_MAX,
             max_iterations: DEFAULT_MAX_ITERATIONS,
             start: None,
+            frozen: Vec::new(),
         }
     }
 
@@ -119,6 +122,64 @@ impl SpectralFitter {
         Ok(self)
     }
 
+    /// Holds the shape parameter `name` (`Gamma`, `Ecut`, `Gamma1`, `Ebreak`, `Gamma2`) fixed
+    /// at `value` (keV for energies), as XSPEC's `freeze`: the other parameters are fitted,
+    /// the frozen one is reported with error 0 and does not count as a degree of freedom.
+    ///
+    /// Useful when the data cannot separate two parameters — a cut-off below the ISGRI band
+    /// makes Γ and Ecut nearly degenerate — and to test a published model against the data.
+    ///
+    /// # Errors
+    /// A name that is not a shape parameter of the fitter's model (parameter `freeze`), or a
+    /// value outside the parameter's allowed range (parameter named `name`).
+    ///
+    /// ```
+    /// use oda::fit::{ModelKind, SpectralFitter};
+    /// let fitter = SpectralFitter::new(ModelKind::CutoffPowerLaw).freeze("Ecut", 10.0)?;
+    /// assert_eq!(fitter.frozen(), vec![("Ecut", 10.0)]);
+    /// let err = SpectralFitter::new(ModelKind::PowerLaw).freeze("Ecut", 10.0).unwrap_err();
+    /// assert!(err.to_string().contains("Gamma"), "{err}");
+    /// # Ok::<(), oda::Error>(())
+    /// ```
+    pub fn freeze(mut self, name: &str, value: f64) -> Result<SpectralFitter> {
+        let names = self.kind.parameter_names();
+        let Some(index) = names.iter().skip(1).position(|n| *n == name).map(|i| i + 1) else {
+            return Err(Error::invalid(
+                "freeze",
+                name,
+                format!(
+                    "a shape parameter of {}: {}",
+                    self.kind,
+                    names[1..].join(", ")
+                ),
+            ));
+        };
+        let transform = self.kind.transforms()[index];
+        let (lo, hi) = self.kind.bounds((self.e_min, self.e_max))[index];
+        let (plo, phi) = (transform.to_physical(lo), transform.to_physical(hi));
+        let internal = transform.to_internal(value);
+        if !(value.is_finite() && internal.is_finite() && internal >= lo && internal <= hi) {
+            return Err(Error::invalid(
+                name,
+                value,
+                format!(
+                    "a value from {plo} to {phi} to freeze {name} of {}",
+                    self.kind
+                ),
+            ));
+        }
+        self.frozen.retain(|(i, _)| *i != index);
+        self.frozen.push((index, value));
+        self.frozen.sort_by_key(|(i, _)| *i);
+        Ok(self)
+    }
+
+    /// The frozen parameters and their values.
+    pub fn frozen(&self) -> Vec<(&'static str, f64)> {
+        let names = self.kind.parameter_names();
+        self.frozen.iter().map(|(i, v)| (names[*i], *v)).collect()
+    }
+
     /// The model kind fitted.
     pub fn kind(&self) -> ModelKind {
         self.kind
@@ -150,16 +211,26 @@ impl SpectralFitter {
             data.e_min.first().copied().unwrap_or(self.e_min),
             data.e_max.last().copied().unwrap_or(self.e_max),
         );
-        let bounds = self.kind.bounds(band);
+        let transforms = self.kind.transforms();
+        let frozen: Vec<(usize, f64)> = self
+            .frozen
+            .iter()
+            .map(|&(i, v)| (i, transforms[i].to_internal(v)))
+            .collect();
+        let problem = Free::new(&data, np, &frozen);
+        let all_bounds = self.kind.bounds(band);
+        let bounds: Vec<(f64, f64)> = problem.free.iter().map(|&i| all_bounds[i]).collect();
 
-        let mut starts = grid_starts(self.kind, &data, band, n_starts(self.kind));
+        let mut starts = grid_starts(self.kind, &data, band, n_starts(self.kind), &frozen);
         if let Some(m) = &self.start {
             starts.push(self.kind.to_internal(&ModelKind::values(m)));
         }
         let mut best: Option<lm::Outcome> = None;
         let mut n_evaluations = 0;
         for s in &starts {
-            if let Some(out) = lm::minimize(&data, s, &bounds, self.max_iterations) {
+            if let Some(out) =
+                lm::minimize(&problem, &problem.project(s), &bounds, self.max_iterations)
+            {
                 n_evaluations += out.n_evaluations;
                 // Lowest χ² wins; on a tie (same minimum) a converged run is preferred.
                 let better = match &best {
@@ -185,15 +256,22 @@ impl SpectralFitter {
                 "a model that can be evaluated at the starting points: check rates and response",
             ));
         };
+        let theta = problem.expand(&best.theta);
 
-        // Covariance in the internal parameters, then in the physical ones.
+        // Covariance of the free internal parameters, then in the physical ones (a frozen
+        // parameter has no variance).
         let nd = data.rate.len();
+        let nf = problem.free.len();
         let mut r = vec![0.0; nd];
-        let mut jac = vec![0.0; nd * np];
-        data.eval(&best.theta, &mut r, Some(&mut jac));
-        let (a, _) = lm::normal_equations(&jac, &r, np);
-        let values = self.kind.to_physical(&best.theta);
-        let Some(cov_int) = lm::spd_inverse(&a, np) else {
+        let mut jac = vec![0.0; nd * nf];
+        problem.eval(&best.theta, &mut r, Some(&mut jac));
+        let (a, _) = lm::normal_equations(&jac, &r, nf);
+        let mut values = self.kind.to_physical(&theta);
+        // Report a frozen value exactly as given (not through its log round trip).
+        for &(i, v) in &self.frozen {
+            values[i] = v;
+        }
+        let Some(cov_free) = lm::spd_inverse(&a, nf) else {
             let shown: Vec<String> = self
                 .kind
                 .parameter_names()
@@ -204,14 +282,19 @@ impl SpectralFitter {
             return Err(Error::invalid(
                 "covariance",
                 format!("singular at {} ({})", self.kind, shown.join(", ")),
-                "data that constrain every parameter: use a simpler model or a wider energy range",
+                "data that constrain every parameter: use a simpler model, a wider energy \
+                 range, or freeze a parameter",
             ));
         };
-        let d: Vec<f64> = self
-            .kind
-            .transforms()
+        let mut cov_int = vec![0.0; np * np];
+        for (a, &i) in problem.free.iter().enumerate() {
+            for (b, &j) in problem.free.iter().enumerate() {
+                cov_int[i * np + j] = cov_free[a * nf + b];
+            }
+        }
+        let d: Vec<f64> = transforms
             .iter()
-            .zip(&best.theta)
+            .zip(&theta)
             .map(|(t, v)| t.derivative(*v))
             .collect();
         let covariance: Vec<Vec<f64>> = (0..np)
@@ -229,11 +312,12 @@ impl SpectralFitter {
                 value: *v,
                 error: covariance[i][i].sqrt(),
                 unit: (*unit).to_string(),
+                frozen: !problem.free.contains(&i),
             })
             .collect();
 
         let mut predicted = vec![0.0; nd];
-        data.forward.predict(&best.theta, &mut predicted, None);
+        data.forward.predict(&theta, &mut predicted, None);
         let residuals = data
             .rate
             .iter()
@@ -241,16 +325,16 @@ impl SpectralFitter {
             .zip(&data.error)
             .map(|((d, p), e)| (d - p) / e)
             .collect();
-        let dof = nd - np;
+        let dof = nd - nf;
         let mut message = best.message.clone();
-        let at_bound: Vec<&str> = self
-            .kind
-            .parameter_names()
+        let names = self.kind.parameter_names();
+        let at_bound: Vec<&str> = problem
+            .free
             .iter()
             .zip(&best.theta)
             .zip(&bounds)
             .filter(|((_, t), (lo, hi))| **t <= *lo || **t >= *hi)
-            .map(|((n, _), _)| *n)
+            .map(|((i, _), _)| names[*i])
             .collect();
         if !at_bound.is_empty() {
             message.push_str(&format!(
@@ -389,7 +473,7 @@ impl FitData {
                 inside(j) && s.rate[j].is_finite() && err.is_finite() && err > 0.0
             })
             .collect();
-        let np = fitter.kind.n_parameters();
+        let np = fitter.kind.n_parameters() - fitter.frozen.len();
         if channels.len() < np + 1 {
             return Err(Error::invalid(
                 "energy_range",
@@ -451,11 +535,20 @@ impl Problem for FitData {
 
 /// The `n` best distinct shapes of the coarse grid, with K solved linearly for each
 /// (K = Σ d·m/σ² / Σ m²/σ² for the unit-normalisation prediction m).
-fn grid_starts(kind: ModelKind, data: &FitData, band: (f64, f64), n: usize) -> Vec<Vec<f64>> {
+fn grid_starts(
+    kind: ModelKind,
+    data: &FitData,
+    band: (f64, f64),
+    n: usize,
+    frozen: &[(usize, f64)],
+) -> Vec<Vec<f64>> {
     let nd = data.rate.len();
     let mut pred = vec![0.0; nd];
     let mut scored: Vec<(f64, Vec<f64>)> = Vec::new();
     for mut shape in kind.start_grid(band) {
+        for &(i, v) in frozen {
+            shape[i] = v;
+        }
         data.forward.predict(&shape, &mut pred, None);
         let (mut sdm, mut smm, mut sdd) = (0.0, 0.0, 0.0);
         for ((d, m), e) in data.rate.iter().zip(&pred).zip(&data.error) {
@@ -493,4 +586,73 @@ fn grid_starts(kind: ModelKind, data: &FitData, band: (f64, f64), n: usize) -> V
         out.push(kind.to_internal(&ModelKind::values(&kind.default_start())));
     }
     out
+}
+
+/// The fit problem in the free parameters only: frozen ones are inserted at their values
+/// before each evaluation and their Jacobian columns dropped.
+struct Free<'a> {
+    data: &'a FitData,
+    /// A full internal parameter vector holding the frozen values.
+    template: Vec<f64>,
+    /// Indices of the free parameters, in order.
+    free: Vec<usize>,
+}
+
+impl<'a> Free<'a> {
+    fn new(data: &'a FitData, np: usize, frozen: &[(usize, f64)]) -> Free<'a> {
+        let mut template = vec![0.0; np];
+        for &(i, v) in frozen {
+            template[i] = v;
+        }
+        let free = (0..np)
+            .filter(|i| frozen.iter().all(|(f, _)| f != i))
+            .collect();
+        Free {
+            data,
+            template,
+            free,
+        }
+    }
+
+    /// The free parameters of a full vector.
+    fn project(&self, full: &[f64]) -> Vec<f64> {
+        self.free.iter().map(|&i| full[i]).collect()
+    }
+
+    /// The full vector for free parameters `theta`.
+    fn expand(&self, theta: &[f64]) -> Vec<f64> {
+        let mut full = self.template.clone();
+        for (&i, v) in self.free.iter().zip(theta) {
+            full[i] = *v;
+        }
+        full
+    }
+}
+
+impl Problem for Free<'_> {
+    fn n_data(&self) -> usize {
+        self.data.n_data()
+    }
+
+    fn eval(&self, theta: &[f64], r: &mut [f64], jac: Option<&mut [f64]>) -> bool {
+        let full = self.expand(theta);
+        let Some(jac) = jac else {
+            return self.data.eval(&full, r, None);
+        };
+        let np = full.len();
+        if self.free.len() == np {
+            return self.data.eval(&full, r, Some(jac));
+        }
+        let mut all = vec![0.0; r.len() * np];
+        let ok = self.data.eval(&full, r, Some(&mut all));
+        for (row, src) in jac
+            .chunks_exact_mut(self.free.len())
+            .zip(all.chunks_exact(np))
+        {
+            for (v, &i) in row.iter_mut().zip(&self.free) {
+                *v = src[i];
+            }
+        }
+        ok
+    }
 }

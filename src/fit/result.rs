@@ -21,6 +21,10 @@ pub struct FitParameter {
     pub error: f64,
     /// Unit of `value` and `error` (empty for indices).
     pub unit: String,
+    /// True when the parameter was held at `value` (see
+    /// [`SpectralFitter::freeze`](super::SpectralFitter::freeze)); its error is then 0.
+    #[serde(default)]
+    pub frozen: bool,
 }
 
 /// The result of [`SpectralFitter::run`](super::SpectralFitter::run).
@@ -202,7 +206,11 @@ impl fmt::Display for SpectralFit {
                 "  {:<8} {:>12} {:>12}  {}",
                 p.name,
                 num(p.value),
-                num(p.error),
+                if p.frozen {
+                    "frozen".to_string()
+                } else {
+                    num(p.error)
+                },
                 p.unit
             );
             writeln!(f, "{}", line.trim_end())?;

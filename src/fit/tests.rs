@@ -486,3 +486,75 @@ fn explicit_start_and_noisy_broken_power_law() {
     }
     assert!(fit.p_value > 1e-3);
 }
+
+#[test]
+fn frozen_parameter_is_held_and_the_rest_recovered() {
+    // A GX 17+2-like soft spectrum (Γ = 3.3, Ecut = 10 keV, cut-off below the band): with
+    // Ecut frozen at its true value, Γ's pulls over 100 seeds are standard normal, Ecut
+    // stays exactly 10 keV with error 0 and the degrees of freedom count one parameter less.
+    let truth =
+        SpectralModel::cutoff_power_law(1.0, 3.3, 10.0).scaled_to_energy_flux(2e-9, 20.0, 60.0);
+    let fitter = SpectralFitter::new(ModelKind::CutoffPowerLaw)
+        .energy_range(20.0, 100.0)
+        .unwrap()
+        .freeze("Ecut", 10.0)
+        .unwrap();
+    let free = SpectralFitter::new(ModelKind::CutoffPowerLaw)
+        .energy_range(20.0, 100.0)
+        .unwrap();
+    let mut pulls = Vec::new();
+    for seed in 0..100 {
+        let s = synthetic(&truth, EXPOSURE, 0.0, Some(seed));
+        let fit = fitter.run(&s).unwrap();
+        let ecut = fit.parameter("Ecut").unwrap();
+        assert!(
+            ecut.frozen && ecut.value == 10.0 && ecut.error == 0.0,
+            "{fit}"
+        );
+        assert!(!fit.parameter("Gamma").unwrap().frozen);
+        assert_eq!(fit.dof, fit.channels.len() - 2);
+        assert_eq!(fit.covariance[2], vec![0.0; 3]);
+        let (g, ge) = value(&fit, "Gamma");
+        pulls.push((g - 3.3) / ge);
+        // Freezing can only raise the minimum χ².
+        let best = free.run(&s).unwrap();
+        assert!(
+            best.chi2 <= fit.chi2 + 1e-6,
+            "seed {seed}: {} > {}",
+            best.chi2,
+            fit.chi2
+        );
+        if seed == 0 {
+            assert!(fit.to_string().contains("frozen"), "{fit}");
+        }
+    }
+    let (m, sd) = mean_std(&pulls);
+    assert!(
+        m.abs() < 0.35 && (0.75..1.3).contains(&sd),
+        "Γ pulls {m} ± {sd}"
+    );
+}
+
+#[test]
+fn freeze_errors_name_the_parameter() {
+    let e = SpectralFitter::new(ModelKind::CutoffPowerLaw)
+        .freeze("K", 1.0)
+        .unwrap_err();
+    assert_eq!(e.parameter(), Some("freeze"));
+    assert!(e.to_string().contains("Gamma, Ecut"), "{e}");
+    let e = SpectralFitter::new(ModelKind::CutoffPowerLaw)
+        .freeze("Ecut", -3.0)
+        .unwrap_err();
+    assert_eq!(e.parameter(), Some("Ecut"));
+    let e = SpectralFitter::new(ModelKind::PowerLaw)
+        .freeze("Gamma", f64::NAN)
+        .unwrap_err();
+    assert_eq!(e.parameter(), Some("Gamma"));
+    // Freezing again replaces the value.
+    let f = SpectralFitter::new(ModelKind::BrokenPowerLaw)
+        .freeze("Gamma2", 2.5)
+        .unwrap()
+        .freeze("Gamma2", 2.7)
+        .unwrap();
+    assert_eq!(f.frozen(), vec![("Gamma2", 2.7)]);
+}

@@ -80,6 +80,7 @@ impl ToDataFrame for SpectralFit {
             "value" => p.iter().map(|x| x.value).collect::<Vec<_>>(),
             "error" => p.iter().map(|x| x.error).collect::<Vec<_>>(),
             "unit" => p.iter().map(|x| x.unit.clone()).collect::<Vec<_>>(),
+            "frozen" => p.iter().map(|x| x.frozen).collect::<Vec<_>>(),
         )
         .map_err(polars_error)
     }
