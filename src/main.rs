@@ -105,6 +105,12 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
+        // A closed pipe (`oda scw list | head`) ends the output quietly, as Unix tools do.
+        Err(oda::Error::Io { path, source })
+            if path.as_os_str() == "stdout" && source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("oda: error: {e}");
             ExitCode::FAILURE

@@ -198,3 +198,33 @@ fn bad_input_fails_clearly() {
         );
     }
 }
+
+#[test]
+fn a_closed_pipe_ends_the_listing_quietly() {
+    // `oda scw list ... | head -1`: the reader goes away after one line.
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oda"))
+        .args(["--data", data_dir().to_str().unwrap()])
+        .args([
+            "scw",
+            "list",
+            "src_name=Crab",
+            "T1=2003-01-01",
+            "T2=2019-12-31",
+            "max_pointings=5000",
+        ])
+        .env_remove("ODA_ARCHIVE")
+        .env_remove("ODA_SIM_SEED")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(!first.is_empty());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("error"), "{}", stderr(&out));
+}
