@@ -2,8 +2,9 @@
 # Installs what `oda` and its tests need beyond the Rust toolchain, skipping what is present:
 # Debian's build tools for Sherpa (it has no binary wheel for this Python and builds from
 # source) and Chromium (renders exported notebooks with the network off, in the tests), the
-# pinned Python packages of requirements.txt (astropy, numpy, Sherpa, repo2docker), and the
-# "Rust (oda)" Jupyter kernel.
+# pinned Python packages of requirements.txt (astropy, numpy, Sherpa, repo2docker), the
+# validators of RO-Crate and CITATION.cff in their own venv (ODA_TOOLS_VENV, from
+# tests/python/requirements-validators.txt), and the "Rust (oda)" Jupyter kernel.
 # Used by the README's quick start and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,6 +25,29 @@ echo "   ($((SECONDS - start)) s)"
 echo "== Python packages (pinned, requirements.txt)"
 start=$SECONDS
 python3 -m pip install --quiet --disable-pip-version-check -r requirements.txt
+echo "   ($((SECONDS - start)) s)"
+
+# The offline validators of a record's describing files (tests/publish_validators.rs):
+# rocrate-validator and cffconvert, pinned, in their own venv — cffconvert pins an old jsonschema
+# that conflicts with the Jupyter packages. The venv is made again when the requirements or the
+# Python version change (their hash is kept in the venv).
+TOOLS_VENV="${ODA_TOOLS_VENV:-$HOME/.local/share/oda/tools-venv}"
+TOOLS_REQUIREMENTS=tests/python/requirements-validators.txt
+echo "== Validators of RO-Crate and CITATION.cff (pinned, $TOOLS_REQUIREMENTS) in $TOOLS_VENV"
+start=$SECONDS
+tools_hash="$({ cat "$TOOLS_REQUIREMENTS"; python3 --version; } | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$TOOLS_VENV/.requirements.sha256" 2>/dev/null)" = "$tools_hash" ] \
+    && "$TOOLS_VENV/bin/python" -c "import rocrate_validator, rocrate, cffconvert" 2>/dev/null; then
+    echo "   already installed"
+else
+    if [ -e "$TOOLS_VENV" ] && [ ! -f "$TOOLS_VENV/pyvenv.cfg" ] && [ -n "$(ls -A "$TOOLS_VENV")" ]; then
+        echo "$TOOLS_VENV exists and is not a Python venv: remove it or set ODA_TOOLS_VENV" >&2
+        exit 1
+    fi
+    python3 -m venv --clear "$TOOLS_VENV"
+    "$TOOLS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$TOOLS_REQUIREMENTS"
+    echo "$tools_hash" > "$TOOLS_VENV/.requirements.sha256"
+fi
 echo "   ($((SECONDS - start)) s)"
 
 # The "Rust (oda)" Jupyter kernel: evcxr_jupyter (skipped when present), JupyterLab, nbclient,

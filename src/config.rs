@@ -24,6 +24,24 @@ pub enum ArchiveSource {
     Real(PathBuf),
 }
 
+/// Where a product's data came from: what `oda publish verify` needs to make it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DataOrigin {
+    /// The embedded simulated mission.
+    Simulated {
+        /// The simulation seed.
+        seed: u64,
+        /// The simulation's model version ([`MODEL_VERSION`](crate::simulate::MODEL_VERSION)).
+        model_version: u32,
+    },
+    /// A real archive (its root on the machine that made the product).
+    Real {
+        /// The archive root.
+        root: String,
+    },
+}
+
 /// The settings of one session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
@@ -142,6 +160,19 @@ impl Settings {
         self
     }
 
+    /// Where products made with these settings come from.
+    pub fn origin(&self) -> DataOrigin {
+        match &self.archive {
+            ArchiveSource::Simulated => DataOrigin::Simulated {
+                seed: self.seed,
+                model_version: crate::simulate::MODEL_VERSION,
+            },
+            ArchiveSource::Real(root) => DataOrigin::Real {
+                root: root.display().to_string(),
+            },
+        }
+    }
+
     /// The product cache directory: `cache/` in the data directory.
     pub fn cache_dir(&self) -> PathBuf {
         self.data_dir.join("cache")
@@ -163,6 +194,22 @@ pub fn simulated_root(data_dir: &Path, seed: u64) -> PathBuf {
         .join("simulated-archive")
         .join(format!("v{}", crate::simulate::MODEL_VERSION))
         .join(format!("seed-{seed}"))
+}
+
+/// A file in the temporary directory that belongs to this process only: `<name>-<pid>-<start>`,
+/// where `<start>` is the process's start time (so a later process reusing the id does not see
+/// it). Notebook cells are separate shared libraries with their own statics; state that must
+/// last for the kernel process (an activated publication, plotly.js already inlined) lives in
+/// such a file instead.
+pub(crate) fn process_mark(name: &str) -> PathBuf {
+    let start = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(19).map(str::to_string))
+        })
+        .unwrap_or_default();
+    std::env::temp_dir().join(format!("{name}-{}-{start}", std::process::id()))
 }
 
 /// Parses a seed given as setting `name`.

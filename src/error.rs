@@ -78,6 +78,20 @@ pub enum Error {
         message: String,
     },
 
+    /// A product was asked for something it does not hold: a spectrum of a light-curve
+    /// product, or the light curve of a source it was not extracted for.
+    #[error("the {product} product has no {asked}: it holds {holds}")]
+    NotInProduct {
+        /// What was asked for (`spectrum`, `light curve of "Cyg X-1"`).
+        asked: String,
+        /// The product's type (`isgri_lc`, …).
+        product: String,
+        /// What the product holds, in words.
+        holds: String,
+        /// The sources it holds spectra or light curves of (empty for an image).
+        sources: Vec<String>,
+    },
+
     /// A setting of the environment (data directory, archive root, seed) is unusable.
     #[error("setting {name}: {message}")]
     Setting {
@@ -86,6 +100,41 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+
+    /// Publishing to a repository (Zenodo, an InvenioRDM server) was refused or failed.
+    /// Nothing stored locally is lost: the publication's journal is only ever replaced whole.
+    #[error("publishing: {message}")]
+    Publish {
+        /// What kind of failure (see [`PublishErrorKind`]).
+        kind: PublishErrorKind,
+        /// What went wrong, naming the field, file or server answer, and what to do.
+        message: String,
+    },
+}
+
+/// The kinds of [`Error::Publish`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublishErrorKind {
+    /// Required metadata is missing or malformed; found before anything was sent.
+    Metadata,
+    /// No token, a token file others can read, or a token the server refused (401/403).
+    Token,
+    /// Publishing to a production server without the confirmation flag.
+    Confirmation,
+    /// The server rejected the record's content, field by field.
+    Validation,
+    /// The server answered with an error that retries did not cure.
+    Server,
+    /// The server could not be reached, or the connection broke, after every retry.
+    Network,
+    /// The local journal (`publication.json`) does not fit the request (another server,
+    /// another record), or the publication is in the wrong state for the step.
+    Journal,
+    /// A limit of the repository (the number of files per record) would be exceeded.
+    Limit,
+    /// `verify` found published files that differ from the manifest or from a re-run.
+    Verification,
 }
 
 fn suggestion_text(suggestions: &[String]) -> String {
@@ -137,6 +186,33 @@ impl Error {
             Error::InvalidParameter { name, .. } => Some(name),
             _ => None,
         }
+    }
+
+    /// Builds an [`Error::Publish`].
+    pub fn publish(kind: PublishErrorKind, message: impl Into<String>) -> Self {
+        Error::Publish {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The kind of a publishing error, if this is one.
+    pub fn publish_kind(&self) -> Option<PublishErrorKind> {
+        match self {
+            Error::Publish { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// True when publishing was refused or failed (see [`Error::publish_kind`]).
+    pub fn is_publish_error(&self) -> bool {
+        matches!(self, Error::Publish { .. })
+    }
+
+    /// True when a product was asked for something it does not hold (see
+    /// [`Error::NotInProduct`]).
+    pub fn is_not_in_product(&self) -> bool {
+        matches!(self, Error::NotInProduct { .. })
     }
 
     /// True when a file could not be read or has unexpected content.

@@ -1064,6 +1064,272 @@ pub(crate) fn write_atomically(
     result
 }
 
+/// Adds the citation of a published record to every HDU of the FITS file at `path`: `DOI`
+/// (the DOI) and `REFERENC` (the citation text, folded to ASCII; a long string continued over
+/// `CONTINUE` cards, as the HEASARC long-string convention allows). Existing cards of those
+/// names are replaced, so stamping twice gives the same bytes as stamping once. The file is
+/// edited as a copy under a temporary name and renamed over `path`: a failure leaves `path`
+/// as it was.
+pub(crate) fn stamp_citation(path: &Path, doi: &str, text: &str) -> Result<()> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::fits(path, "the path must end in a UTF-8 file name"))?;
+    check_key_string("DOI", doi).map_err(|m| Error::fits(path, m))?;
+    let temp = temp_sibling(path, name)?;
+    std::fs::copy(path, &temp).map_err(|e| Error::io(path, e))?;
+    let result = guard(path, || {
+        let c_temp = c_path(&temp)?;
+        let fail = |what: &str, status: i32| {
+            let message = fitsio::errors::check_status(status)
+                .err()
+                .map_or_else(String::new, |e| describe(&e));
+            Error::fits(path, format!("adding the citation ({what}): {message}"))
+        };
+        let key =
+            |s: &str| CString::new(s).map_err(|_| Error::fits(path, "a NUL byte in a keyword"));
+        let (k_doi, v_doi, c_doi) = (key("DOI")?, key(doi)?, key("DOI of the published record")?);
+        let (k_ref, v_ref) = (key("REFERENC")?, key(&ascii_fold(text))?);
+        let c_ref = key("How to cite the published record")?;
+        let mut fptr = ptr::null_mut();
+        let mut status = 0;
+        // SAFETY: `c_temp` is NUL-terminated and outlives the call; the out-pointers are
+        // valid; cfitsio leaves `fptr` null on failure (checked below). Mode 1 = READWRITE.
+        unsafe {
+            fitsio::sys::ffdkopn(&mut fptr, c_temp.as_ptr(), 1, &mut status);
+        }
+        if status != 0 || fptr.is_null() {
+            return Err(fail("opening", status));
+        }
+        let mut n_hdu = 0;
+        // SAFETY (this block and the loop): `fptr` is the open read-write handle from above;
+        // every string is a live CString; status is checked after each call and the handle is
+        // closed exactly once at the end, whatever happened.
+        unsafe {
+            fitsio::sys::ffthdu(fptr, &mut n_hdu, &mut status);
+            for i in 1..=n_hdu {
+                if status != 0 {
+                    break;
+                }
+                let mut hdu_type = 0;
+                fitsio::sys::ffmahd(fptr, i, &mut hdu_type, &mut status);
+                fitsio::sys::ffukys(
+                    fptr,
+                    k_doi.as_ptr(),
+                    v_doi.as_ptr(),
+                    c_doi.as_ptr(),
+                    &mut status,
+                );
+                fitsio::sys::ffukls(
+                    fptr,
+                    k_ref.as_ptr(),
+                    v_ref.as_ptr(),
+                    c_ref.as_ptr(),
+                    &mut status,
+                );
+            }
+            let written = status;
+            let mut close_status = 0;
+            fitsio::sys::ffclos(fptr, &mut close_status);
+            if written != 0 {
+                return Err(fail("writing the keywords", written));
+            }
+            if close_status != 0 {
+                return Err(fail("closing", close_status));
+            }
+        }
+        std::fs::rename(&temp, path).map_err(|e| Error::io(path, e))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// One HDU's place and digests: its name, and the SHA-256 (hex) of its header bytes and of its
+/// data bytes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HduDigest {
+    /// `EXTNAME`, or `PRIMARY`.
+    pub name: String,
+    /// SHA-256 of the header (its 2880-byte blocks).
+    pub header_sha256: String,
+    /// SHA-256 of the data (with padding).
+    pub data_sha256: String,
+}
+
+/// The digests of every HDU of the FITS file at `path` (none for a file cfitsio cannot read).
+pub(crate) fn hdu_digests(path: &Path) -> Vec<HduDigest> {
+    use sha2::Digest;
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let Ok(mut f) = open_readonly_no_size_check(path) else {
+        return Vec::new();
+    };
+    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let mut out = Vec::new();
+    let mut n = 0;
+    let mut status = 0;
+    // SAFETY: an open handle owned by `f`; the out-pointers are valid.
+    unsafe {
+        fitsio::sys::ffthdu(f.as_raw(), &mut n, &mut status);
+    }
+    for i in 1..=n {
+        let (mut head, mut data, mut end) = (0i64, 0i64, 0i64);
+        let mut hdu_type = 0;
+        // SAFETY: as above; `i` is within 1..=n.
+        unsafe {
+            fitsio::sys::ffmahd(f.as_raw(), i, &mut hdu_type, &mut status);
+            fitsio::sys::ffghadll(f.as_raw(), &mut head, &mut data, &mut end, &mut status);
+        }
+        if status != 0 {
+            break;
+        }
+        let name = f
+            .hdu(i as usize - 1)
+            .ok()
+            .and_then(|h| h.read_key::<String>(&mut f, "EXTNAME").ok())
+            .unwrap_or_else(|| {
+                if i == 1 {
+                    "PRIMARY".into()
+                } else {
+                    format!("HDU {i}")
+                }
+            });
+        let slice = |a: i64, b: i64| {
+            let (a, b) = (a.max(0) as usize, (b.max(0) as usize).min(bytes.len()));
+            if a <= b { &bytes[a..b] } else { &[][..] }
+        };
+        out.push(HduDigest {
+            name,
+            header_sha256: hex(&sha2::Sha256::digest(slice(head, data))),
+            data_sha256: hex(&sha2::Sha256::digest(slice(data, end))),
+        });
+    }
+    out
+}
+
+/// Which HDU of `file` differs from the `expected` digests, in words ("HDU 2 (SPECTRUM): the
+/// data differ"), or `None` when all agree.
+pub(crate) fn describe_digest_difference(file: &Path, expected: &[HduDigest]) -> Option<String> {
+    let got = hdu_digests(file);
+    if got.len() != expected.len() {
+        return Some(format!("{} HDUs, expected {}", got.len(), expected.len()));
+    }
+    got.iter()
+        .zip(expected)
+        .enumerate()
+        .find_map(|(i, (g, e))| {
+            let what = match (
+                g.header_sha256 == e.header_sha256,
+                g.data_sha256 == e.data_sha256,
+            ) {
+                (true, true) => return None,
+                (false, true) => "the header differs",
+                (true, false) => "the data differ",
+                (false, false) => "the header and the data differ",
+            };
+            Some(format!("HDU {} ({}): {what}", i + 1, e.name))
+        })
+}
+
+/// What differs between two FITS files: the first HDU that differs and, for data, the largest
+/// relative change of its numbers (images, and the numeric columns of tables).
+pub(crate) fn describe_hdu_difference(a: &Path, b: &Path) -> Option<String> {
+    let (da, db) = (hdu_digests(a), hdu_digests(b));
+    let where_ = describe_digest_difference(a, &db)?;
+    let i = da.iter().zip(&db).position(|(x, y)| x != y).unwrap_or(0);
+    let change = largest_relative_change(a, b, i)
+        .map(|(r, what)| format!("; largest relative change {r:.3e} ({what})"))
+        .unwrap_or_default();
+    Some(format!("{where_}{change}"))
+}
+
+/// The largest relative change |a−b|/max(|a|,|b|) between the numbers of HDU `index` (0-based)
+/// of two files, and where it is.
+fn largest_relative_change(a: &Path, b: &Path, index: usize) -> Option<(f64, String)> {
+    let mut fa = open_readonly_no_size_check(a).ok()?;
+    let mut fb = open_readonly_no_size_check(b).ok()?;
+    let ha = fa.hdu(index).ok()?;
+    let hb = fb.hdu(index).ok()?;
+    let mut best: Option<(f64, String)> = None;
+    let mut consider = |xa: &[f64], xb: &[f64], what: &str| {
+        for (x, y) in xa.iter().zip(xb) {
+            let scale = x.abs().max(y.abs());
+            let r = if x == y || scale == 0.0 {
+                0.0
+            } else {
+                (x - y).abs() / scale
+            };
+            if r > best.as_ref().map_or(0.0, |b| b.0) {
+                best = Some((r, what.to_string()));
+            }
+        }
+    };
+    match &ha.info {
+        HduInfo::ImageInfo { .. } => {
+            let xa: Vec<f64> = ha.read_image(&mut fa).ok()?;
+            let xb: Vec<f64> = hb.read_image(&mut fb).ok()?;
+            consider(&xa, &xb, "image");
+        }
+        HduInfo::TableInfo {
+            column_descriptions,
+            ..
+        } => {
+            for c in column_descriptions {
+                if let (Ok(xa), Ok(xb)) = (
+                    ha.read_col::<f64>(&mut fa, &c.name),
+                    hb.read_col::<f64>(&mut fb, &c.name),
+                ) {
+                    consider(&xa, &xb, &format!("column {}", c.name));
+                }
+            }
+        }
+        _ => {}
+    }
+    best
+}
+
+/// `text` in printable ASCII, as FITS headers require: common accented Latin letters lose their
+/// accents, typographic dashes and quotes become plain ones, anything else becomes `?`.
+pub(crate) fn ascii_fold(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            ' '..='~' => c.to_string(),
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a".into(),
+            'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' | 'Ā' => "A".into(),
+            'ç' | 'ć' | 'č' => "c".into(),
+            'Ç' | 'Ć' | 'Č' => "C".into(),
+            'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ę' | 'ě' => "e".into(),
+            'È' | 'É' | 'Ê' | 'Ë' | 'Ē' => "E".into(),
+            'ì' | 'í' | 'î' | 'ï' | 'ī' => "i".into(),
+            'Ì' | 'Í' | 'Î' | 'Ï' => "I".into(),
+            'ñ' | 'ń' | 'ň' => "n".into(),
+            'Ñ' => "N".into(),
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ő' => "o".into(),
+            'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' => "O".into(),
+            'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' => "u".into(),
+            'Ù' | 'Ú' | 'Û' | 'Ü' => "U".into(),
+            'ý' | 'ÿ' => "y".into(),
+            'š' | 'ś' => "s".into(),
+            'Š' | 'Ś' => "S".into(),
+            'ž' | 'ź' | 'ż' => "z".into(),
+            'Ž' | 'Ź' | 'Ż' => "Z".into(),
+            'ł' => "l".into(),
+            'Ł' => "L".into(),
+            'ß' => "ss".into(),
+            'æ' => "ae".into(),
+            'œ' => "oe".into(),
+            '–' | '—' | '−' => "-".into(),
+            '‘' | '’' => "'".into(),
+            '“' | '”' => "\"".into(),
+            '…' => "...".into(),
+            _ => "?".into(),
+        })
+        .collect()
+}
+
 /// Creates the new, empty FITS file `temp` (which must not exist), taking the name literally.
 fn create_literal(temp: &Path, target: &Path) -> Result<FitsFile> {
     let name = c_path(temp)?;

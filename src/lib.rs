@@ -27,7 +27,10 @@
 //! - [`spectrum`], [`fit`] — spectral models and χ² fits with errors and fluxes;
 //! - [`products`] — images, catalogs, spectra and light curves: FITS files, polars tables;
 //! - [`workflow`] — analysis units identified by provenance, cached on disk, run in parallel;
-//! - [`query`] — ODA requests (`product`, `src_name`, `T1`, `E1_keV`, …) and [`query::get_product`].
+//! - [`query`] — ODA requests (`product`, `src_name`, `T1`, `E1_keV`, …) and [`query::get_product`];
+//! - [`display`] — figures and tables in notebooks (plotly) and for papers (SVG, PNG);
+//! - [`publish`] — a notebook and its products as one record with a DOI on Zenodo or any
+//!   InvenioRDM server: reserve the DOI, make the products with it, bundle, upload, verify.
 //!
 //! Most users start from a request:
 //!
@@ -56,6 +59,7 @@ mod fits;
 pub mod instrument;
 pub mod osa;
 pub mod products;
+pub mod publish;
 pub mod query;
 pub mod simulate;
 pub mod sky;
@@ -63,18 +67,23 @@ pub mod spectrum;
 pub mod time;
 pub mod workflow;
 
-pub use error::{Error, Result};
+pub use error::{Error, PublishErrorKind, Result};
 /// The polars crate the products convert to, for notebooks that build their own tables
 /// (`oda::polars::df!`) without another dependency.
 pub use polars;
 
 /// The names a notebook or script usually needs, in one `use`.
 pub mod prelude {
+    pub use crate::analysis::catalog::Catalog;
     pub use crate::archive::{Archive, ScienceWindow, ScwId, ScwSelection, Selection};
     pub use crate::config::Settings;
+    pub use crate::display::{Chart, Comparison};
+    pub use crate::fit::{ModelKind, SpectralFit, SpectralFitter};
     pub use crate::osa::OsaVersion;
-    pub use crate::products::ToDataFrame;
-    pub use crate::query::{Product, ProductResult, ProductType, Request, Session, get_product};
+    pub use crate::products::{Image, LightCurve, Spectrum, ToDataFrame};
+    pub use crate::query::{
+        MeasuredCatalog, Product, ProductResult, ProductType, Request, Session, get_product,
+    };
     pub use crate::sky::{SkyCoord, resolve};
     pub use crate::time::{Time, TimeFormat};
     pub use crate::{Error, Result};

@@ -29,6 +29,8 @@ struct Cli {
     command: Command,
 }
 
+// The command is parsed once per process: the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Science Windows: list a selection, or materialise event files.
@@ -55,6 +57,12 @@ enum Command {
         #[command(subcommand)]
         command: CacheCommand,
     },
+    /// Publish an analysis (notebooks and products) with a DOI on Zenodo or an InvenioRDM
+    /// server: reserve → get-product --out DIR/products → bundle → upload --publish.
+    Publish {
+        #[command(subcommand)]
+        command: PublishCommand,
+    },
     /// The provenance graph of a cache entry (identity from get-product or the cache).
     Provenance {
         /// The entry's identity (64 hex digits).
@@ -62,6 +70,112 @@ enum Command {
         /// Print Graphviz DOT instead of text.
         #[arg(long)]
         dot: bool,
+    },
+}
+
+/// Where to publish and how (the token comes from ODA_PUBLISH_TOKEN or
+/// ~/.config/oda/publish-tokens.toml, mode 600).
+#[derive(clap::Args, Debug)]
+struct ServerArgs {
+    /// zenodo, zenodo-sandbox (the default for a new publication) or a server's base URL.
+    #[arg(long, value_name = "TARGET")]
+    target: Option<String>,
+    /// rdm (InvenioRDM records API, the default) or legacy (Zenodo's deposit API).
+    #[arg(long, value_name = "API")]
+    api: Option<String>,
+}
+
+/// Metadata of the record (over DIR/metadata.toml).
+#[derive(clap::Args, Debug)]
+struct MetadataArgs {
+    /// Title of the record.
+    #[arg(long)]
+    title: Option<String>,
+    /// "Family, Given[, ORCID[, affiliation]]"; repeat for several creators, in order.
+    #[arg(long = "creator", value_name = "CREATOR")]
+    creators: Vec<String>,
+    /// Description (plain text; blank lines separate paragraphs).
+    #[arg(long)]
+    description: Option<String>,
+    /// A keyword; repeat for several.
+    #[arg(long = "keyword", value_name = "KEYWORD")]
+    keywords: Vec<String>,
+    /// The DOI of the paper the record supplements (isSupplementTo); repeatable.
+    #[arg(long = "related-doi", value_name = "DOI")]
+    related_dois: Vec<String>,
+    /// Licence id (default cc-by-4.0).
+    #[arg(long)]
+    license: Option<String>,
+    /// Version of the record.
+    #[arg(long = "record-version", value_name = "VERSION")]
+    version: Option<String>,
+    /// A community to submit the record to; repeatable.
+    #[arg(long = "community", value_name = "ID")]
+    communities: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum PublishCommand {
+    /// Create the draft record and reserve its DOI; writes DIR/publication.json. Run again to
+    /// reuse it (changed metadata is sent).
+    Reserve {
+        /// The publication directory.
+        dir: std::path::PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(flatten)]
+        metadata: MetadataArgs,
+    },
+    /// Assemble the record in DIR/bundle: notebooks, products, README, CITATION.cff,
+    /// RO-Crate, manifest, and one zip to re-run on Binder.
+    Bundle {
+        /// The publication directory.
+        dir: std::path::PathBuf,
+        /// An executed notebook to include (copied into DIR/notebooks); repeatable.
+        #[arg(long = "notebook", value_name = "FILE")]
+        notebooks: Vec<std::path::PathBuf>,
+        /// The oda source tree for the zip (default: the one this oda was built from).
+        #[arg(long, value_name = "DIR")]
+        source: Option<std::path::PathBuf>,
+    },
+    /// Upload the bundle (resumable; files already on the server with the right md5 are
+    /// skipped); with --publish, publish it.
+    Upload {
+        /// The publication directory.
+        dir: std::path::PathBuf,
+        /// Publish after uploading (registers the DOI: permanent).
+        #[arg(long)]
+        publish: bool,
+        /// Confirm publishing on a production server (zenodo.org mints permanent DOIs).
+        #[arg(long)]
+        confirm_production: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Start the next version of a published record (a new DOI; make the products again).
+    NewVersion {
+        /// The publication directory.
+        dir: std::path::PathBuf,
+        #[command(flatten)]
+        metadata: MetadataArgs,
+    },
+    /// Check a publication, a bundle or a downloaded record: every file against the manifest,
+    /// then every product re-run from its request on the recorded archive. Exit 0 only when
+    /// everything is identical.
+    Verify {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// Check checksums only, without re-running the products.
+        #[arg(long)]
+        no_rerun: bool,
+        /// Also re-run the notebooks (needs the "Rust (oda)" Jupyter kernel).
+        #[arg(long)]
+        notebooks: bool,
+    },
+    /// Show a publication: DOI, state, record, files.
+    Show {
+        /// The publication directory.
+        dir: std::path::PathBuf,
     },
 }
 
@@ -160,6 +274,7 @@ fn run(cli: Cli) -> oda::Result<bool> {
             ScwCommand::Fetch { items } => fetch(&settings, items),
         },
         Command::GetProduct { params, out, json } => get_product(settings, params, out, *json),
+        Command::Publish { command } => publish(settings, command),
         Command::Cache { command } => {
             let cache = oda::workflow::Cache::open(settings.cache_dir(), settings.cache_limit)?;
             match command {
@@ -407,4 +522,158 @@ fn fetch(settings: &Settings, items: &[String]) -> oda::Result<bool> {
         );
     }
     Ok(failed == 0)
+}
+
+impl MetadataArgs {
+    fn to_metadata(&self) -> oda::Result<oda::publish::Metadata> {
+        use oda::publish::{Creator, Metadata};
+        let mut m = Metadata {
+            title: self.title.clone().unwrap_or_default(),
+            description: self.description.clone().unwrap_or_default(),
+            keywords: self.keywords.clone(),
+            version: self.version.clone(),
+            communities: self.communities.clone(),
+            ..Metadata::default()
+        };
+        if let Some(l) = &self.license {
+            m.license = l.clone();
+        }
+        for c in &self.creators {
+            m.creators.push(Creator::parse(c)?);
+        }
+        for d in &self.related_dois {
+            m.add_related_doi(d)?;
+        }
+        Ok(m)
+    }
+}
+
+impl ServerArgs {
+    fn options(&self) -> oda::Result<oda::publish::PublishOptions> {
+        use oda::publish::{Api, PublishOptions, Target};
+        Ok(PublishOptions {
+            target: self.target.as_deref().map(Target::parse).transpose()?,
+            api: self.api.as_deref().map(Api::parse).transpose()?,
+            ..PublishOptions::default()
+        })
+    }
+}
+
+/// What to print after a step that changed the record: DOI, record, badges.
+fn print_publication(p: &oda::publish::Publication) {
+    let j = p.journal();
+    println!("doi:        {}", p.doi());
+    println!(
+        "state:      {} (record {} on {})",
+        j.state.name(),
+        p.record_id(),
+        j.target
+    );
+    if let Some(url) = &j.record_url {
+        println!("record:     {url}");
+    }
+    println!("cite as:    {}", j.citation);
+    println!("DOI badge:  {}", p.doi_badge_markdown());
+    if j.state == oda::publish::State::Published {
+        println!(
+            "Binder:     [![Binder](https://mybinder.org/badge_logo.svg)]({})",
+            oda::publish::binder_url(p.doi(), None)
+        );
+    }
+}
+
+fn publish(settings: Settings, command: &PublishCommand) -> oda::Result<bool> {
+    use oda::publish::{BundleOptions, PublishOptions, VerifyOptions};
+    match command {
+        PublishCommand::Reserve {
+            dir,
+            server,
+            metadata,
+        } => {
+            let options = PublishOptions {
+                metadata: metadata.to_metadata()?,
+                ..server.options()?
+            };
+            let p = oda::publish::reserve(dir, options)?;
+            print_publication(&p);
+            println!(
+                "next:       oda get-product ... --out {}/products/NAME  (products carry the DOI), then oda publish bundle {}",
+                dir.display(),
+                dir.display()
+            );
+            Ok(true)
+        }
+        PublishCommand::Bundle {
+            dir,
+            notebooks,
+            source,
+        } => {
+            let report = oda::publish::bundle(
+                dir,
+                &BundleOptions {
+                    notebooks: notebooks.clone(),
+                    source_dir: source.clone(),
+                },
+            )?;
+            print!("{report}");
+            Ok(true)
+        }
+        PublishCommand::Upload {
+            dir,
+            publish,
+            confirm_production,
+            server,
+        } => {
+            let options = PublishOptions {
+                confirm_production: *confirm_production,
+                ..server.options()?
+            };
+            let p = oda::publish::upload(dir, options, *publish)?;
+            print_publication(&p);
+            Ok(true)
+        }
+        PublishCommand::NewVersion { dir, metadata } => {
+            let options = PublishOptions {
+                metadata: metadata.to_metadata()?,
+                ..PublishOptions::default()
+            };
+            let p = oda::publish::new_version(dir, options)?;
+            print_publication(&p);
+            println!(
+                "next:       make the products again into {}/products (they must carry the new DOI), bundle, upload --publish",
+                dir.display()
+            );
+            Ok(true)
+        }
+        PublishCommand::Verify {
+            dir,
+            no_rerun,
+            notebooks,
+        } => {
+            let report = oda::publish::verify(
+                dir,
+                &VerifyOptions {
+                    settings,
+                    rerun: !no_rerun,
+                    notebooks: *notebooks,
+                },
+            )?;
+            println!("{report}");
+            Ok(report.all_identical())
+        }
+        PublishCommand::Show { dir } => {
+            let p = oda::publish::Publication::open(dir)?;
+            print_publication(&p);
+            for f in &p.journal().files {
+                println!(
+                    "  {} {} bytes md5:{}{}",
+                    f.key,
+                    f.size,
+                    f.md5,
+                    if f.uploaded { "" } else { " (not uploaded)" }
+                );
+            }
+            Ok(true)
+        }
+    }
 }

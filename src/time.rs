@@ -409,7 +409,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// Inverse of [`days_from_civil`].
-fn civil_from_days(mjd: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(mjd: i64) -> (i64, i64, i64) {
     let z = mjd - 40_587 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

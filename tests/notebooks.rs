@@ -2,7 +2,13 @@
 //! `./setup.sh`, i.e. `kernel/install.sh`): any cell error, a missing figure bundle, or an HTML
 //! export that would need the network fails the test. Cells carry the assertions on the numbers.
 
+#[path = "support/zenodo.rs"]
+mod zenodo;
+
+use std::path::Path;
 use std::process::Command;
+
+use serde_json::Value;
 
 fn assert_kernel_installed() {
     let kernel = Command::new("jupyter")
@@ -22,10 +28,19 @@ fn assert_kernel_installed() {
     );
 }
 
+/// The token the notebooks' publishing cell uses against the local server.
+const TOKEN: &str = "notebook-test-token";
+
+/// All five notebooks; the Crab notebook also publishes, against the local Zenodo/InvenioRDM
+/// server started here: it reserves the DOI in a cell, its later cells write DOI-carrying
+/// products and figures, then the record is bundled with the executed notebook, uploaded,
+/// published and given a new version, and the DOI everywhere is the one the server reserved.
 #[test]
 fn paper_notebooks_run_and_show_their_figures() {
     assert_kernel_installed();
     let data = tempfile::tempdir().unwrap();
+    let fake = zenodo::FakeZenodo::start(&[TOKEN]);
+    let publication = tempfile::tempdir().unwrap();
     let o = Command::new("python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -33,6 +48,10 @@ fn paper_notebooks_run_and_show_their_figures() {
         ))
         .env("ODA_DATA", data.path())
         .env_remove("ODA_ARCHIVE")
+        .env_remove("ODA_PUBLICATION")
+        .env("ODA_PUBLISH_TARGET", fake.url())
+        .env("ODA_PUBLISH_TOKEN", TOKEN)
+        .env("ODA_PUBLICATION_DIR", publication.path())
         .output()
         .unwrap();
     print!("{}", String::from_utf8_lossy(&o.stdout));
@@ -42,6 +61,70 @@ fn paper_notebooks_run_and_show_their_figures() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+    publish_the_crab_notebook(&fake, publication.path(), data.path());
+}
+
+fn oda(data: &Path, args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_oda"))
+        .args(["--data", data.to_str().unwrap()])
+        .args(args)
+        .env("ODA_PUBLISH_TOKEN", TOKEN)
+        .env_remove("ODA_PUBLICATION")
+        .output()
+        .unwrap();
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "oda {args:?}:\n{out}\n{err}");
+    assert!(!out.contains(TOKEN) && !err.contains(TOKEN));
+    out.into_owned()
+}
+
+fn publish_the_crab_notebook(fake: &zenodo::FakeZenodo, dir: &Path, data: &Path) {
+    let journal: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("publication.json")).unwrap()).unwrap();
+    let doi = journal["doi"].as_str().expect("the notebook reserved a DOI").to_string();
+    let state = fake.state();
+    assert_eq!(state["records"].as_array().unwrap().len(), 1);
+    assert_eq!(state["records"][0]["reserved_doi"], doi.as_str(), "the DOI the server reserved");
+    // Products the notebook wrote carry the DOI in every HDU and in result.json.
+    let products = dir.join("products");
+    let mut fits = 0;
+    for entry in std::fs::read_dir(&products).unwrap() {
+        let pdir = entry.unwrap().path();
+        let result: Value =
+            serde_json::from_str(&std::fs::read_to_string(pdir.join("result.json")).unwrap()).unwrap();
+        assert_eq!(result["doi"], doi.as_str(), "{}", pdir.display());
+        for f in std::fs::read_dir(&pdir).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|e| e == "fits") {
+                let mut file = fitsio::FitsFile::open(&f).unwrap();
+                let mut i = 0;
+                while let Ok(hdu) = file.hdu(i) {
+                    assert_eq!(hdu.read_key::<String>(&mut file, "DOI").unwrap(), doi, "{} HDU {i}", f.display());
+                    i += 1;
+                }
+                fits += 1;
+            }
+        }
+    }
+    assert!(fits >= 3, "the notebook wrote {fits} FITS files into the publication");
+    // Figures shown after the reservation carry the DOI in their footer.
+    let executed = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/notebooks/crab.ipynb");
+    let text = std::fs::read_to_string(&executed).unwrap();
+    assert!(text.contains(&format!("Published as doi:{doi}")), "no figure footer with doi:{doi}");
+    // Bundle with the executed notebook, upload, publish, new version.
+    let d = dir.to_str().unwrap();
+    oda(data, &["publish", "bundle", d, "--notebook", executed.to_str().unwrap()]);
+    let nb: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("bundle/crab.ipynb")).unwrap()).unwrap();
+    assert_eq!(nb["metadata"]["oda"]["publication"]["doi"], doi.as_str());
+    let out = oda(data, &["publish", "upload", d, "--publish"]);
+    assert!(out.contains(&doi), "{out}");
+    let state = fake.state();
+    assert_eq!(state["records"][0]["is_published"], true);
+    assert_eq!(state["records"][0]["doi"], doi.as_str());
+    let out = oda(data, &["publish", "verify", d, "--no-rerun"]);
+    assert!(out.contains("identical:"), "{out}");
+    oda(data, &["publish", "new-version", d]);
+    assert_eq!(fake.state()["records"].as_array().unwrap().len(), 2);
 }
 
 /// evcxr reports a panic or an `Err` returned through `?` as stderr text with an "ok" reply:

@@ -62,6 +62,8 @@ pub enum Series {
         xerr: Option<Vec<f64>>,
         /// Vertical errors.
         yerr: Option<Vec<f64>>,
+        /// Hover text per point (plotly), instead of the bare coordinates.
+        hover: Option<Vec<String>>,
         /// CSS colour.
         color: String,
     },
@@ -156,6 +158,99 @@ pub struct Chart {
     pub equal_aspect: bool,
     /// Lines of text shown under the title (fit results).
     pub notes: Vec<String>,
+    /// One line of small grey text under the figure (provenance, how to cite it), or none.
+    pub footer: Option<String>,
+}
+
+/// Plot-area side of a sky map, pixels (the longer side of its data).
+const SKY_SIDE: f64 = 540.0;
+/// Left and right margins of a sky map (the right one holds the colour bar), pixels.
+const SKY_MARGIN: (f64, f64) = (80.0, 130.0);
+
+impl Chart {
+    /// A chart with this title and panels, no notes and no footer.
+    pub fn new(title: impl Into<String>, panels: Vec<Panel>) -> Chart {
+        Chart {
+            title: title.into(),
+            panels,
+            equal_aspect: false,
+            notes: Vec::new(),
+            footer: None,
+        }
+    }
+
+    /// This chart with `text` as its footer: one line of small grey text under the figure, in
+    /// the notebook (plotly) and in the SVG/PNG files alike.
+    ///
+    /// ```
+    /// use oda::display::{Axis, Chart, Panel};
+    /// let chart = Chart::new("Crab", vec![Panel::new(Axis::linear("x"), Axis::linear("y"))])
+    ///     .with_footer("Published as doi:10.5072/zenodo.123");
+    /// let fig = chart.to_plotly();
+    /// let footer = fig["layout"]["annotations"].as_array().unwrap().iter()
+    ///     .find(|a| a["name"] == "footer").unwrap();
+    /// assert_eq!(footer["text"], "Published as doi:10.5072/zenodo.123");
+    /// assert!(chart.to_svg(900.0, 620.0).contains(">Published as doi:10.5072/zenodo.123</text>"));
+    /// ```
+    pub fn with_footer(mut self, text: impl Into<String>) -> Chart {
+        self.footer = Some(text.into());
+        self
+    }
+
+    /// Top margin, pixels: the title and the notes.
+    fn top_margin(&self) -> f64 {
+        48.0 + 18.0 * self.notes.len() as f64
+    }
+
+    /// Bottom margin, pixels: tick labels and axis title, the legend (plotly), the footer.
+    fn bottom_margin(&self) -> f64 {
+        let legend = if self.show_legend() { 34.0 } else { 0.0 };
+        let footer = if self.footer.is_some() { 24.0 } else { 0.0 };
+        62.0 + legend + footer
+    }
+
+    /// Sky maps show no legend (their circles are labelled); other charts do.
+    fn show_legend(&self) -> bool {
+        !self.equal_aspect
+    }
+
+    /// The size the chart is drawn at, pixels: [`FIGURE_WIDTH`](super::FIGURE_WIDTH) ×
+    /// [`FIGURE_HEIGHT`](super::FIGURE_HEIGHT), except sky maps (equal aspect), whose size
+    /// follows their data so that a degree is as long on both axes and the colour bar stays
+    /// next to the map.
+    pub fn size(&self) -> (f64, f64) {
+        if !self.equal_aspect {
+            return (super::FIGURE_WIDTH, super::FIGURE_HEIGHT);
+        }
+        let (w, h) = self.sky_plot_area();
+        (
+            (w + SKY_MARGIN.0 + SKY_MARGIN.1).round(),
+            (h + self.top_margin() + self.bottom_margin()).round(),
+        )
+    }
+
+    /// The plot area of a sky map, pixels: [`SKY_SIDE`] along its longer axis.
+    fn sky_plot_area(&self) -> (f64, f64) {
+        let Some(p) = self.panels.first() else {
+            return (SKY_SIDE, SKY_SIDE);
+        };
+        let xr = data_range(&self.panels, &p.x, true);
+        let yr = data_range(std::slice::from_ref(p), &p.y, false);
+        let (dx, dy) = ((xr.1 - xr.0).abs(), (yr.1 - yr.0).abs());
+        if !(dx > 0.0 && dy > 0.0) {
+            return (SKY_SIDE, SKY_SIDE);
+        }
+        // Very elongated fields keep a usable short side.
+        let aspect = (dx / dy).clamp(0.4, 2.5);
+        if aspect >= 1.0 {
+            (
+                SKY_SIDE * aspect.min(1.6),
+                SKY_SIDE * aspect.min(1.6) / aspect,
+            )
+        } else {
+            (SKY_SIDE * aspect, SKY_SIDE)
+        }
+    }
 }
 
 /// Rounds to 5 significant digits: plenty for a plot, and the JSON stays small.
@@ -175,32 +270,106 @@ fn arr(v: &[f64]) -> Value {
     Value::Array(v.iter().map(|x| r5(*x)).collect())
 }
 
+/// Coordinates rounded to a millionth of their spread (not to significant digits: times of
+/// 100 s bins a few days apart, or decimal years, must stay distinct).
+fn coords(v: &[f64]) -> Value {
+    let (lo, hi) = v
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(*x), b.max(*x))
+        });
+    let spread = if hi > lo {
+        hi - lo
+    } else {
+        hi.abs().max(1e-300)
+    };
+    if !spread.is_finite() {
+        return arr(v);
+    }
+    let step = 10f64.powi(spread.log10().floor() as i32 - 6);
+    Value::Array(
+        v.iter()
+            .map(|x| {
+                if x.is_finite() {
+                    // Shortest decimal of the rounded value (no 57193.410000000003).
+                    let r = (x / step).round() * step;
+                    let digits = (-step.log10().floor()).max(0.0) as usize;
+                    format!("{r:.digits$}")
+                        .parse::<f64>()
+                        .map_or(Value::Null, |r| json!(r))
+                } else {
+                    Value::Null
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Colour of a chart's footer.
+const FOOTER_COLOR: &str = "#777";
+
 impl Chart {
     /// The plotly figure: `{"data": [...], "layout": {...}}`.
+    ///
+    /// The layout has a fixed height (and, for sky maps, a fixed width: a degree is as long on
+    /// both axes, `scaleanchor`/`scaleratio` 1 with the plot area shrunk rather than the range
+    /// stretched, so a notebook cell does not widen the map). Numbers on linear axes are written
+    /// out in full (no "57.2k"), logarithmic axes use powers of ten.
     pub fn to_plotly(&self) -> Value {
         let n = self.panels.len().max(1);
         let total: f64 = self.panels.iter().map(|p| p.weight).sum::<f64>().max(1e-9);
         let gap = if n > 1 { 0.04 } else { 0.0 };
+        let (width, height) = self.size();
+        let (top, bottom) = (self.top_margin(), self.bottom_margin());
+        let plot_h = (height - top - bottom).max(1.0);
         let mut data = Vec::new();
+        let mut annotations = Vec::new();
         let mut layout = json!({
-            "title": {"text": self.title},
+            "title": {"text": self.title, "x": 0.5, "xanchor": "center", "y": 1.0, "yref": "container",
+                      "yanchor": "top", "pad": {"t": 12}, "font": {"size": 15}},
             "template": "plotly_white",
-            "showlegend": true,
-            "legend": {"orientation": "h", "y": -0.12},
-            "margin": {"t": 60 + 18 * self.notes.len()},
+            "showlegend": self.show_legend(),
+            "height": height,
+            "margin": {"t": top, "b": bottom, "l": 80, "r": if self.equal_aspect { SKY_MARGIN.1 } else { 30.0 }},
         });
-        if !self.notes.is_empty() {
-            layout["annotations"] = json!([{
-                "text": self.notes.join("<br>"), "xref": "paper", "yref": "paper",
-                "x": 0.0, "y": 1.0, "xanchor": "left", "yanchor": "bottom",
-                "showarrow": false, "align": "left", "font": {"size": 11},
-            }]);
+        if self.show_legend() {
+            // Under the x-axis title, whatever the plot's height.
+            layout["legend"] = json!({
+                "orientation": "h", "x": 0.0, "xanchor": "left",
+                "y": -58.0 / plot_h, "yanchor": "top",
+            });
         }
-        let mut top = 1.0;
+        if self.equal_aspect {
+            layout["width"] = json!(width);
+            layout["autosize"] = json!(false);
+            layout["margin"]["l"] = json!(SKY_MARGIN.0);
+        }
+        if !self.notes.is_empty() {
+            annotations.push(json!({
+                "name": "notes",
+                "text": self.notes.join("<br>"), "xref": "paper", "yref": "paper",
+                "x": 0.0, "y": 1.0, "xanchor": "left", "yanchor": "bottom", "yshift": 4,
+                "showarrow": false, "align": "left", "font": {"size": 11},
+            }));
+        }
+        if let Some(footer) = &self.footer {
+            annotations.push(json!({
+                "name": "footer",
+                "text": footer, "xref": "paper", "yref": "paper",
+                "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "bottom",
+                "yshift": -(bottom - 6.0), "showarrow": false, "align": "left",
+                "font": {"size": 10, "color": FOOTER_COLOR},
+            }));
+        }
+        if !annotations.is_empty() {
+            layout["annotations"] = Value::Array(annotations);
+        }
+        let mut top_y = 1.0;
         for (k, p) in self.panels.iter().enumerate() {
             let h = (1.0 - gap * (n - 1) as f64) * p.weight / total;
-            let domain = [(top - h).max(0.0), top];
-            top -= h + gap;
+            let domain = [(top_y - h).max(0.0), top_y];
+            top_y -= h + gap;
             let (xa, ya) = (format!("x{}", k + 1), format!("y{}", k + 1));
             let xkey = if k == 0 {
                 "xaxis".into()
@@ -216,6 +385,7 @@ impl Chart {
                 let mut v = json!({
                     "title": {"text": if show_title { a.label.as_str() } else { "" }},
                     "type": if a.log { "log" } else { "linear" },
+                    "exponentformat": if a.log { "power" } else { "none" },
                     "showline": true, "mirror": true, "ticks": "inside",
                 });
                 if a.reversed {
@@ -239,12 +409,58 @@ impl Chart {
             if k > 0 {
                 xv["matches"] = json!("x");
             }
+            // Only the bottom panel labels the shared x axis.
+            xv["showticklabels"] = json!(k + 1 == n);
             xv["anchor"] = json!(ya);
             let mut yv = axis(&p.y, true);
+            // Logarithmic axes get the ticks of the SVG rendering (decades, or 1–2–5 over less
+            // than two decades: "20 50 100 200 500 keV", not "2 3 4 … 10² 2 3 …").
+            for (v, a, range) in [
+                (&mut xv, &p.x, data_range(&self.panels, &p.x, true)),
+                (
+                    &mut yv,
+                    &p.y,
+                    data_range(std::slice::from_ref(p), &p.y, false),
+                ),
+            ] {
+                if a.log {
+                    let t = ticks(range, true);
+                    v["tickvals"] = json!(t);
+                    v["ticktext"] = json!(tick_labels(&t, true));
+                }
+            }
             yv["domain"] = json!(domain);
             yv["anchor"] = json!(xa);
             if self.equal_aspect {
+                // A degree is a degree: y follows x's scale, and the plot area shrinks (rather
+                // than a range growing) to keep it so.
                 yv["scaleanchor"] = json!(xa);
+                yv["scaleratio"] = json!(1);
+                yv["constrain"] = json!("domain");
+                xv["constrain"] = json!("domain");
+                // The map's edges are the data's: no padding around the heat map.
+                if p.x.range.is_none() {
+                    let (lo, hi) = data_range(&self.panels, &p.x, true);
+                    xv["range"] = if p.x.reversed {
+                        json!([hi, lo])
+                    } else {
+                        json!([lo, hi])
+                    };
+                    if let Some(o) = xv.as_object_mut() {
+                        o.remove("autorange");
+                    }
+                }
+                if p.y.range.is_none() {
+                    let (lo, hi) = data_range(std::slice::from_ref(p), &p.y, false);
+                    yv["range"] = if p.y.reversed {
+                        json!([hi, lo])
+                    } else {
+                        json!([lo, hi])
+                    };
+                    if let Some(o) = yv.as_object_mut() {
+                        o.remove("autorange");
+                    }
+                }
             }
             layout[xkey] = xv;
             layout[ykey] = yv;
@@ -266,7 +482,7 @@ impl Chart {
                 data.push(json!({
                     "type": "heatmap", "z": z, "x0": h.x0, "dx": h.dx, "y0": h.y0, "dy": h.dy,
                     "zmin": h.zrange.0, "zmax": h.zrange.1, "colorscale": "Viridis",
-                    "colorbar": {"title": {"text": h.colorbar}},
+                    "colorbar": {"title": {"text": h.colorbar, "side": "right"}, "thickness": 16},
                     "xaxis": xa, "yaxis": ya, "showlegend": false,
                     "hovertemplate": "x %{x:.2f}°, y %{y:.2f}°: %{z}<extra></extra>",
                 }));
@@ -279,18 +495,24 @@ impl Chart {
                         y,
                         xerr,
                         yerr,
+                        hover,
                         color,
                     } => {
+                        let size = if x.len() > 400 { 3 } else { 5 };
                         let mut t = json!({
                             "type": "scatter", "mode": "markers", "name": name,
-                            "x": arr(x), "y": arr(y),
-                            "marker": {"color": color, "size": 5},
+                            "x": coords(x), "y": coords(y),
+                            "marker": {"color": color, "size": size},
                         });
                         if let Some(e) = yerr {
-                            t["error_y"] = json!({"type": "data", "array": arr(e), "color": color, "thickness": 1});
+                            t["error_y"] = json!({"type": "data", "array": arr(e), "color": color, "thickness": 1, "width": if x.len() > 100 { 0 } else { 3 }});
                         }
                         if let Some(e) = xerr {
                             t["error_x"] = json!({"type": "data", "array": arr(e), "color": color, "thickness": 1, "width": 0});
+                        }
+                        if let Some(h) = hover {
+                            t["hovertext"] = json!(h);
+                            t["hoverinfo"] = json!("text");
                         }
                         t
                     }
@@ -302,7 +524,7 @@ impl Chart {
                         dashed,
                     } => json!({
                         "type": "scatter", "mode": "lines", "name": name,
-                        "x": arr(x), "y": arr(y),
+                        "x": coords(x), "y": coords(y),
                         "line": {"color": color, "width": 2, "dash": if *dashed { "dash" } else { "solid" }},
                     }),
                     Series::Markers {
@@ -314,7 +536,7 @@ impl Chart {
                         color,
                     } => json!({
                         "type": "scatter", "mode": "markers+text", "name": name,
-                        "x": arr(x), "y": arr(y), "text": labels, "hovertext": hover,
+                        "x": coords(x), "y": coords(y), "text": labels, "hovertext": hover,
                         "hoverinfo": "text", "textposition": "top right",
                         "textfont": {"color": color},
                         "marker": {"symbol": "circle-open", "size": 14, "color": color, "line": {"width": 2}},
@@ -329,7 +551,9 @@ impl Chart {
     }
 
     /// The chart as a standalone SVG document (`width` × `height` pixels), drawn here without a
-    /// browser: axes with ticks, series, heat map (as an embedded PNG) and its colour bar.
+    /// browser: axes with ticks, series, heat map (as an embedded PNG) and its colour bar, the
+    /// notes over the plot and the footer under it. [`Chart::size`] is the size the notebook
+    /// shows.
     pub fn to_svg(&self, width: f64, height: f64) -> String {
         let mut s = Svg::new(width, height);
         let left = 80.0;
@@ -338,11 +562,15 @@ impl Chart {
         } else {
             30.0
         };
-        let top = 40.0 + 16.0 * self.notes.len() as f64;
-        let bottom = 60.0;
-        s.text(width / 2.0, 24.0, &self.title, 16.0, "middle", 0.0);
+        let top = self.top_margin();
+        let footer_h = if self.footer.is_some() { 24.0 } else { 0.0 };
+        let bottom = 58.0 + footer_h;
+        s.text(width / 2.0, 24.0, &self.title, 15.0, "middle", 0.0);
         for (i, note) in self.notes.iter().enumerate() {
-            s.text(left, 42.0 + 16.0 * i as f64, note, 12.0, "start", 0.0);
+            s.text(left, 46.0 + 18.0 * i as f64, note, 11.0, "start", 0.0);
+        }
+        if let Some(footer) = &self.footer {
+            s.text_colored(left, height - 9.0, footer, 10.0, "start", FOOTER_COLOR);
         }
         let n = self.panels.len().max(1);
         let total: f64 = self.panels.iter().map(|p| p.weight).sum::<f64>().max(1e-9);
@@ -358,17 +586,20 @@ impl Chart {
         for (k, p) in self.panels.iter().enumerate() {
             let mut ph = avail * p.weight / total;
             let mut pw = width - left - right;
+            let mut x0 = left;
             let yr = data_range(std::slice::from_ref(p), &p.y, false);
             if self.equal_aspect {
-                // Same degrees per pixel on both axes.
+                // Same degrees per pixel on both axes, the map centred in the space left.
                 let sx = pw / (xr.1 - xr.0).abs().max(1e-12);
                 let sy = ph / (yr.1 - yr.0).abs().max(1e-12);
                 let scale = sx.min(sy);
-                pw = (xr.1 - xr.0).abs() * scale;
-                ph = (yr.1 - yr.0).abs() * scale;
+                let (w, h) = ((xr.1 - xr.0).abs() * scale, (yr.1 - yr.0).abs() * scale);
+                x0 += (pw - w) / 2.0;
+                y_top += (ph - h) / 2.0;
+                (pw, ph) = (w, h);
             }
             let frame = Frame {
-                x0: left,
+                x0,
                 y0: y_top,
                 w: pw,
                 h: ph,
@@ -561,19 +792,39 @@ fn ticks(r: (f64, f64), log: bool) -> Vec<f64> {
     (first..=last).map(|k| k as f64 * step).collect()
 }
 
-fn tick_label(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-3..1e5).contains(&a) {
-        format!("{v:.0e}")
-    } else if a >= 100.0 || (v - v.round()).abs() < 1e-9 {
-        format!("{v:.0}")
+/// Labels of ticks: on a linear axis all with the decimals their step needs (2002.5, 2005,
+/// 2007.5 → "2002.5", "2005.0", "2007.5"), numbers written out in full between 10⁻³ and 10⁶;
+/// on a log axis each in its shortest form.
+fn tick_labels(ticks: &[f64], log: bool) -> Vec<String> {
+    let step = if log || ticks.len() < 2 {
+        None
     } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
+        Some((ticks[1] - ticks[0]).abs())
+    };
+    let big = ticks.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let decimals = |d: f64| {
+        (0..=6)
+            .find(|&k| {
+                let s = d * 10f64.powi(k);
+                (s - s.round()).abs() < 1e-6 * s.abs().max(1.0)
+            })
+            .unwrap_or(6) as usize
+    };
+    ticks
+        .iter()
+        .map(|&v| {
+            let a = v.abs();
+            if v == 0.0 {
+                "0".into()
+            } else if big >= 1e6 || a < 1e-3 {
+                let s = format!("{v:.1e}");
+                s.replace(".0e", "e")
+            } else {
+                let k = step.map_or_else(|| decimals(v).min(3), decimals);
+                format!("{v:.k$}")
+            }
+        })
+        .collect()
 }
 
 fn esc(t: &str) -> String {
@@ -636,6 +887,13 @@ impl Svg {
         ));
     }
 
+    fn text_colored(&mut self, x: f64, y: f64, t: &str, size: f64, anchor: &str, color: &str) {
+        self.out.push_str(&format!(
+            "<text x=\"{x:.1}\" y=\"{y:.1}\" font-size=\"{size}\" text-anchor=\"{anchor}\" fill=\"{color}\">{}</text>\n",
+            esc(t)
+        ));
+    }
+
     fn line(&mut self, pts: &[(f64, f64)], color: &str, width: f64, dashed: bool) {
         if pts.len() < 2 {
             return;
@@ -662,6 +920,7 @@ impl Svg {
                 color,
                 ..
             } => {
+                let r = if x.len() > 400 { 1.5 } else { 2.5 };
                 for i in 0..x.len().min(y.len()) {
                     let (cx, cy) = (f.px(x[i]), f.py(y[i]));
                     if !f.inside(cx, cy) {
@@ -689,7 +948,7 @@ impl Svg {
                         );
                     }
                     self.out.push_str(&format!(
-                        "<circle cx=\"{cx:.2}\" cy=\"{cy:.2}\" r=\"2.5\" fill=\"{color}\"/>\n"
+                        "<circle cx=\"{cx:.2}\" cy=\"{cy:.2}\" r=\"{r}\" fill=\"{color}\"/>\n"
                     ));
                 }
             }
@@ -741,7 +1000,9 @@ impl Svg {
             "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{:.2}\" fill=\"none\" stroke=\"black\" stroke-width=\"1\"/>\n",
             f.x0, f.y0, f.w, f.h
         ));
-        for t in ticks(f.xr, f.xaxis.log) {
+        let xt = ticks(f.xr, f.xaxis.log);
+        let xl = tick_labels(&xt, f.xaxis.log);
+        for (t, label) in xt.into_iter().zip(xl) {
             let x = f.px(t);
             self.line(
                 &[(x, f.y0 + f.h), (x, f.y0 + f.h - 5.0)],
@@ -751,10 +1012,12 @@ impl Svg {
             );
             self.line(&[(x, f.y0), (x, f.y0 + 5.0)], "black", 1.0, false);
             if show_x_label {
-                self.text(x, f.y0 + f.h + 16.0, &tick_label(t), 11.0, "middle", 0.0);
+                self.text(x, f.y0 + f.h + 16.0, &label, 11.0, "middle", 0.0);
             }
         }
-        for t in ticks(f.yr, f.yaxis.log) {
+        let yt = ticks(f.yr, f.yaxis.log);
+        let yl = tick_labels(&yt, f.yaxis.log);
+        for (t, label) in yt.into_iter().zip(yl) {
             let y = f.py(t);
             self.line(&[(f.x0, y), (f.x0 + 5.0, y)], "black", 1.0, false);
             self.line(
@@ -763,7 +1026,7 @@ impl Svg {
                 1.0,
                 false,
             );
-            self.text(f.x0 - 6.0, y + 4.0, &tick_label(t), 11.0, "end", 0.0);
+            self.text(f.x0 - 6.0, y + 4.0, &label, 11.0, "end", 0.0);
         }
         if show_x_label {
             self.text(
@@ -838,9 +1101,11 @@ impl Svg {
         self.out.push_str(&format!(
             "<rect x=\"{x:.2}\" y=\"{y:.2}\" width=\"14\" height=\"{h:.2}\" fill=\"none\" stroke=\"black\"/>\n"
         ));
-        for t in ticks(hm.zrange, false) {
+        let zt = ticks(hm.zrange, false);
+        let zl = tick_labels(&zt, false);
+        for (t, label) in zt.into_iter().zip(zl) {
             let yy = y + h * (1.0 - (t - hm.zrange.0) / (hm.zrange.1 - hm.zrange.0));
-            self.text(x + 18.0, yy + 4.0, &tick_label(t), 10.0, "start", 0.0);
+            self.text(x + 18.0, yy + 4.0, &label, 10.0, "start", 0.0);
         }
         self.text(x + 80.0, y + h / 2.0, &hm.colorbar, 12.0, "middle", -90.0);
     }
@@ -880,6 +1145,7 @@ mod tests {
             y: vec![10.0, 2.0, 0.4],
             xerr: Some(vec![5.0, 10.0, 20.0]),
             yerr: Some(vec![0.5, 0.2, 0.1]),
+            hover: None,
             color: "#1f77b4".into(),
         });
         let mut bottom = Panel::new(Axis::log("Energy (keV)"), Axis::linear("χ"));
@@ -897,6 +1163,7 @@ mod tests {
             panels: vec![top, bottom],
             equal_aspect: false,
             notes: vec!["Γ = 2.09 ± 0.01".into()],
+            footer: None,
         }
     }
 
@@ -918,6 +1185,141 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 3);
         let png = c.to_png(640.0, 480.0, 1.0).unwrap();
         assert_eq!(&png[1..4], b"PNG");
+    }
+
+    fn sky_map() -> Chart {
+        let mut p = Panel::new(Axis::linear("ξ (deg)").reversed(), Axis::linear("η (deg)"));
+        p.heatmap = Some(Heatmap {
+            z: Array2::from_elem((20, 40), 1.0),
+            x0: -19.5,
+            dx: 1.0,
+            y0: -9.5,
+            dy: 1.0,
+            colorbar: "σ".into(),
+            zrange: (-3.0, 8.0),
+        });
+        let mut c = Chart::new("field", vec![p]);
+        c.equal_aspect = true;
+        c
+    }
+
+    #[test]
+    fn sky_maps_keep_a_degree_a_degree_at_a_fixed_size() {
+        let c = sky_map();
+        let fig = c.to_plotly();
+        let layout = &fig["layout"];
+        assert_eq!(layout["yaxis"]["scaleanchor"], "x1");
+        assert_eq!(layout["yaxis"]["scaleratio"], 1);
+        assert_eq!(layout["yaxis"]["constrain"], "domain");
+        assert_eq!(layout["xaxis"]["constrain"], "domain");
+        assert_eq!(layout["autosize"], false);
+        // East to the left: the range runs from +20° down to −20°, the map's own edges.
+        assert_eq!(layout["xaxis"]["range"], json!([20.0, -20.0]));
+        assert_eq!(layout["yaxis"]["range"], json!([-10.0, 10.0]));
+        // The plot area has the data's 2:1 aspect, so the page does not stretch it.
+        let (w, h) = c.size();
+        assert_eq!(
+            (layout["width"].as_f64(), layout["height"].as_f64()),
+            (Some(w), Some(h))
+        );
+        let m = &layout["margin"];
+        let pw = w - m["l"].as_f64().unwrap() - m["r"].as_f64().unwrap();
+        let ph = h - m["t"].as_f64().unwrap() - m["b"].as_f64().unwrap();
+        assert!((pw / ph - 2.0).abs() < 0.01, "{pw} × {ph}");
+        // The SVG map has the same aspect: 40° wide, 20° high.
+        let svg = c.to_svg(w, h);
+        let img = svg.split("<image ").nth(1).unwrap();
+        let attr = |name: &str| -> f64 {
+            img.split(&format!("{name}=\""))
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert!((attr("width") / attr("height") - 2.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn footer_goes_under_the_figure() {
+        let plain = sample();
+        let c = sample().with_footer("Published as doi:10.5072/zenodo.123 — cite <this>");
+        let fig = c.to_plotly();
+        let ann = fig["layout"]["annotations"].as_array().unwrap();
+        let footer = ann.iter().find(|a| a["name"] == "footer").unwrap();
+        assert_eq!(footer["yref"], "paper");
+        assert_eq!(footer["y"], 0.0);
+        assert!(footer["yshift"].as_f64().unwrap() < -60.0);
+        assert_eq!(footer["font"]["color"], FOOTER_COLOR);
+        // The bottom margin grows to hold it; the notes stay over the plot.
+        assert!(
+            fig["layout"]["margin"]["b"].as_f64()
+                > plain.to_plotly()["layout"]["margin"]["b"].as_f64()
+        );
+        assert!(ann.iter().any(|a| a["name"] == "notes"));
+        let svg = c.to_svg(900.0, 620.0);
+        let line = svg.lines().find(|l| l.contains("zenodo.123")).unwrap();
+        assert!(
+            line.contains("fill=\"#777\"") && line.contains("cite &lt;this&gt;"),
+            "{line}"
+        );
+        let y: f64 = line
+            .split("y=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(y > 600.0, "footer at y = {y}");
+        assert!(c.to_png(900.0, 620.0, 1.0).is_ok());
+        assert!(
+            plain
+                .to_svg(900.0, 620.0)
+                .lines()
+                .all(|l| !l.contains("#777"))
+        );
+    }
+
+    #[test]
+    fn coordinates_keep_their_resolution_and_numbers_are_written_out() {
+        // 100 s bins at MJD 57193: five significant digits would merge them.
+        let x = [
+            57193.0,
+            57193.0 + 100.0 / 86400.0,
+            57193.0 + 200.0 / 86400.0,
+        ];
+        let v = coords(&x);
+        let got: Vec<f64> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert!(got.windows(2).all(|w| w[1] > w[0]), "{got:?}");
+        assert!((got[1] - x[1]).abs() < 1e-5);
+        let fig = sample().to_plotly();
+        assert_eq!(fig["layout"]["xaxis"]["exponentformat"], "power");
+        assert_eq!(fig["layout"]["yaxis2"]["exponentformat"], "none");
+    }
+
+    #[test]
+    fn tick_labels_have_the_decimals_of_their_step() {
+        assert_eq!(
+            tick_labels(&[2002.5, 2005.0, 2007.5], false),
+            ["2002.5", "2005.0", "2007.5"]
+        );
+        assert_eq!(tick_labels(&[0.0, 2.0, 4.0], false), ["0", "2", "4"]);
+        assert_eq!(tick_labels(&[8.4, 8.6, 8.8], false), ["8.4", "8.6", "8.8"]);
+        assert_eq!(tick_labels(&[57000.0, 58000.0], false), ["57000", "58000"]);
+        assert_eq!(
+            tick_labels(&[0.001, 0.01, 0.1, 1.0], true),
+            ["0.001", "0.01", "0.1", "1"]
+        );
+        assert_eq!(tick_labels(&[1e-4, 1e-3], true), ["1e-4", "0.001"]);
     }
 
     #[test]

@@ -3,10 +3,11 @@
 use ndarray::Array2;
 
 use super::chart::{Axis, Chart, Heatmap, Panel, Series};
-use crate::analysis::catalog::Catalog;
+use crate::analysis::catalog::{Catalog, Origin};
 use crate::fit::SpectralFit;
 use crate::products::{Image, LightCurve, Spectrum};
-use crate::time::IJD_MJD_OFFSET;
+use crate::query::MeasuredCatalog;
+use crate::time::{IJD_MJD_OFFSET, Time};
 
 /// Blue for data, red for models, as in most X-ray papers.
 const DATA: &str = "#1f4e99";
@@ -145,6 +146,7 @@ pub fn image_chart(image: &Image, scale: ImageScale) -> Chart {
         panels: vec![panel],
         equal_aspect: true,
         notes: Vec::new(),
+        footer: None,
     }
 }
 
@@ -180,6 +182,7 @@ pub fn spectrum_chart(spectrum: &Spectrum, fit: Option<&SpectralFit>) -> Chart {
                 .map(|&i| spectrum.total_error(i) / widths[i])
                 .collect(),
         ),
+        hover: None,
         color: DATA.into(),
     });
     let mut panels = vec![top];
@@ -212,6 +215,7 @@ pub fn spectrum_chart(spectrum: &Spectrum, fit: Option<&SpectralFit>) -> Chart {
             y: fit.residuals.clone(),
             xerr: None,
             yerr: Some(vec![1.0; fit.residuals.len()]),
+            hover: None,
             color: DATA.into(),
         });
         panels.push(res);
@@ -239,12 +243,9 @@ pub fn spectrum_chart(spectrum: &Spectrum, fit: Option<&SpectralFit>) -> Chart {
             fit.chi2, fit.dof, fit.p_value, f, fe
         ));
     }
-    Chart {
-        title: format!("ISGRI spectrum of {}", spectrum.source),
-        panels,
-        equal_aspect: false,
-        notes,
-    }
+    let mut chart = Chart::new(format!("ISGRI spectrum of {}", spectrum.source), panels);
+    chart.notes = notes;
+    chart
 }
 
 /// A number with 4 significant digits, in exponent form when very small or large.
@@ -262,24 +263,129 @@ fn sig4(v: f64) -> String {
     }
 }
 
-/// A light curve against MJD with error bars, and its constant and linear fits (when they
-/// can be made).
+/// How a light curve's times are drawn: a linear axis in readable units, gaps left empty.
+///
+/// Up to a day, hours since the UTC midnight before the first bin; up to three years, days
+/// since that midnight (whole MJD, named in the label with its date); longer, decimal years
+/// (UTC). Tick labels are then short plain numbers in plotly and in SVG/PNG alike, the time
+/// scale is the real one (a gap in the observations is an empty stretch of axis), and each
+/// point's hover text gives its UTC date and MJD.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeAxis {
+    /// MJD (UTC) of x = 0 (a whole day), or `None` for decimal years.
+    pub origin_mjd: Option<f64>,
+    /// Length of one x unit, days (1/24 for hours, 1 for days, 365.25 for years).
+    pub unit_days: f64,
+    /// The axis label.
+    pub label: String,
+}
+
+/// MJD (UTC) of an IJD (TT); off by TT − UTC (about a minute) only outside 1972–2100.
+fn mjd_utc(ijd: f64) -> f64 {
+    Time::from_ijd(ijd).map_or(ijd + IJD_MJD_OFFSET, |t| t.mjd_utc())
+}
+
+impl TimeAxis {
+    /// The axis for times spanning `first`…`last` (IJD, TT).
+    pub fn for_span(first: f64, last: f64) -> TimeAxis {
+        let (m0, m1) = (mjd_utc(first), mjd_utc(last));
+        let span = (m1 - m0).abs();
+        if span > 3.0 * 365.25 {
+            return TimeAxis {
+                origin_mjd: None,
+                unit_days: 365.25,
+                label: "Year (UTC)".into(),
+            };
+        }
+        let origin = m0.floor();
+        let date = Time::from_mjd_utc(origin)
+            .map(|t| t.to_isot()[..10].to_string())
+            .unwrap_or_default();
+        let (unit_days, unit) = if span <= 1.0 {
+            (1.0 / 24.0, "Hours")
+        } else {
+            (1.0, "Days")
+        };
+        TimeAxis {
+            origin_mjd: Some(origin),
+            unit_days,
+            label: format!("{unit} since MJD {origin:.0} ({date} 00:00 UTC)"),
+        }
+    }
+
+    /// The x of time `ijd` (TT).
+    pub fn x(&self, ijd: f64) -> f64 {
+        match self.origin_mjd {
+            Some(o) => (mjd_utc(ijd) - o) / self.unit_days,
+            None => Time::from_ijd(ijd).map_or(2000.0 + ijd / 365.25, |t| t.year()),
+        }
+    }
+
+    /// A duration of `seconds` in x units.
+    pub fn width(&self, seconds: f64) -> f64 {
+        seconds / 86_400.0 / self.unit_days
+    }
+}
+
+/// The UTC date and time (to the second) and MJD (UTC) of an IJD, for hover texts.
+fn when(ijd: f64) -> String {
+    match Time::from_ijd(ijd) {
+        Ok(t) => format!("{} UTC, MJD {:.5}", &t.to_isot()[..19], t.mjd_utc()),
+        Err(_) => format!("IJD {ijd:.5}"),
+    }
+}
+
+/// A bin width in words: seconds, or days.
+fn duration(seconds: f64) -> String {
+    if seconds < 86_400.0 {
+        format!("{seconds:.0} s")
+    } else {
+        let d = seconds / 86_400.0;
+        if (d - d.round()).abs() < 1e-6 {
+            format!("{d:.0} d")
+        } else {
+            format!("{d:.1} d")
+        }
+    }
+}
+
+/// A light curve with 1σ error bars and its constant and linear fits (when they can be
+/// made), against time on a [`TimeAxis`].
 pub fn light_curve_chart(lc: &LightCurve) -> Chart {
     let keep: Vec<usize> = (0..lc.len())
         .filter(|&i| lc.rate[i].is_finite() && lc.error[i].is_finite())
         .collect();
-    let mjd = |t: f64| t + IJD_MJD_OFFSET;
-    let mut p = Panel::new(Axis::linear("Time (MJD, TT)"), Axis::linear("Rate (cts/s)"));
+    let (t_first, t_last) = match (keep.first(), keep.last()) {
+        (Some(&a), Some(&b)) => (
+            lc.time[a] - 0.5 * lc.timedel[a] / 86_400.0,
+            lc.time[b] + 0.5 * lc.timedel[b] / 86_400.0,
+        ),
+        _ => (0.0, 0.0),
+    };
+    let axis = TimeAxis::for_span(t_first, t_last);
+    let mut p = Panel::new(Axis::linear(&axis.label), Axis::linear("Rate (cts/s)"));
     p.series.push(Series::Points {
         name: format!("{} {}–{} keV", lc.source, lc.band.0, lc.band.1),
-        x: keep.iter().map(|&i| mjd(lc.time[i])).collect(),
+        x: keep.iter().map(|&i| axis.x(lc.time[i])).collect(),
         y: keep.iter().map(|&i| lc.rate[i]).collect(),
         xerr: Some(
             keep.iter()
-                .map(|&i| 0.5 * lc.timedel[i] / 86_400.0)
+                .map(|&i| axis.width(0.5 * lc.timedel[i]))
                 .collect(),
         ),
         yerr: Some(keep.iter().map(|&i| lc.error[i]).collect()),
+        hover: Some(
+            keep.iter()
+                .map(|&i| {
+                    format!(
+                        "{}<br>{} ± {} cts/s",
+                        when(lc.time[i]),
+                        sig4(lc.rate[i]),
+                        sig4(lc.error[i])
+                    )
+                })
+                .collect(),
+        ),
         color: DATA.into(),
     });
     let mut notes = Vec::new();
@@ -288,7 +394,7 @@ pub fn light_curve_chart(lc: &LightCurve) -> Chart {
         if let Ok(c) = lc.fit_constant() {
             p.series.push(Series::Line {
                 name: format!("constant {:.2} ± {:.2}", c.rate, c.error),
-                x: vec![mjd(t0), mjd(t1)],
+                x: vec![axis.x(t0), axis.x(t1)],
                 y: vec![c.rate, c.rate],
                 color: MODEL.into(),
                 dashed: false,
@@ -300,54 +406,188 @@ pub fn light_curve_chart(lc: &LightCurve) -> Chart {
         }
         if let Ok(l) = lc.fit_linear() {
             p.series.push(Series::Line {
-                name: format!("linear, slope {:.2e} ± {:.1e} cts/s/d", l.b, l.b_err),
-                x: vec![mjd(t0), mjd(t1)],
+                name: format!("linear, slope {} ± {} cts/s/d", sig4(l.b), sig4(l.b_err)),
+                x: vec![axis.x(t0), axis.x(t1)],
                 y: vec![l.a + l.b * (t0 - l.t_ref), l.a + l.b * (t1 - l.t_ref)],
                 color: SECOND.into(),
                 dashed: true,
             });
             notes.push(format!(
-                "linear: slope {:.3e} ± {:.1e} cts/s/day, χ²/dof = {:.1}/{}",
-                l.b, l.b_err, l.chi2, l.dof
+                "linear: slope {} ± {} cts/s/day, χ²/dof = {:.1}/{}",
+                sig4(l.b),
+                sig4(l.b_err),
+                l.chi2,
+                l.dof
             ));
         }
     }
-    Chart {
-        title: format!(
-            "ISGRI light curve of {} ({} bins of {:.0} s)",
+    let span = match (keep.first(), keep.last()) {
+        (Some(&a), Some(&b)) => {
+            let day =
+                |t: f64| Time::from_ijd(t).map_or(String::new(), |t| t.to_isot()[..10].to_string());
+            let (d0, d1) = (day(lc.time[a]), day(lc.time[b]));
+            if d0 == d1 {
+                format!(", {d0}")
+            } else {
+                format!(", {d0} to {d1}")
+            }
+        }
+        _ => String::new(),
+    };
+    let mut chart = Chart::new(
+        format!(
+            "ISGRI light curve of {}, {}–{} keV: {} bins of {}{span}",
             lc.source,
+            lc.band.0,
+            lc.band.1,
             keep.len(),
-            lc.timedel.first().copied().unwrap_or(0.0)
+            duration(lc.timedel.first().copied().unwrap_or(0.0))
         ),
-        panels: vec![p],
-        equal_aspect: false,
-        notes,
-    }
+        vec![p],
+    );
+    chart.notes = notes;
+    chart
 }
 
-/// A catalog as an HTML table (from its polars DataFrame's columns).
+/// A catalog as an HTML table; its rates are the catalog's own ("rate (cts/s)": a detection's
+/// rate in its imaging band; none for sources a user added).
 pub fn catalog_html(catalog: &Catalog) -> String {
-    let mut s = String::from(
+    catalog_table_html(catalog, "rate (cts/s)")
+}
+
+/// A product's catalog with the rates the product measured, as an HTML table whose rate
+/// column names the band and the method.
+pub fn measured_catalog_html(measured: &MeasuredCatalog) -> String {
+    catalog_table_html(&measured.catalog, &measured.rate_label())
+}
+
+/// True for an entry the user added that no detection measured (no significance, no position
+/// error of its own).
+fn undetected(e: &crate::analysis::catalog::CatalogEntry) -> bool {
+    e.origin == Origin::User && e.significance == 0.0
+}
+
+fn catalog_table_html(catalog: &Catalog, rate_header: &str) -> String {
+    let mut s = format!(
         "<table class=\"oda-catalog\"><thead><tr><th>name</th><th>RA (°)</th><th>Dec (°)</th>\
-         <th>err (′)</th><th>σ</th><th>rate (cts/s)</th><th>new</th></tr></thead><tbody>",
+         <th>err (′)</th><th>σ</th><th>{}</th><th>new</th></tr></thead><tbody>",
+        super::html_escape(rate_header)
     );
     for e in catalog.entries() {
+        let added = undetected(e);
+        let rate = if e.rate.is_finite() && !(added && e.rate == 0.0 && e.rate_err == 0.0) {
+            format!("{:.3} ± {:.3}", e.rate, e.rate_err)
+        } else {
+            "—".into()
+        };
         s.push_str(&format!(
-            "<tr><td>{}</td><td>{:.4}</td><td>{:+.4}</td><td>{:.2}</td><td>{:.1}</td>\
-             <td>{:.3} ± {:.3}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{:.4}</td><td>{:+.4}</td><td>{}</td><td>{}</td>\
+             <td>{rate}</td><td>{}</td></tr>",
             super::html_escape(&e.name),
             e.position.ra(),
             e.position.dec(),
-            e.error_radius_arcmin,
-            e.significance,
-            e.rate,
-            e.rate_err,
-            if e.is_new { "yes" } else { "" }
+            if added {
+                "—".to_string()
+            } else {
+                format!("{:.2}", e.error_radius_arcmin)
+            },
+            if added {
+                "—".to_string()
+            } else {
+                format!("{:.1}", e.significance)
+            },
+            match (e.is_new, added) {
+                (true, _) => "yes",
+                (false, true) => "added",
+                _ => "",
+            }
         ));
     }
     s.push_str(&format!(
-        "</tbody></table><p>{} source(s)</p>",
-        catalog.len()
+        "</tbody></table><p>{} source(s){}</p>",
+        catalog.len(),
+        if catalog.entries().iter().any(undetected) {
+            "; “added”: given by the user, with no detection (σ, position error) of its own"
+        } else {
+            ""
+        }
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::osa::OsaVersion;
+
+    fn lc(t0: f64, step_s: f64, n: usize) -> LightCurve {
+        LightCurve {
+            source: "V404 Cyg".into(),
+            band: (20.0, 40.0),
+            time: (0..n).map(|i| t0 + i as f64 * step_s / 86_400.0).collect(),
+            timedel: vec![step_s; n],
+            rate: (0..n).map(|i| 100.0 + i as f64).collect(),
+            error: vec![1.0; n],
+            fracexp: vec![1.0; n],
+            osa_version: OsaVersion::Osa11_2,
+        }
+    }
+
+    fn xs(c: &Chart) -> Vec<f64> {
+        c.to_plotly()["data"][0]["x"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn time_axes_are_readable_at_every_span() {
+        // 2015-06-20T08:24 UTC is IJD 5649.35 + (TT − UTC).
+        let t0 = Time::from_isot("2015-06-20T08:24:00").unwrap().ijd();
+        // One ScW of 100 s bins: hours since the UTC midnight.
+        let short = light_curve_chart(&lc(t0, 100.0, 30));
+        assert_eq!(
+            short.panels[0].x.label,
+            "Hours since MJD 57193 (2015-06-20 00:00 UTC)"
+        );
+        let x = xs(&short);
+        assert!((x[0] - 8.4).abs() < 1e-4 && (x[1] - x[0] - 100.0 / 3600.0).abs() < 1e-4);
+        // A week with gaps: days since that midnight; the gap stays empty, no point is lost.
+        let mut week = lc(t0, 100.0, 20);
+        let later = lc(t0 + 4.0, 100.0, 20);
+        week.time.extend(later.time);
+        for v in [&mut week.timedel, &mut week.error, &mut week.fracexp] {
+            v.extend(vec![v[0]; 20]);
+        }
+        week.rate.extend(later.rate);
+        let c = light_curve_chart(&week);
+        assert_eq!(
+            c.panels[0].x.label,
+            "Days since MJD 57193 (2015-06-20 00:00 UTC)"
+        );
+        let x = xs(&c);
+        assert_eq!(x.len(), 40);
+        assert!(x.windows(2).all(|w| w[1] > w[0]));
+        assert!((x[20] - x[19] - (4.0 - 19.0 * 100.0 / 86_400.0)).abs() < 1e-4);
+        assert!(c.title.contains("2015-06-20 to 2015-06-24"), "{}", c.title);
+        // Sixteen years: decimal years.
+        let long = light_curve_chart(&lc(1200.0, 86_400.0 * 365.25, 16));
+        assert_eq!(long.panels[0].x.label, "Year (UTC)");
+        let x = xs(&long);
+        assert!(
+            (x[0] - 2003.29).abs() < 0.01 && (x[15] - x[0] - 15.0).abs() < 0.01,
+            "{x:?}"
+        );
+        // Hover texts give the UTC date and the MJD.
+        let hover = &short.to_plotly()["data"][0]["hovertext"][0];
+        assert!(
+            hover
+                .as_str()
+                .unwrap()
+                .starts_with("2015-06-20T08:24:00 UTC, MJD 57193.35000"),
+            "{hover}"
+        );
+    }
 }

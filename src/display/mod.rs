@@ -32,13 +32,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use sha2::{Digest, Sha256};
 
 pub use chart::{Axis, Chart, Heatmap, Panel, Series};
-pub use figures::{ImageScale, catalog_html, image_chart, light_curve_chart, spectrum_chart};
+pub use figures::{
+    ImageScale, TimeAxis, catalog_html, image_chart, light_curve_chart, measured_catalog_html,
+    spectrum_chart,
+};
 
 use crate::analysis::catalog::Catalog;
 use crate::error::Result;
 use crate::fit::SpectralFit;
 use crate::products::{Image, LightCurve, Spectrum};
-use crate::query::{Product, ProductResult};
+use crate::query::{MeasuredCatalog, Product, ProductResult};
 use crate::workflow::{Progress, ProgressFn, ProvenanceGraph};
 
 /// Environment variable naming a local `plotly.min.js` (the kernel installer sets it to the
@@ -47,7 +50,7 @@ pub const PLOTLY_JS_ENV: &str = "ODA_PLOTLY_JS";
 /// Used only when no local plotly.js is known (the figure then needs the network).
 const PLOTLY_CDN: &str = "https://cdn.plot.ly/plotly-2.35.2.min.js";
 
-/// Size of a figure on the page and in static exports, pixels.
+/// Size of a figure on the page and in static exports, pixels (sky maps: see [`Chart::size`]).
 pub const FIGURE_WIDTH: f64 = 900.0;
 /// See [`FIGURE_WIDTH`].
 pub const FIGURE_HEIGHT: f64 = 620.0;
@@ -136,11 +139,19 @@ impl Chart {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
+        // A sky map keeps its size (its aspect is the sky's); other figures follow the page's
+        // width up to theirs.
+        let (w, h) = self.size();
+        let (style, responsive) = if self.equal_aspect {
+            (format!("width:{w}px;height:{h}px;"), false)
+        } else {
+            (format!("width:100%;max-width:{w}px;height:{h}px;"), true)
+        };
         format!(
-            "{}<div id=\"{id}\" style=\"width:100%;max-width:{FIGURE_WIDTH}px;height:{FIGURE_HEIGHT}px;\"></div>\n\
+            "{}<div id=\"{id}\" style=\"{style}\"></div>\n\
              <script type=\"text/javascript\">(function() {{\n\
              var fig = {fig};\n\
-             function draw() {{ Plotly.newPlot('{id}', fig.data, fig.layout, {{responsive: true}}); }}\n\
+             function draw() {{ Plotly.newPlot('{id}', fig.data, fig.layout, {{responsive: {responsive}}}); }}\n\
              if (window.Plotly) {{ draw(); }} else {{ var t = setInterval(function() {{ if (window.Plotly) {{ clearInterval(t); draw(); }} }}, 100); }}\n\
              }})();</script>\n",
             plotly_loader(standalone)
@@ -161,24 +172,24 @@ impl Chart {
         crate::fits::write_bytes_atomically(path, page.as_bytes())
     }
 
-    /// Writes the figure as SVG ([`FIGURE_WIDTH`] × [`FIGURE_HEIGHT`]).
+    /// Writes the figure as SVG, at the size the notebook shows it ([`Chart::size`]:
+    /// [`FIGURE_WIDTH`] × [`FIGURE_HEIGHT`] but for sky maps).
     ///
     /// # Errors
     /// I/O errors.
     pub fn save_svg(&self, path: &Path) -> Result<()> {
-        crate::fits::write_bytes_atomically(
-            path,
-            self.to_svg(FIGURE_WIDTH, FIGURE_HEIGHT).as_bytes(),
-        )
+        let (w, h) = self.size();
+        crate::fits::write_bytes_atomically(path, self.to_svg(w, h).as_bytes())
     }
 
-    /// Writes the figure as PNG at `scale` × ([`FIGURE_WIDTH`] × [`FIGURE_HEIGHT`]) pixels
-    /// (2 gives 1800 × 1240, enough for print).
+    /// Writes the figure as PNG at `scale` × [`Chart::size`] pixels (2 gives 1800 × 1240 for
+    /// a light curve or a spectrum, enough for print).
     ///
     /// # Errors
     /// I/O errors.
     pub fn save_png(&self, path: &Path, scale: f32) -> Result<()> {
-        crate::fits::write_bytes_atomically(path, &self.to_png(FIGURE_WIDTH, FIGURE_HEIGHT, scale)?)
+        let (w, h) = self.size();
+        crate::fits::write_bytes_atomically(path, &self.to_png(w, h, scale)?)
     }
 
     /// The notebook display (see the module documentation).
@@ -205,7 +216,12 @@ fn emit(parts: &[(&str, String)]) {
     let _ = out.flush();
 }
 
-/// Displays a chart together with HTML shown under it in exported pages.
+/// Displays a chart, with `extra_html` under it in exported pages.
+///
+/// A cell has one output, and each front end draws one MIME type of it: JupyterLab the plotly
+/// JSON (its plotly renderer), an exported page (nbconvert has no plotly renderer) the HTML —
+/// the same figure drawn by plotly.js, then `extra_html` — and a terminal the text. Nothing is
+/// drawn twice: the HTML holds no text rendering of what its tables show.
 fn emit_chart(chart: &Chart, extra_html: &str, text: String) {
     emit(&[
         (
@@ -223,21 +239,43 @@ impl Image {
         image_chart(self, ImageScale::Significance)
     }
 
-    /// The notebook display: the significance map with the catalog circled.
+    /// The catalog with the mosaic's rates, labelled with its band.
+    fn measured_catalog(&self) -> MeasuredCatalog {
+        MeasuredCatalog {
+            catalog: self.catalog.clone(),
+            band: (self.mosaic.band.e1, self.mosaic.band.e2),
+            method: crate::query::RateMethod::Mosaic,
+        }
+    }
+
+    /// The notebook display: the significance map with the catalog circled, then (in exported
+    /// pages) the catalog table.
     pub fn evcxr_display(&self) {
+        let measured = self.measured_catalog();
         emit_chart(
             &self.chart(),
-            &catalog_html(&self.catalog),
-            self.catalog.to_string(),
+            &measured_catalog_html(&measured),
+            format!("{}\n{measured}", self.chart().title),
         );
     }
 }
 
 impl Catalog {
-    /// The notebook display: an HTML table.
+    /// The notebook display: an HTML table (its rates are the catalog's own: see
+    /// [`ProductResult::measured_catalog`] for those a product measured).
     pub fn evcxr_display(&self) {
         emit(&[
             ("text/html", catalog_html(self)),
+            ("text/plain", self.to_string()),
+        ]);
+    }
+}
+
+impl MeasuredCatalog {
+    /// The notebook display: an HTML table whose rate column names its band and method.
+    pub fn evcxr_display(&self) {
+        emit(&[
+            ("text/html", measured_catalog_html(self)),
             ("text/plain", self.to_string()),
         ]);
     }
@@ -247,6 +285,11 @@ impl Spectrum {
     /// The spectrum's figure (see [`spectrum_chart`]).
     pub fn chart(&self) -> Chart {
         spectrum_chart(self, None)
+    }
+
+    /// The spectrum's figure with `fit`: the folded model, the residuals and the parameters.
+    pub fn chart_with_fit(&self, fit: &SpectralFit) -> Chart {
+        spectrum_chart(self, Some(fit))
     }
 
     /// The notebook display.
@@ -273,11 +316,7 @@ impl LightCurve {
     pub fn evcxr_display(&self) {
         let chart = self.chart();
         let notes = chart.notes.join("\n");
-        emit_chart(
-            &chart,
-            "",
-            format!("light curve of {}\n{notes}", self.source),
-        );
+        emit_chart(&chart, "", format!("{}\n{notes}", chart.title));
     }
 }
 
@@ -306,6 +345,34 @@ fn fit_html(fit: &SpectralFit) -> String {
     s
 }
 
+/// A product's request summary in HTML, without the catalog (shown as a table beside it):
+/// Science Windows, selection remarks, cache use and identity, warnings.
+fn summary_html(r: &ProductResult) -> String {
+    let mut s = format!(
+        "<p class=\"oda-summary\">{} — {} Science Window(s), {:.2} s; {} unit(s) computed, {} reused \
+         from the cache; product identity <code>{}</code></p>",
+        r.request.product.name(),
+        r.scws.len(),
+        r.elapsed_s,
+        r.log.computed().count(),
+        r.log.reused().count(),
+        r.identity.short()
+    );
+    for c in &r.comments {
+        s.push_str(&format!(
+            "<p class=\"oda-comment\"># {}</p>",
+            html_escape(c)
+        ));
+    }
+    for w in r.log.warnings.iter().chain(&r.request.warnings) {
+        s.push_str(&format!(
+            "<p class=\"oda-warning\"><b>warning:</b> {}</p>",
+            html_escape(w)
+        ));
+    }
+    s
+}
+
 impl ProductResult {
     /// The product's figure (an image, a spectrum with its fit, or the target's light curve).
     pub fn chart(&self) -> Option<Chart> {
@@ -326,14 +393,12 @@ impl ProductResult {
         }
     }
 
-    /// The notebook display: the figure, then the catalog (and fit) tables and the summary.
+    /// The notebook display: the figure (a fit's parameters are in its notes), then in
+    /// exported pages the catalog with the rates this product measured and the request's
+    /// summary; the text is [`ProductResult`]'s `Display`.
     pub fn evcxr_display(&self) {
-        let mut html = String::new();
-        if let Product::SpectralFit { fit, .. } = &self.product {
-            html.push_str(&fit_html(fit));
-        }
-        html.push_str(&catalog_html(self.product.catalog()));
-        html.push_str(&format!("<pre>{}</pre>", html_escape(&self.to_string())));
+        let mut html = measured_catalog_html(&self.measured_catalog());
+        html.push_str(&summary_html(self));
         match self.chart() {
             Some(c) => emit_chart(&c, &html, self.to_string()),
             None => emit(&[("text/html", html), ("text/plain", self.to_string())]),

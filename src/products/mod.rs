@@ -5,12 +5,14 @@
 //! [response](crate::instrument::isgri) defines them; the ARF and RMF of a [`Spectrum`] turn a
 //! photon spectrum into those rates.
 
+mod citation;
 mod image;
 mod lightcurve;
 mod ogip;
 mod spectrum;
 mod table;
 
+pub use citation::{Citation, PUBLICATION_FILE, activate_publication, active_publication_dir};
 pub use image::{Image, write_catalog, write_image};
 pub use lightcurve::{ConstantFit, LightCurve, LinearFit};
 pub use ogip::{

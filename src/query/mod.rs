@@ -1,7 +1,9 @@
 //! ODA-style requests: parameters with ODA's names, validation, defaults.
 
+mod accessors;
 mod catalog_json;
 mod request;
+pub use accessors::{MeasuredCatalog, RateMethod};
 pub use catalog_json::*;
 pub use request::*;
 mod session;

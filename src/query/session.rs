@@ -11,11 +11,12 @@ use super::{ProductType, Request, catalog_to_oda_json};
 use crate::analysis::catalog::Catalog;
 use crate::analysis::extract::DEFAULT_CHANNELS;
 use crate::archive::{Archive, ScwId};
-use crate::config::Settings;
+use crate::config::{DataOrigin, Settings};
 use crate::error::{Error, Result};
 use crate::fit::SpectralFit;
 use crate::products::{
-    Image, LightCurve, Spectrum, write_catalog, write_image, write_lightcurve, write_spectrum_files,
+    Citation, Image, LightCurve, Spectrum, write_catalog, write_image, write_lightcurve,
+    write_spectrum_files,
 };
 use crate::sky::SkyCoord;
 use crate::workflow::units::{
@@ -87,6 +88,13 @@ pub struct ProductResult {
     pub log: RunLog,
     /// Wall time of the request, s.
     pub elapsed_s: f64,
+    /// The published record the product belongs to, when a publication was active (see
+    /// [`Citation`]): written into its files, `result.json` and its figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citation: Option<Citation>,
+    /// The archive the product was made from (`None` in results stored by older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<DataOrigin>,
 }
 
 /// A file written by [`ProductResult::write`].
@@ -123,9 +131,26 @@ impl ProductResult {
     /// `result.json` (the document of [`ProductResult::to_json`]). Every file is written
     /// atomically.
     ///
+    /// When `dir` lies in a publication's directory (or a publication is active, see
+    /// [`Citation::for_output`]), every file carries its DOI: the FITS files in keywords `DOI`
+    /// and `REFERENC` of every HDU, `result.json` in `doi` and `citation`.
+    ///
     /// # Errors
-    /// I/O and FITS errors, naming the file.
+    /// I/O and FITS errors, naming the file; an unreadable publication journal.
     pub fn write(&self, dir: &Path) -> Result<Vec<WrittenFile>> {
+        let citation = match Citation::for_output(dir)? {
+            Some(c) => Some(c),
+            None => self.citation.clone(),
+        };
+        self.write_cited(dir, citation.as_ref())
+    }
+
+    /// Writes as [`ProductResult::write`] does, with the given citation (or none), whatever
+    /// publication `dir` lies in. `oda publish verify` uses it to re-make published files.
+    ///
+    /// # Errors
+    /// As [`ProductResult::write`].
+    pub fn write_cited(&self, dir: &Path, citation: Option<&Citation>) -> Result<Vec<WrittenFile>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut files = Vec::new();
         let mut add = |kind: &str, path: &Path, source: Option<&str>| {
@@ -175,7 +200,17 @@ impl ProductResult {
                 .as_bytes(),
         )?;
         add("catalog_json", &p, None);
-        let doc = self.to_json(&files);
+        if let Some(c) = citation {
+            for f in files.iter().filter(|f| f.path.ends_with(".fits")) {
+                crate::fits::stamp_citation(&dir.join(&f.path), &c.doi, &c.text)?;
+            }
+        }
+        let mut doc = self.to_json(&files);
+        if let Some(c) = citation {
+            doc["doi"] = json!(c.doi);
+            doc["doi_url"] = json!(c.url());
+            doc["citation"] = json!(c.text);
+        }
         let text = serde_json::to_string_pretty(&doc)
             .map_err(|e| Error::io(dir.join("result.json"), std::io::Error::other(e)))?;
         crate::fits::write_bytes_atomically(&dir.join("result.json"), text.as_bytes())?;
@@ -186,16 +221,22 @@ impl ProductResult {
     /// Windows, catalog rows, fit parameters and fluxes, light-curve points, files, and the
     /// units computed and reused.
     pub fn to_json(&self, files: &[WrittenFile]) -> Value {
-        let catalog: Vec<Value> = self
-            .product
-            .catalog()
+        // The rates this product measured (an extraction catalog carries none of its own):
+        // null where it measured nothing; no significance for a source the user added.
+        let measured = self.measured_catalog();
+        let catalog: Vec<Value> = measured
+            .catalog
             .entries()
             .iter()
             .map(|e| {
+                let added = e.origin == crate::analysis::catalog::Origin::User
+                    && e.significance == 0.0;
                 json!({
                     "name": e.name, "ra": e.position.ra(), "dec": e.position.dec(),
-                    "significance": finite(e.significance), "flux": finite(e.rate),
-                    "flux_error": finite(e.rate_err), "flux_unit": "count/s",
+                    "significance": if added { Value::Null } else { finite(e.significance) },
+                    "flux": finite(e.rate), "flux_error": finite(e.rate_err), "flux_unit": "count/s",
+                    "flux_band_keV": [measured.band.0, measured.band.1],
+                    "flux_method": measured.method.describe(),
                     "error_radius_arcmin": finite(e.error_radius_arcmin), "is_new": e.is_new,
                 })
             })
@@ -224,6 +265,10 @@ impl ProductResult {
             },
             "warnings": self.log.warnings,
             "elapsed_s": self.elapsed_s,
+            "archive": self.origin,
+            "provenance": self.provenance.nodes.iter().map(|n| json!({
+                "name": n.name, "version": n.version, "identity": n.identity.hex(),
+            })).collect::<Vec<_>>(),
         });
         match &self.product {
             Product::SpectralFit { fit, .. } => {
@@ -293,7 +338,7 @@ impl std::fmt::Display for ProductResult {
             writeln!(f, "  # {c}")?;
         }
         match &self.product {
-            Product::SpectralFit { fit, .. } => write!(f, "{fit}")?,
+            Product::SpectralFit { fit, .. } => writeln!(f, "{}", fit.to_string().trim_end())?,
             Product::LightCurve { light_curves, .. } => {
                 for l in light_curves.iter().filter(|l| !l.is_empty()) {
                     writeln!(f, "  light curve {}: {} bins", l.source, l.len())?;
@@ -306,7 +351,7 @@ impl std::fmt::Display for ProductResult {
             }
             Product::Image(_) => {}
         }
-        write!(f, "{}", self.product.catalog())?;
+        write!(f, "{}", self.measured_catalog())?;
         writeln!(
             f,
             "units: {} computed, {} reused from the cache; product identity {}",
@@ -553,6 +598,8 @@ impl Session {
             provenance: root.graph(),
             log: wf.log(),
             elapsed_s: t0.elapsed().as_secs_f64(),
+            citation: Citation::active()?,
+            origin: Some(self.settings.origin()),
         })
     }
 }
@@ -598,6 +645,33 @@ fn fit_source(catalog: &Catalog, target: Option<&(String, SkyCoord)>) -> Result<
                 "a catalog with the source to fit (give src_name or RA/DEC)",
             )
         })
+}
+
+impl ProductResult {
+    /// Writes the product into the active publication (see [`Citation::active`]) as
+    /// `<publication>/products/<name>/`, so that it carries the publication's DOI and is part of
+    /// the record; returns the directory, or `None` (writing nothing) when no publication is
+    /// active — a notebook then runs the same with and without publishing.
+    ///
+    /// # Errors
+    /// A `name` that is not one plain directory name; as [`ProductResult::write`].
+    pub fn write_to_publication(&self, name: &str) -> Result<Option<PathBuf>> {
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(Error::invalid(
+                "name",
+                name,
+                "a plain directory name for the product (e.g. crab-image)",
+            ));
+        }
+        match crate::products::active_publication_dir() {
+            Some(dir) => {
+                let out = dir.join("products").join(name);
+                self.write(&out)?;
+                Ok(Some(out))
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 /// Runs `request` in a new [`Session`] with the environment's settings.
