@@ -67,7 +67,9 @@ fn options(url: &str) -> PublishOptions {
         title: "The Crab with INTEGRAL/ISGRI (benchmark)".into(),
         ..Metadata::default()
     };
-    metadata.creators.push(Creator::parse("Doe, Jane").expect("creator"));
+    metadata
+        .creators
+        .push(Creator::parse("Doe, Jane").expect("creator"));
     PublishOptions {
         target: Some(Target::parse(url).expect("url")),
         metadata,
@@ -78,8 +80,9 @@ fn options(url: &str) -> PublishOptions {
 }
 
 fn executed_notebook(dir: &Path) {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/notebooks/crab.ipynb"))
-        .expect("the Crab notebook");
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/notebooks/crab.ipynb"))
+            .expect("the Crab notebook");
     let mut nb: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     let mut n = 0;
     for c in nb["cells"].as_array_mut().expect("cells") {
@@ -101,17 +104,40 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let t = Instant::now();
     let p = oda::publish::reserve(&dir, options(&fake.1)).expect("reserve");
-    println!("reserve: {:.0} ms ({})", t.elapsed().as_secs_f64() * 1e3, p.doi());
+    println!(
+        "reserve: {:.0} ms ({})",
+        t.elapsed().as_secs_f64() * 1e3,
+        p.doi()
+    );
     let t = Instant::now();
     for (name, request) in [
-        ("crab-image", crab("isgri_image", &[("E1_keV", "20"), ("E2_keV", "40"), ("detection_threshold", "7.5")])),
+        (
+            "crab-image",
+            crab(
+                "isgri_image",
+                &[
+                    ("E1_keV", "20"),
+                    ("E2_keV", "40"),
+                    ("detection_threshold", "7.5"),
+                ],
+            ),
+        ),
         ("crab-fit", crab("spectral_fit", &[])),
-        ("crab-lc", crab("isgri_lc", &[("E1_keV", "30"), ("E2_keV", "100"), ("time_bin", "100000")])),
+        (
+            "crab-lc",
+            crab(
+                "isgri_lc",
+                &[("E1_keV", "30"), ("E2_keV", "100"), ("time_bin", "100000")],
+            ),
+        ),
     ] {
         let r = session.get_product(&request).expect("product");
         r.write(&dir.join("products").join(name)).expect("write");
     }
-    println!("products (from the cache after the first run): {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "products (from the cache after the first run): {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     executed_notebook(&dir);
     let mut bundle_times = Vec::new();
     let mut report = None;
@@ -130,7 +156,12 @@ fn main() {
     let republish = t.elapsed().as_secs_f64();
     bundle_times.sort_by(f64::total_cmp);
     println!("| step | time |\n|---|---|");
-    println!("| bundle ({} files, {:.1} MB) | {:.2} s (median of 3) |", report.manifest.files.len() + 1, report.bytes as f64 / 1e6, bundle_times[1]);
+    println!(
+        "| bundle ({} files, {:.1} MB) | {:.2} s (median of 3) |",
+        report.manifest.files.len() + 1,
+        report.bytes as f64 / 1e6,
+        bundle_times[1]
+    );
     println!("| upload to the local server (all files) | {upload:.2} s |");
     println!("| upload again (nothing to send) + publish | {republish:.2} s |");
     let _ = std::fs::remove_dir_all(&dir);

@@ -81,6 +81,7 @@ pub mod prelude {
     pub use crate::fit::{ModelKind, SpectralFit, SpectralFitter};
     pub use crate::osa::OsaVersion;
     pub use crate::products::{Image, LightCurve, Spectrum, ToDataFrame};
+    pub use crate::publish::{Creator, Metadata, Publication, PublishOptions, Target};
     pub use crate::query::{
         MeasuredCatalog, Product, ProductResult, ProductType, Request, Session, get_product,
     };

@@ -72,7 +72,10 @@ fn oda(data: &Path, args: &[&str]) -> String {
         .env_remove("ODA_PUBLICATION")
         .output()
         .unwrap();
-    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
     assert!(o.status.success(), "oda {args:?}:\n{out}\n{err}");
     assert!(!out.contains(TOKEN) && !err.contains(TOKEN));
     out.into_owned()
@@ -80,18 +83,27 @@ fn oda(data: &Path, args: &[&str]) -> String {
 
 fn publish_the_crab_notebook(fake: &zenodo::FakeZenodo, dir: &Path, data: &Path) {
     let journal: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("publication.json")).unwrap()).unwrap();
-    let doi = journal["doi"].as_str().expect("the notebook reserved a DOI").to_string();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("publication.json")).unwrap())
+            .unwrap();
+    let doi = journal["doi"]
+        .as_str()
+        .expect("the notebook reserved a DOI")
+        .to_string();
     let state = fake.state();
     assert_eq!(state["records"].as_array().unwrap().len(), 1);
-    assert_eq!(state["records"][0]["reserved_doi"], doi.as_str(), "the DOI the server reserved");
+    assert_eq!(
+        state["records"][0]["reserved_doi"],
+        doi.as_str(),
+        "the DOI the server reserved"
+    );
     // Products the notebook wrote carry the DOI in every HDU and in result.json.
     let products = dir.join("products");
     let mut fits = 0;
     for entry in std::fs::read_dir(&products).unwrap() {
         let pdir = entry.unwrap().path();
         let result: Value =
-            serde_json::from_str(&std::fs::read_to_string(pdir.join("result.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(pdir.join("result.json")).unwrap())
+                .unwrap();
         assert_eq!(result["doi"], doi.as_str(), "{}", pdir.display());
         for f in std::fs::read_dir(&pdir).unwrap() {
             let f = f.unwrap().path();
@@ -99,30 +111,56 @@ fn publish_the_crab_notebook(fake: &zenodo::FakeZenodo, dir: &Path, data: &Path)
                 let mut file = fitsio::FitsFile::open(&f).unwrap();
                 let mut i = 0;
                 while let Ok(hdu) = file.hdu(i) {
-                    assert_eq!(hdu.read_key::<String>(&mut file, "DOI").unwrap(), doi, "{} HDU {i}", f.display());
+                    assert_eq!(
+                        hdu.read_key::<String>(&mut file, "DOI").unwrap(),
+                        doi,
+                        "{} HDU {i}",
+                        f.display()
+                    );
                     i += 1;
                 }
                 fits += 1;
             }
         }
     }
-    assert!(fits >= 3, "the notebook wrote {fits} FITS files into the publication");
+    assert!(
+        fits >= 3,
+        "the notebook wrote {fits} FITS files into the publication"
+    );
     // Figures shown after the reservation carry the DOI in their footer.
     let executed = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/notebooks/crab.ipynb");
     let text = std::fs::read_to_string(&executed).unwrap();
-    assert!(text.contains(&format!("Published as doi:{doi}")), "no figure footer with doi:{doi}");
+    assert!(
+        text.contains(&format!("Published as doi:{doi}")),
+        "no figure footer with doi:{doi}"
+    );
     // Bundle with the executed notebook, upload, publish, new version.
     let d = dir.to_str().unwrap();
-    oda(data, &["publish", "bundle", d, "--notebook", executed.to_str().unwrap()]);
-    let nb: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("bundle/crab.ipynb")).unwrap()).unwrap();
+    oda(
+        data,
+        &[
+            "publish",
+            "bundle",
+            d,
+            "--notebook",
+            executed.to_str().unwrap(),
+        ],
+    );
+    let nb: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("bundle/crab.ipynb")).unwrap())
+            .unwrap();
     assert_eq!(nb["metadata"]["oda"]["publication"]["doi"], doi.as_str());
     let out = oda(data, &["publish", "upload", d, "--publish"]);
     assert!(out.contains(&doi), "{out}");
     let state = fake.state();
     assert_eq!(state["records"][0]["is_published"], true);
     assert_eq!(state["records"][0]["doi"], doi.as_str());
-    let out = oda(data, &["publish", "verify", d, "--no-rerun"]);
-    assert!(out.contains("identical:"), "{out}");
+    // Re-running the published notebook in the kernel gives the published products.
+    let out = oda(data, &["publish", "verify", d, "--notebooks"]);
+    assert!(
+        out.contains("identical:") && out.contains("(from the notebooks)"),
+        "{out}"
+    );
     oda(data, &["publish", "new-version", d]);
     assert_eq!(fake.state()["records"].as_array().unwrap().len(), 2);
 }

@@ -73,6 +73,14 @@ impl Env {
         text(&o.stdout)
     }
 
+    /// Makes the 2-pointing Crab image into `out` with `oda get-product`.
+    fn make_image(&self, out: &Path) {
+        let mut args = vec!["get-product"];
+        args.extend_from_slice(IMAGE);
+        args.extend(["--out", out.to_str().unwrap()]);
+        self.ok(&args);
+    }
+
     fn fails(&self, args: &[&str]) -> String {
         let o = self.oda(args);
         assert!(
@@ -115,7 +123,7 @@ fn reserve_args<'a>(dir: &'a str, url: &'a str) -> Vec<&'a str> {
         "--keyword",
         "Crab",
         "--related-doi",
-        "10.1051/0004-6361/202037697",
+        "10.1051/0004-6361/202037850",
     ]
 }
 
@@ -178,11 +186,7 @@ fn reserve_products_bundle_upload_publish_verify_new_version() {
 
     // Products written into the publication carry the DOI.
     let products = pubdir.path().join("products/crab-image");
-    let mut args = vec!["get-product"];
-    args.extend_from_slice(IMAGE);
-    let out_arg = products.to_str().unwrap().to_string();
-    args.extend(["--out", &out_arg]);
-    env.ok(&args);
+    env.make_image(&products);
     for f in ["isgri_image.fits", "catalog.fits"] {
         let dois = fits_dois(&products.join(f));
         assert!(
@@ -325,16 +329,7 @@ fn faults_at_every_step_end_in_one_record_with_right_files() {
     );
     let doi = journal(pubdir.path())["doi"].as_str().unwrap().to_string();
 
-    let mut args = vec!["get-product"];
-    args.extend_from_slice(IMAGE);
-    let out_arg = pubdir
-        .path()
-        .join("products/crab-image")
-        .to_str()
-        .unwrap()
-        .to_string();
-    args.extend(["--out", &out_arg]);
-    env.ok(&args);
+    env.make_image(&pubdir.path().join("products/crab-image"));
     env.ok(&["publish", "bundle", dir]);
 
     // Uploads: resets in the middle of the content, more than the retries cover, so the first
@@ -393,16 +388,7 @@ fn the_legacy_deposit_api_works_too() {
     let j = journal(pubdir.path());
     assert_eq!(j["api"], "legacy");
     let doi = j["doi"].as_str().unwrap().to_string();
-    let mut args = vec!["get-product"];
-    args.extend_from_slice(IMAGE);
-    let out_arg = pubdir
-        .path()
-        .join("products/crab-image")
-        .to_str()
-        .unwrap()
-        .to_string();
-    args.extend(["--out", &out_arg]);
-    env.ok(&args);
+    env.make_image(&pubdir.path().join("products/crab-image"));
     env.ok(&["publish", "bundle", dir]);
     fake.faults(
         json!([{"method": "PUT", "path_contains": "/api/files/", "kind": "reset", "times": 1}]),

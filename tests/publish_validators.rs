@@ -241,7 +241,7 @@ fn full_record() -> Record {
         keywords = ["INTEGRAL", "ISGRI", "Crab Nebula", "hard X-rays"]
         license = "cc-by-4.0"
         version = "1.0"
-        related_dois = ["10.1051/0004-6361/202037697"]
+        related_dois = ["10.1051/0004-6361/202037850"]
         related = [{identifier = "arXiv:2002.12895", relation = "cites"}]
         communities = ["integral"]
         "#,
@@ -601,4 +601,64 @@ fn a_citation_file_without_title_fails() {
         text(&o)
     );
     assert!(text(&o).contains("title"), "{}", text(&o));
+}
+
+/// What `oda publish bundle` itself writes (not only the describing functions) passes both
+/// validators: a bundle of an executed notebook and a product directory, made by the library.
+#[test]
+fn a_bundle_made_by_oda_passes_the_validators() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut metadata = Metadata {
+        title: "The Crab with INTEGRAL/ISGRI: a bundle check".into(),
+        description: "Made by oda publish bundle in a test.".into(),
+        keywords: vec!["INTEGRAL".into()],
+        ..Metadata::default()
+    };
+    metadata
+        .creators
+        .push(Creator::parse("Doe, Jane, 0000-0002-1825-0097, University of Geneva").unwrap());
+    metadata
+        .creators
+        .push(Creator::parse("Roe, Richard, , ISDC, Versoix").unwrap());
+    metadata
+        .add_related_doi("10.1051/0004-6361/202037850")
+        .unwrap();
+    let mut journal = Journal::new(Target::ZenodoSandbox, Api::Rdm, metadata);
+    journal.doi = Some("10.5072/zenodo.4242".into());
+    journal.record_id = Some("4242".into());
+    journal.publication_date = "2026-11-30".into();
+    journal.citation = journal
+        .metadata
+        .citation_text("2026", "Zenodo", "10.5072/zenodo.4242");
+    journal.save(dir.path()).unwrap();
+    let nb_dir = dir.path().join("notebooks");
+    std::fs::create_dir_all(&nb_dir).unwrap();
+    std::fs::write(
+        nb_dir.join("crab.ipynb"),
+        serde_json::json!({"cells": [{"cell_type": "code", "execution_count": 1, "metadata": {},
+            "outputs": [], "source": "let x = 1;"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+        .to_string(),
+    )
+    .unwrap();
+    let products = dir.path().join("products/crab-lc");
+    std::fs::create_dir_all(&products).unwrap();
+    std::fs::write(
+        products.join("result.json"),
+        serde_json::json!({"product": "isgri_lc", "doi": "10.5072/zenodo.4242", "identity": "ab",
+            "request": {"url_query": "instrument=isgri&product_type=isgri_lc&src_name=Crab"},
+            "archive": {"kind": "simulated", "seed": 20021017, "model_version": 1},
+            "provenance": [{"name": "LightCurve", "version": "1", "identity": "ab"}]})
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        products.join("Crab_lc.fits"),
+        b"SIMPLE  =                    T",
+    )
+    .unwrap();
+    let report = oda::publish::bundle(dir.path(), &oda::publish::BundleOptions::default()).unwrap();
+    assert_eq!(report.manifest.products.len(), 1);
+    assert_valid_crate(&report.dir);
+    let o = cffconvert(&["--validate"], &report.dir.join("CITATION.cff"));
+    assert!(o.status.success(), "{}", text(&o));
 }

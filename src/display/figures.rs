@@ -355,11 +355,10 @@ pub fn light_curve_chart(lc: &LightCurve) -> Chart {
     let keep: Vec<usize> = (0..lc.len())
         .filter(|&i| lc.rate[i].is_finite() && lc.error[i].is_finite())
         .collect();
+    // From the first bin's centre: its UTC day is the origin (a day-long bin starting the
+    // evening before does not move it).
     let (t_first, t_last) = match (keep.first(), keep.last()) {
-        (Some(&a), Some(&b)) => (
-            lc.time[a] - 0.5 * lc.timedel[a] / 86_400.0,
-            lc.time[b] + 0.5 * lc.timedel[b] / 86_400.0,
-        ),
+        (Some(&a), Some(&b)) => (lc.time[a], lc.time[b]),
         _ => (0.0, 0.0),
     };
     let axis = TimeAxis::for_span(t_first, t_last);

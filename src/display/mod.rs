@@ -5,7 +5,9 @@
 //! `evcxr_display` method: a bundle with the plotly JSON (rendered natively by JupyterLab with
 //! the `plotly` Python package's extension), `text/html` (the same figure drawn by plotly.js,
 //! which is inlined into the first figure of a kernel session so that an exported notebook shows
-//! its plots without a network) and `text/plain`.
+//! its plots without a network) and `text/plain`. A front end draws one of them, so nothing
+//! appears twice: JupyterLab the plotly figure, an exported page the HTML (the figure, then for
+//! a product its catalog table and request summary), a terminal the text.
 //!
 //! ```
 //! use oda::display::figures::light_curve_chart;
@@ -40,7 +42,7 @@ pub use figures::{
 use crate::analysis::catalog::Catalog;
 use crate::error::Result;
 use crate::fit::SpectralFit;
-use crate::products::{Image, LightCurve, Spectrum};
+use crate::products::{Citation, Image, LightCurve, Spectrum};
 use crate::query::{MeasuredCatalog, Product, ProductResult};
 use crate::workflow::{Progress, ProgressFn, ProvenanceGraph};
 
@@ -79,15 +81,7 @@ fn local_plotly_js() -> Option<&'static str> {
 /// libraries with their own statics, so the mark is a file named after the process (its id and
 /// start time), not a static.
 fn first_figure_of_process() -> bool {
-    let start = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(19).map(str::to_string))
-        })
-        .unwrap_or_default();
-    let mark =
-        std::env::temp_dir().join(format!("oda-plotly-inlined-{}-{start}", std::process::id()));
+    let mark = crate::config::process_mark("oda-plotly-inlined");
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -194,13 +188,14 @@ impl Chart {
 
     /// The notebook display (see the module documentation).
     pub fn evcxr_display(&self) {
+        let chart = cited(self.clone());
         emit(&[
             (
                 "application/vnd.plotly.v1+json",
-                self.to_plotly().to_string(),
+                chart.to_plotly().to_string(),
             ),
-            ("text/html", self.to_html()),
-            ("text/plain", self.title.clone()),
+            ("text/html", chart.to_html()),
+            ("text/plain", chart.title.clone()),
         ]);
     }
 }
@@ -233,10 +228,19 @@ fn emit_chart(chart: &Chart, extra_html: &str, text: String) {
     ]);
 }
 
+/// `chart` with the active publication's citation as its footer ("Published as doi:…"), when
+/// a publication is active (see [`Citation::active`]) and the chart has no footer yet.
+fn cited(chart: Chart) -> Chart {
+    match (&chart.footer, Citation::active()) {
+        (None, Ok(Some(c))) => chart.with_footer(c.footer()),
+        _ => chart,
+    }
+}
+
 impl Image {
     /// The significance map with the catalog (see [`image_chart`]).
     pub fn chart(&self) -> Chart {
-        image_chart(self, ImageScale::Significance)
+        cited(image_chart(self, ImageScale::Significance))
     }
 
     /// The catalog with the mosaic's rates, labelled with its band.
@@ -251,11 +255,11 @@ impl Image {
     /// The notebook display: the significance map with the catalog circled, then (in exported
     /// pages) the catalog table.
     pub fn evcxr_display(&self) {
-        let measured = self.measured_catalog();
+        let (chart, measured) = (self.chart(), self.measured_catalog());
         emit_chart(
-            &self.chart(),
+            &chart,
             &measured_catalog_html(&measured),
-            format!("{}\n{measured}", self.chart().title),
+            format!("{}\n{measured}", chart.title),
         );
     }
 }
@@ -284,12 +288,12 @@ impl MeasuredCatalog {
 impl Spectrum {
     /// The spectrum's figure (see [`spectrum_chart`]).
     pub fn chart(&self) -> Chart {
-        spectrum_chart(self, None)
+        cited(spectrum_chart(self, None))
     }
 
     /// The spectrum's figure with `fit`: the folded model, the residuals and the parameters.
     pub fn chart_with_fit(&self, fit: &SpectralFit) -> Chart {
-        spectrum_chart(self, Some(fit))
+        cited(spectrum_chart(self, Some(fit)))
     }
 
     /// The notebook display.
@@ -309,7 +313,7 @@ impl Spectrum {
 impl LightCurve {
     /// The light curve's figure with constant and linear fits (see [`light_curve_chart`]).
     pub fn chart(&self) -> Chart {
-        light_curve_chart(self)
+        cited(light_curve_chart(self))
     }
 
     /// The notebook display.
@@ -374,9 +378,10 @@ fn summary_html(r: &ProductResult) -> String {
 }
 
 impl ProductResult {
-    /// The product's figure (an image, a spectrum with its fit, or the target's light curve).
+    /// The product's figure (an image, a spectrum with its fit, or the target's light curve);
+    /// a product of a publication has its citation as the footer.
     pub fn chart(&self) -> Option<Chart> {
-        match &self.product {
+        let chart = match &self.product {
             Product::Image(i) => Some(i.chart()),
             Product::Spectrum { spectra, .. } => {
                 spectra.iter().find(|s| s.exposure > 0.0).map(|s| s.chart())
@@ -390,6 +395,13 @@ impl ProductResult {
                     .or_else(|| light_curves.iter().find(|l| !l.is_empty()))
                     .map(|l| l.chart())
             }
+        };
+        match &self.citation {
+            Some(c) => chart.map(|ch| Chart {
+                footer: Some(c.footer()),
+                ..ch
+            }),
+            None => chart,
         }
     }
 

@@ -1446,7 +1446,7 @@ mod tests {
             keywords = ["INTEGRAL", "Crab"]
             license = "cc-by-4.0"
             version = "1.0"
-            related_dois = ["10.1051/0004-6361/202037697"]
+            related_dois = ["10.1051/0004-6361/202037850"]
             related = [{identifier = "arXiv:2002.12895", relation = "cites"}]
             "#,
         )
@@ -1659,8 +1659,8 @@ mod tests {
             "url: \"https://sandbox.zenodo.org/records/42\"",
             "references:",
             "  - type: article",
-            "    doi: \"10.1051/0004-6361/202037697\"",
-            "    title: \"The work this record is a supplement to (doi:10.1051/0004-6361/202037697)\"",
+            "    doi: \"10.1051/0004-6361/202037850\"",
+            "    title: \"The work this record is a supplement to (doi:10.1051/0004-6361/202037850)\"",
             "    url: \"https://arxiv.org/abs/2002.12895\"",
         ] {
             assert!(lines.contains(&want), "no line {want:?} in\n{cff}");
@@ -1728,7 +1728,7 @@ mod tests {
         );
         assert_eq!(
             root["isPartOf"]["@id"],
-            "https://doi.org/10.1051/0004-6361/202037697"
+            "https://doi.org/10.1051/0004-6361/202037850"
         );
         assert_eq!(root["citation"]["@id"], "https://arxiv.org/abs/2002.12895");
         // Authors: ORCID URL or a local id; one shared affiliation.
@@ -1991,7 +1991,7 @@ mod tests {
         assert!(r.contains("| `E1_keV` | `20` |"));
         assert!(r.contains("the simulated archive (seed 7, model version 1), 2 Science Window(s)"));
         assert!(r.contains("[Creative Commons Attribution 4.0 International](https://creativecommons.org/licenses/by/4.0/) (CC-BY-4.0)"));
-        assert!(r.contains("This record is a supplement to [doi:10.1051/0004-6361/202037697](https://doi.org/10.1051/0004-6361/202037697)."));
+        assert!(r.contains("This record is a supplement to [doi:10.1051/0004-6361/202037850](https://doi.org/10.1051/0004-6361/202037850)."));
     }
 
     #[test]

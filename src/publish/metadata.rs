@@ -205,7 +205,7 @@ impl RelatedIdentifier {
         crate::products::Citation::new(doi, "").map_err(|_| {
             Error::publish(
                 PublishErrorKind::Metadata,
-                format!("related DOI {doi:?} is not a DOI such as 10.1051/0004-6361/202037697"),
+                format!("related DOI {doi:?} is not a DOI such as 10.1051/0004-6361/202037850"),
             )
         })?;
         Ok(RelatedIdentifier {
@@ -345,7 +345,7 @@ impl Metadata {
     /// keywords = ["INTEGRAL", "Crab"]
     /// license = "cc-by-4.0"
     /// version = "1.0"
-    /// related_dois = ["10.1051/0004-6361/202037697"]   # isSupplementTo
+    /// related_dois = ["10.1051/0004-6361/202037850"]   # isSupplementTo
     /// communities = ["integral"]
     /// ```
     ///
@@ -718,14 +718,14 @@ mod tests {
             title = "Crab"
             creators = ["Doe, Jane, 0000-0002-1825-0097, Geneva", {family = "Roe", given = "Richard Paul"}]
             keywords = ["INTEGRAL"]
-            related_dois = ["https://doi.org/10.1051/0004-6361/202037697"]
+            related_dois = ["https://doi.org/10.1051/0004-6361/202037850"]
             related = [{identifier = "arXiv:2002.12895", relation = "cites"}]
             "#,
         )
         .unwrap();
         m.check().unwrap();
         assert_eq!(m.creators[1].initials(), "R. P.");
-        assert_eq!(m.related[0].identifier, "10.1051/0004-6361/202037697");
+        assert_eq!(m.related[0].identifier, "10.1051/0004-6361/202037850");
         assert_eq!(m.related[1].scheme, "arxiv");
         let cli = Metadata {
             title: "Crab (final)".into(),
@@ -749,7 +749,7 @@ mod tests {
         let mut m = Metadata::from_toml(
             r#"title = "Crab"
             creators = ["Doe, Jane, 0000-0002-1825-0097, Geneva"]
-            related_dois = ["10.1051/0004-6361/202037697"]
+            related_dois = ["10.1051/0004-6361/202037850"]
             communities = ["integral"]"#,
         )
         .unwrap();

@@ -330,22 +330,14 @@ impl Server<'_> {
     /// The draft's files.
     pub(crate) fn files(&self, journal: &Journal) -> Result<Vec<RemoteFile>> {
         let id = journal.record_id.as_deref().unwrap_or_default();
-        let v = match self.api {
-            Api::Rdm => self.client.expect(
-                "listing the draft's files",
-                Method::GET,
-                &format!("{}/files", self.draft_url(id)),
-                Body::None,
-                Repeat::Safe,
-            )?,
-            Api::Legacy => self.client.expect(
-                "listing the deposition's files",
-                Method::GET,
-                &format!("{}/files", self.draft_url(id)),
-                Body::None,
-                Repeat::Safe,
-            )?,
-        };
+        // Both APIs list a draft's files under `<draft>/files`.
+        let v = self.client.expect(
+            "listing the draft's files",
+            Method::GET,
+            &format!("{}/files", self.draft_url(id)),
+            Body::None,
+            Repeat::Safe,
+        )?;
         let entries = match &v {
             Value::Array(a) => a.clone(),
             other => other

@@ -208,6 +208,11 @@ fn rerun_notebooks(
     journal.save(&scratch.0)?;
     let nb_dir = scratch.0.join("notebooks");
     std::fs::create_dir_all(&nb_dir).map_err(|e| Error::io(&nb_dir, e))?;
+    // The notebooks read the seed from the environment: give them the products' recorded one.
+    let seed = manifest.products.iter().find_map(|p| match p.archive {
+        ArchiveRecord::Simulated { seed, .. } => Some(seed),
+        ArchiveRecord::Real { .. } => None,
+    });
     let mut out = Vec::new();
     for key in &manifest.notebooks {
         std::fs::copy(base.join(key), nb_dir.join(key))
@@ -227,6 +232,8 @@ fn rerun_notebooks(
             .current_dir(&nb_dir)
             .env("ODA_PUBLICATION", &scratch.0)
             .env("ODA_DATA", &options.settings.data_dir)
+            .env_remove("ODA_PUBLISH_TARGET")
+            .envs(seed.map(|s| ("ODA_SIM_SEED", s.to_string())))
             .status();
         match status {
             Ok(s) if s.success() => {}

@@ -359,6 +359,9 @@ impl std::fmt::Display for ProductResult {
             self.log.reused().count(),
             self.identity.short()
         )?;
+        if let Some(c) = &self.citation {
+            writeln!(f, "published as doi:{} — cite: {}", c.doi, c.text)?;
+        }
         for w in &self.log.warnings {
             writeln!(f, "warning: {w}")?;
         }
