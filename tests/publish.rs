@@ -510,9 +510,13 @@ fn bad_input_is_refused_clearly_and_loses_nothing() {
     let products = pubdir.path().join("products/many");
     std::fs::create_dir_all(&products).unwrap();
     let doi = journal(pubdir.path())["doi"].as_str().unwrap().to_string();
+    let citation = journal(pubdir.path())["citation"]
+        .as_str()
+        .unwrap()
+        .to_string();
     std::fs::write(
         products.join("result.json"),
-        json!({"product": "isgri_lc", "doi": doi, "identity": "00", "request": {"url_query": "instrument=isgri&product_type=isgri_lc"},
+        json!({"product": "isgri_lc", "doi": doi, "citation": citation, "identity": "00", "request": {"url_query": "instrument=isgri&product_type=isgri_lc"},
                "archive": {"kind": "simulated", "seed": 1, "model_version": 1}}).to_string(),
     )
     .unwrap();

@@ -645,6 +645,7 @@ fn a_bundle_made_by_oda_passes_the_validators() {
     std::fs::write(
         products.join("result.json"),
         serde_json::json!({"product": "isgri_lc", "doi": "10.5072/zenodo.4242", "identity": "ab",
+            "citation": journal.citation,
             "request": {"url_query": "instrument=isgri&product_type=isgri_lc&src_name=Crab"},
             "archive": {"kind": "simulated", "seed": 20021017, "model_version": 1},
             "provenance": [{"name": "LightCurve", "version": "1", "identity": "ab"}]})

@@ -150,7 +150,13 @@ fn read_json(path: &Path) -> Result<Value> {
 }
 
 /// The product of one `result.json`.
-fn product_record(dir: &Path, rel_dir: &str, doc: &Value, doi: &str) -> Result<ProductRecord> {
+fn product_record(
+    dir: &Path,
+    rel_dir: &str,
+    doc: &Value,
+    doi: &str,
+    journal_citation: &str,
+) -> Result<ProductRecord> {
     let where_ = format!("{}/result.json", dir.join(rel_dir).display());
     if doc.get("doi").and_then(Value::as_str) != Some(doi) {
         return Err(Error::publish(
@@ -166,6 +172,16 @@ fn product_record(dir: &Path, rel_dir: &str, doc: &Value, doi: &str) -> Result<P
     }
     // The parameters as the request was given (its reproduction query): re-running from them
     // gives back an equal request, including its URL, Rust and Python forms.
+    if doc.get("citation").and_then(Value::as_str) != Some(journal_citation) {
+        return Err(Error::publish(
+            PublishErrorKind::Journal,
+            format!(
+                "{where_} carries an older citation of doi:{doi} (the metadata changed since): make \
+                 the product again with `oda get-product ... --out {}`",
+                dir.join(rel_dir).display()
+            ),
+        ));
+    }
     let parameters: BTreeMap<String, String> = doc
         .pointer("/request/url_query")
         .and_then(Value::as_str)
@@ -474,7 +490,13 @@ pub fn bundle(dir: &Path, options: &BundleOptions) -> Result<BundleReport> {
     for result in all.iter().filter(|f| f.ends_with("result.json")) {
         let rel_dir = result.trim_end_matches("result.json").trim_end_matches('/');
         let doc = read_json(&products_dir.join(result))?;
-        let mut record = product_record(dir, &format!("products/{rel_dir}"), &doc, &doi)?;
+        let mut record = product_record(
+            dir,
+            &format!("products/{rel_dir}"),
+            &doc,
+            &doi,
+            &journal.citation,
+        )?;
         let prefix = if rel_dir.is_empty() {
             String::new()
         } else {

@@ -122,14 +122,18 @@ pub(crate) struct Client {
     http: reqwest::blocking::Client,
     token: Token,
     policy: RetryPolicy,
-    /// Whether to ask for InvenioRDM's JSON.
-    rdm: bool,
+    /// Whether to ask for InvenioRDM's JSON (switched off when falling back to the legacy API).
+    rdm: std::cell::Cell<bool>,
+    /// `scheme://host[:port]` of the server: the token goes nowhere else, whatever a link or a
+    /// journal says.
+    origin: String,
     log: super::workflow::LogFn,
 }
 
 impl Client {
     /// A client with `token`, asking for InvenioRDM JSON when `rdm`.
     pub(crate) fn new(
+        base_url: &str,
         token: Token,
         policy: RetryPolicy,
         rdm: bool,
@@ -156,9 +160,15 @@ impl Client {
             http,
             token,
             policy,
-            rdm,
+            rdm: std::cell::Cell::new(rdm),
+            origin: origin_of(base_url).to_string(),
             log,
         })
+    }
+
+    /// Speaks Zenodo's legacy API from now on (its answers without InvenioRDM's media type).
+    pub(crate) fn use_legacy(&self) {
+        self.rdm.set(false);
     }
 
     /// Logs a line (never with the token: nothing here has it).
@@ -212,7 +222,19 @@ impl Client {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
-                    let bytes = response.bytes().unwrap_or_default();
+                    let bytes = match response.bytes() {
+                        Ok(b) => b,
+                        Err(e) => {
+                            // The answer was cut off: what the server did is unknown.
+                            return Err(Error::publish(
+                                PublishErrorKind::Network,
+                                format!(
+                                    "{what}: the answer ({status}) broke off: {}; whether the server acted on it is unknown",
+                                    network_reason(&e)
+                                ),
+                            ));
+                        }
+                    };
                     let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                     match status {
                         401 => {
@@ -294,7 +316,7 @@ impl Client {
                 }
             };
             std::thread::sleep(wait);
-            delay = (delay * 2).min(self.policy.max_delay);
+            delay = delay.saturating_mul(2).min(self.policy.max_delay);
         }
         Err(Error::publish(
             PublishErrorKind::Server,
@@ -308,7 +330,17 @@ impl Client {
         url: &str,
         body: &Body<'_>,
     ) -> Result<reqwest::blocking::RequestBuilder> {
-        let accept = if self.rdm {
+        if origin_of(url) != self.origin {
+            return Err(Error::publish(
+                PublishErrorKind::Server,
+                format!(
+                    "refusing to send the token to {} (a link or the journal points away from the server {})",
+                    origin_of(url),
+                    self.origin
+                ),
+            ));
+        }
+        let accept = if self.rdm.get() {
             RDM_JSON
         } else {
             "application/json"
@@ -357,6 +389,7 @@ fn rate_limit_wait(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
             .get(name)
             .and_then(|v| v.to_str().ok())
             .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|x| x.is_finite())
     };
     if let Some(s) = get("retry-after") {
         return Some(Duration::from_secs_f64(s.clamp(0.0, 86400.0)));
@@ -386,6 +419,18 @@ fn network_reason(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// `scheme://host[:port]` of a URL (everything before the path).
+pub(crate) fn origin_of(url: &str) -> &str {
+    match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            let end = rest.find(['/', '?', '#']).map_or(url.len(), |j| i + 3 + j);
+            &url[..end]
+        }
+        None => url,
+    }
 }
 
 /// `url` without its query (which could carry an `access_token`).
@@ -444,5 +489,13 @@ mod tests {
             strip_query("http://h/api?access_token=s3cr3t"),
             "http://h/api"
         );
+        assert_eq!(
+            origin_of("https://zenodo.org:443/api/records?x"),
+            "https://zenodo.org:443"
+        );
+        assert_eq!(origin_of("http://127.0.0.1:5000"), "http://127.0.0.1:5000");
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "nan".parse().unwrap());
+        assert_eq!(rate_limit_wait(&h), None);
     }
 }

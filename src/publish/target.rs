@@ -37,7 +37,27 @@ impl Target {
             url if (url.starts_with("https://") || url.starts_with("http://"))
                 && url.len() > url.find("//").map_or(0, |i| i + 2) =>
             {
-                Ok(Target::Url(url.trim_end_matches('/').to_string()))
+                let t = Target::Url(url.trim_end_matches('/').to_string());
+                let authority = url
+                    .split("//")
+                    .nth(1)
+                    .and_then(|r| r.split('/').next())
+                    .unwrap_or_default();
+                if authority.contains('@') {
+                    return Err(Error::invalid(
+                        "--target",
+                        url,
+                        "a base URL without user:password (the token is sent separately)",
+                    ));
+                }
+                if url.starts_with("http://") && !t.is_local() {
+                    return Err(Error::invalid(
+                        "--target",
+                        url,
+                        "https:// for a remote server (plain http:// only on this machine: the token would travel in clear text)",
+                    ));
+                }
+                Ok(t)
             }
             other => Err(Error::invalid(
                 "--target",
@@ -71,6 +91,14 @@ impl Target {
         match self {
             Target::Zenodo => true,
             Target::ZenodoSandbox => false,
+            Target::Url(u) => !self.is_local() && !u.starts_with("https://sandbox.zenodo.org"),
+        }
+    }
+
+    /// True for a server on this machine (`localhost`, a loopback address).
+    fn is_local(&self) -> bool {
+        match self {
+            Target::Zenodo | Target::ZenodoSandbox => false,
             Target::Url(u) => {
                 let host = u
                     .split("//")
@@ -86,10 +114,11 @@ impl Target {
                         host
                     }
                 });
-                !(host == "localhost"
-                    || host.starts_with("127.")
+                host == "localhost"
                     || host == "[::1]"
-                    || host == "sandbox.zenodo.org")
+                    || host
+                        .parse::<std::net::Ipv4Addr>()
+                        .is_ok_and(|ip| ip.is_loopback())
             }
         }
     }

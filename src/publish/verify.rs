@@ -128,6 +128,21 @@ fn find_manifest(dir: &Path) -> Result<(PathBuf, Manifest)> {
                     format!("{}: not an oda manifest ({e})", p.display()),
                 )
             })?;
+            let bad_key = m
+                .files
+                .iter()
+                .map(|f| f.key.as_str())
+                .chain(m.notebooks.iter().map(String::as_str))
+                .find(|k| k.is_empty() || k.contains(['/', '\\']) || *k == ".." || *k == ".");
+            if let Some(bad) = bad_key {
+                return Err(Error::publish(
+                    PublishErrorKind::Verification,
+                    format!(
+                        "{}: the file key {bad:?} is not a plain file name",
+                        p.display()
+                    ),
+                ));
+            }
             return Ok((base, m));
         }
     }
@@ -233,6 +248,8 @@ fn rerun_notebooks(
             .env("ODA_PUBLICATION", &scratch.0)
             .env("ODA_DATA", &options.settings.data_dir)
             .env_remove("ODA_PUBLISH_TARGET")
+            // A downloaded record's notebooks are code from elsewhere: no token for them.
+            .env_remove("ODA_PUBLISH_TOKEN")
             .envs(seed.map(|s| ("ODA_SIM_SEED", s.to_string())))
             .status();
         match status {
@@ -262,6 +279,13 @@ fn rerun_notebooks(
     for p in &manifest.products {
         let made_dir = scratch.0.join(&p.dir);
         if !made_dir.is_dir() {
+            out.push((
+                format!("{} (from the notebooks)", p.dir),
+                ProductCheck::Different(vec![(
+                    p.dir.clone(),
+                    "the notebooks did not make this product".into(),
+                )]),
+            ));
             continue;
         }
         let mut differences = Vec::new();

@@ -66,7 +66,13 @@ impl PublishOptions {
             .log
             .take()
             .unwrap_or_else(|| Box::new(|line: &str| eprintln!("{line}")));
-        Client::new(token, self.retry.clone(), api == Api::Rdm, log)
+        Client::new(
+            &target.base_url(),
+            token,
+            self.retry.clone(),
+            api == Api::Rdm,
+            log,
+        )
     }
 }
 
@@ -352,6 +358,7 @@ fn create_once(dir: &Path, journal: &mut Journal, server: &mut Server<'_>) -> Re
                 journal.pending_create = None;
                 journal.api = Api::Legacy;
                 server.api = Api::Legacy;
+                server.client.use_legacy();
                 journal.note("fell back to the legacy deposit API");
             }
             Err(e)
@@ -507,6 +514,23 @@ pub fn upload(dir: &Path, mut options: PublishOptions, publish: bool) -> Result<
         api: journal.api,
     };
     let bundle_dir = dir.join("bundle");
+    if matches!(journal.state, State::Uploading | State::Uploaded) {
+        // An earlier publish whose answer was lost leaves no draft to upload to: read back.
+        let (record, _) = server.get(&journal)?;
+        if record.published {
+            remember(&mut journal, &record);
+            journal.state = State::Published;
+            journal.note(format!(
+                "found published as doi:{} (an earlier answer was lost)",
+                journal.doi.as_deref().unwrap_or("?")
+            ));
+            journal.save(dir)?;
+            return Ok(Publication {
+                dir: dir.into(),
+                journal,
+            });
+        }
+    }
     if journal.state == State::Reserved {
         server.update_metadata(&journal)?;
         journal.state = State::Uploading;
