@@ -288,32 +288,9 @@ fn rerun_notebooks(
             ));
             continue;
         }
-        let mut differences = Vec::new();
-        for key in &p.files {
-            let name = key.rsplit("__").next().unwrap_or(key);
-            let made = made_dir.join(name);
-            let Some(entry) = manifest.file(key) else {
-                continue;
-            };
-            if !made.is_file() {
-                differences.push((key.clone(), "the notebooks did not make this file".into()));
-            } else if name == "result.json" {
-                if let Some(d) = result_json_difference(&base.join(key), &made)? {
-                    differences.push((key.clone(), d));
-                }
-            } else if checksums(&made)?.0 != entry.sha256 {
-                let d = crate::fits::describe_hdu_difference(&made, &base.join(key))
-                    .unwrap_or_else(|| "SHA-256 differs".into());
-                differences.push((key.clone(), d));
-            }
-        }
         out.push((
             format!("{} (from the notebooks)", p.dir),
-            if differences.is_empty() {
-                ProductCheck::Identical
-            } else {
-                ProductCheck::Different(differences)
-            },
+            compare_made(base, manifest, p, &made_dir, "the notebooks")?,
         ));
     }
     Ok(out)
@@ -355,16 +332,32 @@ fn rerun(
     let citation = Citation::new(manifest.doi.clone(), manifest.citation.clone())?;
     let scratch = tempdir_in_data(&options.settings)?;
     result.write_cited(&scratch.0, Some(&citation))?;
+    compare_made(base, manifest, p, &scratch.0, "the re-run")
+}
+
+/// Compares the files of product `p` made again in `made_dir` (by `maker`: the re-run, the
+/// notebooks) with the published ones in `base`: bytes for every file (a FITS file described by
+/// the HDU that differs and its largest relative change), the science content for `result.json`.
+fn compare_made(
+    base: &Path,
+    manifest: &Manifest,
+    p: &ProductRecord,
+    made_dir: &Path,
+    maker: &str,
+) -> Result<ProductCheck> {
     let mut differences = Vec::new();
     for key in &p.files {
-        let name = key.rsplit("__").next().unwrap_or(key);
-        let published = base.join(key);
-        let made = scratch.0.join(name);
         let Some(entry) = manifest.file(key) else {
             continue;
         };
+        // The name the product wrote: the last part of the file's path in the publication.
+        let name = Path::new(&entry.path)
+            .file_name()
+            .map_or_else(|| key.clone(), |n| n.to_string_lossy().into_owned());
+        let published = base.join(key);
+        let made = made_dir.join(&name);
         if !made.is_file() {
-            differences.push((key.clone(), "the re-run did not make this file".to_string()));
+            differences.push((key.clone(), format!("{maker} did not make this file")));
             continue;
         }
         let (sha, _, size) = checksums(&made)?;
