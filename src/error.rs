@@ -110,6 +110,24 @@ pub enum Error {
         /// What went wrong, naming the field, file or server answer, and what to do.
         message: String,
     },
+
+    /// The service (`oda serve`) could not start or keep its state: an address in use, an
+    /// unreadable secret or key, a job database that cannot be opened or written. Job records
+    /// already stored are left intact (SQLite transactions).
+    #[error("service: {message}")]
+    Service {
+        /// What went wrong, naming the file, address or setting, and what to do.
+        message: String,
+    },
+
+    /// A token (JWT) was refused: malformed, badly signed, expired, or lacking a role.
+    #[error("not authorised: {message}")]
+    Unauthorized {
+        /// Why, naming each missing role or the expiry time.
+        message: String,
+        /// The roles the request needs that the token does not carry.
+        missing_roles: Vec<String>,
+    },
 }
 
 /// The kinds of [`Error::Publish`].
@@ -207,6 +225,18 @@ impl Error {
     /// True when publishing was refused or failed (see [`Error::publish_kind`]).
     pub fn is_publish_error(&self) -> bool {
         matches!(self, Error::Publish { .. })
+    }
+
+    /// Builds an [`Error::Service`].
+    pub fn service(message: impl Into<String>) -> Self {
+        Error::Service {
+            message: message.into(),
+        }
+    }
+
+    /// True when a token was refused (see [`Error::Unauthorized`]).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Error::Unauthorized { .. })
     }
 
     /// True when a product was asked for something it does not hold (see

@@ -61,6 +61,7 @@ pub mod osa;
 pub mod products;
 pub mod publish;
 pub mod query;
+pub mod server;
 pub mod simulate;
 pub mod sky;
 pub mod spectrum;

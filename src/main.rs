@@ -63,6 +63,37 @@ enum Command {
         #[command(subcommand)]
         command: PublishCommand,
     },
+    /// Run the ODA service: the routes of the `oda_api` client, the web page, jobs on the shared
+    /// cache. Prints "oda serve: listening on URL" once it accepts connections.
+    Serve {
+        /// Address to listen on (put a reverse proxy in front to serve the world).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port; 0 picks a free one.
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+        /// Jobs run at once.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// File holding the HS256 token secret (else ODA_SECRET, else DATA/server/secret,
+        /// made on first start).
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<std::path::PathBuf>,
+        /// PEM RSA public key whose RS256 tokens are accepted; repeatable.
+        #[arg(long = "public-key", value_name = "PEM")]
+        public_keys: Vec<std::path::PathBuf>,
+        /// The URL users reach the site at (behind a reverse proxy), for the API code shown.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        /// Largest request body in bytes (long catalogs are posted).
+        #[arg(long, default_value_t = 4 << 20)]
+        max_body: usize,
+    },
+    /// Tokens for a site's users.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// The provenance graph of a cache entry (identity from get-product or the cache).
     Provenance {
         /// The entry's identity (64 hex digits).
@@ -180,6 +211,35 @@ enum PublishCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Print a JWT (HS256, signed with the site's secret: ODA_SECRET, --secret-file, or
+    /// DATA/server/secret) with ODA's claims; the token alone on stdout.
+    Issue {
+        /// The user (ODA uses the e-mail address).
+        #[arg(long)]
+        sub: String,
+        /// E-mail address (default: SUB when it looks like one).
+        #[arg(long)]
+        email: Option<String>,
+        /// The user's name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Comma-separated roles (unige-hpc-full, unige-hpc-extreme, job manager, ...).
+        #[arg(long, default_value = "")]
+        roles: String,
+        /// Validity: 90s, 30m, 12h, 7d, 2w.
+        #[arg(long, default_value = "7d")]
+        expires: String,
+        /// Expiry as Unix seconds instead of --expires (e.g. a past time, to test refusals).
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        expires_at: Option<i64>,
+        /// File holding the secret.
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum CacheCommand {
     /// Entries and sizes, per class and per unit.
     Stats {
@@ -275,6 +335,74 @@ fn run(cli: Cli) -> oda::Result<bool> {
         },
         Command::GetProduct { params, out, json } => get_product(settings, params, out, *json),
         Command::Publish { command } => publish(settings, command),
+        Command::Serve {
+            host,
+            port,
+            workers,
+            secret_file,
+            public_keys,
+            public_url,
+            max_body,
+        } => {
+            let options = oda::server::ServeOptions {
+                host: host.clone(),
+                port: *port,
+                workers: *workers,
+                secret_file: secret_file.clone(),
+                public_keys: public_keys.clone(),
+                public_url: public_url.clone(),
+                max_body_bytes: *max_body,
+            };
+            oda::server::serve(settings, options, |addr| {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "oda serve: listening on http://{addr}");
+                let _ = out.flush();
+            })?;
+            Ok(true)
+        }
+        Command::Token {
+            command:
+                TokenCommand::Issue {
+                    sub,
+                    email,
+                    name,
+                    roles,
+                    expires,
+                    expires_at,
+                    secret_file,
+                },
+        } => {
+            let (secret, _) =
+                oda::server::load_secret(&settings.data_dir, secret_file.as_deref(), false)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let exp = match expires_at {
+                Some(t) => *t,
+                None => now + oda::server::parse_duration("--expires", expires)?,
+            };
+            let claims = oda::server::Claims {
+                sub: sub.clone(),
+                email: email.clone().unwrap_or_else(|| {
+                    if sub.contains('@') {
+                        sub.clone()
+                    } else {
+                        String::new()
+                    }
+                }),
+                name: name.clone().unwrap_or_default(),
+                roles: roles
+                    .split(',')
+                    .map(|r| r.trim().to_string())
+                    .filter(|r| !r.is_empty())
+                    .collect(),
+                exp,
+                iat: Some(now),
+            };
+            let token = oda::server::Authority::hs256(&secret)?.issue(&claims)?;
+            println!("{token}");
+            Ok(true)
+        }
         Command::Cache { command } => {
             let cache = oda::workflow::Cache::open(settings.cache_dir(), settings.cache_limit)?;
             match command {

@@ -408,6 +408,24 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468 + 40_587
 }
 
+/// A Unix time (seconds since 1970-01-01T00:00:00 UTC, leap seconds not counted, as system
+/// clocks and JWT `exp` claims count) as ISO 8601 UTC with a `Z`.
+///
+/// ```
+/// assert_eq!(oda::time::unix_to_isot_utc(1_000_000_000), "2001-09-09T01:46:40Z");
+/// ```
+pub fn unix_to_isot_utc(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days + 40_587);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Inverse of [`days_from_civil`].
 pub(crate) fn civil_from_days(mjd: i64) -> (i64, i64, i64) {
     let z = mjd - 40_587 + 719_468;

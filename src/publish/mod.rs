@@ -54,15 +54,7 @@ pub(crate) fn now_utc() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let days = secs / 86400;
-    let rem = secs % 86400;
-    let (y, m, d) = crate::time::civil_from_days(days as i64 + 40_587);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    crate::time::unix_to_isot_utc(secs as i64)
 }
 
 /// Today's UTC date, `YYYY-MM-DD`.
