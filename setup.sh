@@ -4,12 +4,14 @@
 # source) and Chromium (renders exported notebooks with the network off, in the tests), the
 # pinned Python packages of requirements.txt (astropy, numpy, Sherpa, repo2docker), the
 # validators of RO-Crate and CITATION.cff in their own venv (ODA_TOOLS_VENV, from
-# tests/python/requirements-validators.txt), and the "Rust (oda)" Jupyter kernel.
+# tests/python/requirements-validators.txt), the clients of `oda serve` in theirs (ODA_SERVICE_VENV,
+# from tests/python/requirements-service.txt: oda-api and Selenium, with Debian's chromium-driver),
+# and the "Rust (oda)" Jupyter kernel.
 # Used by the README's quick start and by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-DEB_PACKAGES=(byacc flex libfftw3-dev pkg-config chromium fonts-dejavu-core)
+DEB_PACKAGES=(byacc flex libfftw3-dev pkg-config chromium chromium-driver fonts-dejavu-core)
 echo "== Debian packages: ${DEB_PACKAGES[*]}"
 start=$SECONDS
 if dpkg -s "${DEB_PACKAGES[@]}" >/dev/null 2>&1; then
@@ -47,6 +49,29 @@ else
     python3 -m venv --clear "$TOOLS_VENV"
     "$TOOLS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$TOOLS_REQUIREMENTS"
     echo "$tools_hash" > "$TOOLS_VENV/.requirements.sha256"
+fi
+echo "   ($((SECONDS - start)) s)"
+
+# The clients of `oda serve` (tests/service.rs): the reference Python client, PyPI oda-api
+# 1.3.5 unmodified, and Selenium (driving Debian's chromium through chromium-driver), pinned,
+# in their own venv — oda-api pins bokeh<3.2 and brings matplotlib, astroquery and scipy.
+# Made again when the requirements or the Python version change, as the validators' venv.
+SERVICE_VENV="${ODA_SERVICE_VENV:-$HOME/.local/share/oda/service-venv}"
+SERVICE_REQUIREMENTS=tests/python/requirements-service.txt
+echo "== Clients of oda serve (pinned, $SERVICE_REQUIREMENTS) in $SERVICE_VENV"
+start=$SECONDS
+service_hash="$({ cat "$SERVICE_REQUIREMENTS"; python3 --version; } | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$SERVICE_VENV/.requirements.sha256" 2>/dev/null)" = "$service_hash" ] \
+    && "$SERVICE_VENV/bin/python" -c "import oda_api.api, selenium.webdriver, astropy.io.fits" 2>/dev/null; then
+    echo "   already installed"
+else
+    if [ -e "$SERVICE_VENV" ] && [ ! -f "$SERVICE_VENV/pyvenv.cfg" ] && [ -n "$(ls -A "$SERVICE_VENV")" ]; then
+        echo "$SERVICE_VENV exists and is not a Python venv: remove it or set ODA_SERVICE_VENV" >&2
+        exit 1
+    fi
+    python3 -m venv --clear "$SERVICE_VENV"
+    "$SERVICE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$SERVICE_REQUIREMENTS"
+    echo "$service_hash" > "$SERVICE_VENV/.requirements.sha256"
 fi
 echo "   ($((SECONDS - start)) s)"
 

@@ -705,12 +705,12 @@ mod tests {
     fn file(header: &[&str], data: &[u8]) -> Vec<u8> {
         let mut h: String = header.iter().map(|c| card(c)).collect();
         h.push_str(&card("END"));
-        while h.len() % BLOCK != 0 {
+        while !h.len().is_multiple_of(BLOCK) {
             h.push(' ');
         }
         let mut out = h.into_bytes();
         let mut d = data.to_vec();
-        while d.len() % BLOCK != 0 {
+        while !d.len().is_multiple_of(BLOCK) {
             d.push(0);
         }
         out.extend(d);

@@ -535,7 +535,21 @@ impl Jobs {
             *current.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some((job_id.clone(), Instant::now()));
             let t0 = Instant::now();
-            let outcome = self.run_one(&session, &rec);
+            // A panic in the analysis fails this job (and says so) instead of killing the worker
+            // and leaving the job "in progress" for ever.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.run_one(&session, &rec)
+            }))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown");
+                Err(Error::service(format!(
+                    "internal error in the analysis ({what}); please report it with the job id {job_id}"
+                )))
+            });
             *current.lock().unwrap_or_else(|p| p.into_inner()) = None;
             match outcome {
                 Ok(identity) => {

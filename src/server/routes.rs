@@ -1,6 +1,10 @@
 //! The routes: the dispatcher's (what `oda_api` calls), downloads, name resolution, and the
 //! web page with its JSON views.
 
+// Helpers return `Result<_, Response>`: the error is the refusal the handler answers with at
+// once, so boxing it would only add an allocation on that path.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::sync::Arc;
