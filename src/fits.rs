@@ -1325,6 +1325,19 @@ pub(crate) fn ascii_fold(text: &str) -> String {
             '‘' | '’' => "'".into(),
             '“' | '”' => "\"".into(),
             '…' => "...".into(),
+            // Units and symbols of spectral models (OGIP writes cm**-2 as cm-2 or cm2).
+            '²' => "2".into(),
+            '³' => "3".into(),
+            '¹' => "1".into(),
+            'µ' | 'μ' => "u".into(),
+            '°' => "deg".into(),
+            '×' => "x".into(),
+            '·' | '⋅' => ".".into(),
+            '⁻' => "-".into(),
+            'Γ' => "Gamma".into(),
+            'σ' => "sigma".into(),
+            'α' => "alpha".into(),
+            'β' => "beta".into(),
             _ => "?".into(),
         })
         .collect()

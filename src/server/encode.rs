@@ -627,19 +627,21 @@ pub fn numpy_product(name: &str, units: Vec<String>, meta: Value) -> String {
 /// The fit as a `spectral_fit` product: a primary unit with χ², dof and the model in its
 /// header, and the table `FIT_PARAMETERS` (NAME, VALUE, ERROR, UNIT, FROZEN).
 pub fn spectral_fit_product(fit: &SpectralFit) -> String {
+    // FITS strings are ASCII (the client writes 'S' columns): Γ → Gamma, cm⁻² → cm-2.
+    let fold = crate::fits::ascii_fold;
     let mut rows = String::from("[");
     for (i, p) in fit.parameters.iter().enumerate() {
         if i > 0 {
             rows.push_str(", ");
         }
         rows.push('(');
-        py_str(&mut rows, &p.name);
+        py_str(&mut rows, &fold(&p.name));
         rows.push_str(", ");
         py_float(&mut rows, p.value);
         rows.push_str(", ");
         py_float(&mut rows, p.error);
         rows.push_str(", ");
-        py_str(&mut rows, &p.unit);
+        py_str(&mut rows, &fold(&p.unit));
         rows.push_str(if p.frozen { ", True)" } else { ", False)" });
     }
     rows.push(']');
@@ -648,14 +650,14 @@ pub fn spectral_fit_product(fit: &SpectralFit) -> String {
     };
     let dt = format!(
         "[('NAME', 'S{}'), ('VALUE', '>f8'), ('ERROR', '>f8'), ('UNIT', 'S{}'), ('FROZEN', '?')]",
-        width(&|p| p.name.len()),
-        width(&|p| p.unit.len())
+        width(&|p| fold(&p.name).len()),
+        width(&|p| fold(&p.unit).len())
     );
     let finite = |x: f64| if x.is_finite() { json!(x) } else { Value::Null };
     let model = json!(fit.kind.xspec_name());
     let primary_header: Vec<(String, Value)> = vec![
         ("ORIGIN".into(), json!("oda")),
-        ("OBJECT".into(), json!(fit.source)),
+        ("OBJECT".into(), json!(fold(&fit.source))),
         ("MODEL".into(), model.clone()),
         ("CHI2".into(), finite(fit.chi2)),
         ("DOF".into(), json!(fit.dof)),
@@ -666,7 +668,7 @@ pub fn spectral_fit_product(fit: &SpectralFit) -> String {
     ];
     let table_header: Vec<(String, Value)> = vec![
         ("EXTNAME".into(), json!("FIT_PARAMETERS")),
-        ("OBJECT".into(), json!(fit.source)),
+        ("OBJECT".into(), json!(fold(&fit.source))),
         ("MODEL".into(), model),
         ("CHI2".into(), finite(fit.chi2)),
         ("DOF".into(), json!(fit.dof)),
