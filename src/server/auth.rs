@@ -558,6 +558,54 @@ mod tests {
     }
 
     #[test]
+    fn rs256_tokens_are_checked_with_the_public_key() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/jwt");
+        let private = std::fs::read(root.join("rs256-test-private.pem")).unwrap();
+        let key = EncodingKey::from_rsa_pem(&private).unwrap();
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::RS256),
+            &claims("unige-hpc-full", 2000),
+            &key,
+        )
+        .unwrap();
+        let hs_only = Authority::hs256(SECRET).unwrap();
+        let m = hs_only.verify(&token, 1000).unwrap_err().to_string();
+        assert!(m.contains("no key"), "{m}");
+        let both = hs_only
+            .with_rs256_public_key(&root.join("rs256-test-public.pem"))
+            .unwrap();
+        assert!(
+            both.verify(&token, 1000)
+                .unwrap()
+                .has_role("unige-hpc-full")
+        );
+        assert!(
+            both.verify(&token, 3000)
+                .unwrap_err()
+                .to_string()
+                .contains("expired")
+        );
+        // A token signed with HS256 using the public key as the secret (the classic
+        // algorithm-confusion attack) is refused: HS256 is checked with the site's secret only.
+        let public = std::fs::read(root.join("rs256-test-public.pem")).unwrap();
+        let forged = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims("unige-hpc-full", 2000),
+            &EncodingKey::from_secret(&public).unwrap(),
+        )
+        .unwrap();
+        assert!(both.verify(&forged, 1000).is_err());
+        let bad = Authority::hs256(SECRET)
+            .unwrap()
+            .with_rs256_public_key(&root.join("README.md"));
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("not a PEM RSA public key")
+        );
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("--expires", "7d").unwrap(), 604_800);
         assert_eq!(parse_duration("--expires", "90").unwrap(), 90);
