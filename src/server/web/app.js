@@ -587,9 +587,8 @@
         setStatus('failed', `Failed after ${elapsed(run)} s.`);
         return;
       }
-      const last = $('progress-message').textContent;
       setStatus(qs === 'progress' ? 'progress' : 'submitted',
-        `${qs === 'progress' ? 'Running' : 'Queued'} (${elapsed(run)} s)${last ? ': ' + last : '…'}`);
+        `${qs === 'progress' ? 'Running' : 'Queued'} (${elapsed(run)} s)…`);
       await sleep(POLL_MS);
       if (run !== state.run) return;
     }
