@@ -532,6 +532,10 @@ impl Jobs {
                 vec![report("started", "analysis started", 0, 0)],
             );
             self.set_state(&job_id, JobState::Progress, None);
+            eprintln!(
+                "job {job_id} {} started ({} pointings at most)",
+                rec.product, rec.pointings
+            );
             *current.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some((job_id.clone(), Instant::now()));
             let t0 = Instant::now();
@@ -551,6 +555,11 @@ impl Jobs {
                 )))
             });
             *current.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            let secs = t0.elapsed().as_secs_f64();
+            match &outcome {
+                Ok(_) => eprintln!("job {job_id} {} done in {secs:.1} s", rec.product),
+                Err(e) => eprintln!("job {job_id} {} failed after {secs:.1} s: {e}", rec.product),
+            }
             match outcome {
                 Ok(identity) => {
                     self.push_report(

@@ -294,9 +294,6 @@
         return !(cat && (p === 'isgri_spectrum' || p === 'spectral_fit'));
       case 'radius':
       case 'max_pointings':
-      case 'T1':
-      case 'T2':
-      case 'T_format':
         return !list;
       case 'scw_list':
         return list;
@@ -317,7 +314,6 @@
       notes.push('With a catalog in use, no image is searched for sources: the detection threshold'
         + (p === 'isgri_lc' ? '' : ' and the imaging band') + ' are not needed.');
     }
-    if (listMode()) notes.push('An explicit pointing list replaces the time span, radius and random pick.');
     $('unused-note').textContent = notes.join(' ');
     $('unused-note').hidden = notes.length === 0;
   }
@@ -613,7 +609,7 @@
       return;
     }
     finishProgress();
-    setStatus('done', `Done in ${elapsed(run)} s.`);
+    setStatus('done', `Done (answered in ${elapsed(run)} s).`);
   }
 
   // ---------------------------------------------------------------- results
@@ -721,7 +717,7 @@
   }
 
   function fmtDeg(v, step, signed) {
-    const decimals = step >= 1 ? 0 : step >= 0.25 ? 2 : 2;
+    const decimals = step >= 1 ? 0 : step >= 0.25 ? 2 : 3;
     let s = (Math.round(v / step) * step).toFixed(decimals);
     if (s === '-0' || /^-0\.0+$/.test(s)) s = s.slice(1);
     if (signed && !s.startsWith('-')) s = '+' + s;
