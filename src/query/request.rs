@@ -60,7 +60,7 @@ pub const REQUEST_PARAMETERS: [&str; 19] = [
 ];
 
 /// Fields of ODA's dispatcher protocol, accepted by [`Request::from_pairs`] and ignored.
-pub const PROTOCOL_FIELDS: [&str; 12] = [
+pub const PROTOCOL_FIELDS: [&str; 13] = [
     "query_type",
     "query_status",
     "session_id",
@@ -73,6 +73,7 @@ pub const PROTOCOL_FIELDS: [&str; 12] = [
     "integral_data_rights",
     "catalog_selected_objects",
     "dry_run",
+    "return_progress",
 ];
 
 /// The only instrument served.

@@ -378,15 +378,27 @@ async fn job_answer(
                 }),
             )
         }
-        JobState::Submitted | JobState::Progress => json_response(
-            StatusCode::OK,
-            &json!({
-                "exit_status": exit_status(0, "", "", &warning),
-                "query_status": rec.state.name(),
-                "job_monitor": monitor,
-                "products": {},
-            }),
-        ),
+        JobState::Submitted | JobState::Progress => {
+            // `return_progress`: the latest stage, as fractions a page or a script can show.
+            let last = rec.reports.last().cloned().unwrap_or(Value::Null);
+            let (done, total) = (
+                last["progress"].as_f64().unwrap_or(0.0),
+                last["progress_max"].as_f64().unwrap_or(0.0),
+            );
+            json_response(
+                StatusCode::OK,
+                &json!({
+                    "exit_status": exit_status(0, "", "", &warning),
+                    "query_status": rec.state.name(),
+                    "job_monitor": monitor,
+                    "products": {"progress": {
+                        "stage": last["node"], "message": last["message"],
+                        "done": done, "total": total,
+                        "fraction": if total > 0.0 { json!(done / total) } else { Value::Null },
+                    }},
+                }),
+            )
+        }
     }
 }
 
