@@ -543,7 +543,7 @@
         const msg = (a && a.exit_status && a.exit_status.message) || errorMessage(r);
         showError('Not authorised (HTTP 403)', msg, [['missing roles', a && a.missing_roles && a.missing_roles.join(', ')]]);
         finishProgress();
-        setStatus('failed', 'Refused: this request needs a token with more rights.');
+        setStatus('failed', 'Refused (HTTP 403): see why below.');
         return;
       }
       if (!r.ok || !a || typeof a !== 'object') {
