@@ -598,16 +598,18 @@ fn unused_parameters_warn() {
     assert_eq!(image.detection_threshold, 5.0);
     assert!(!image.requires_catalog_from_image());
 
-    // A scw_list replaces the radius and the number of pointings.
+    // A scw_list replaces the time span, the radius and the number of pointings: they stay out
+    // of the product's identity.
     let listed = request(&[
         ("scw_list", "066500230010"),
         ("radius", "5"),
         ("max_pointings", "3"),
     ]);
-    assert_eq!(listed.warnings.len(), 2, "{:?}", listed.warnings);
+    assert_eq!(listed.warnings.len(), 4, "{:?}", listed.warnings);
     let p = listed.parameters();
-    assert_eq!(lookup(&p, "radius"), None);
-    assert_eq!(lookup(&p, "max_pointings"), None);
+    for name in ["radius", "max_pointings", "T1", "T2", "T_format"] {
+        assert_eq!(lookup(&p, name), None, "{name}");
+    }
 }
 
 #[test]

@@ -224,8 +224,8 @@ fn product_unused(product: ProductType, name: &str) -> Option<String> {
 /// An image always searches its mosaic for sources (at `detection_threshold`); the spectrum,
 /// light-curve and fit products build their catalog from an image in `E1_keV`–`E2_keV` at
 /// `detection_threshold` unless a `selected_catalog` is given (as ODA does;
-/// [`Request::requires_catalog_from_image`]). With a `scw_list`, `radius` and `max_pointings`
-/// are unused; without `T1`/`T2`, `T_format` is unused.
+/// [`Request::requires_catalog_from_image`]). With a `scw_list`, `radius`, `max_pointings`,
+/// `T1`, `T2` and `T_format` are unused; without `T1`/`T2`, `T_format` is unused.
 ///
 /// A given parameter that the request does not use is still validated, is reported in
 /// [`Request::warnings`], does not change the request's settings (the field keeps its default)
@@ -320,9 +320,13 @@ fn unused_reason(
                 "{name} is the band of the image that finds the catalog, not used by {product} when a selected_catalog is given, and was ignored"
             ))
         }
-        "radius" | "max_pointings" if given.contains_key("scw_list") => Some(format!(
-            "{name} is not used when a scw_list is given and was ignored"
-        )),
+        // A scw_list replaces the whole time and position selection: these do not change the
+        // product, so they stay out of its identity.
+        "radius" | "max_pointings" | "T1" | "T2" | "T_format" if given.contains_key("scw_list") => {
+            Some(format!(
+                "{name} is not used when a scw_list is given and was ignored"
+            ))
+        }
         "T_format" if !(given.contains_key("T1") || given.contains_key("T2")) => Some(format!(
             "{name} is not used without T1 or T2 and was ignored"
         )),
