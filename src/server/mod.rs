@@ -105,6 +105,7 @@ pub fn serve(
         jobs: jobs.clone(),
         authority,
         public_url: options.public_url.clone(),
+        archive: Arc::default(),
     });
     let router = routes::router(app, options.max_body_bytes);
     let runtime = tokio::runtime::Builder::new_multi_thread()

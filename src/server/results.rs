@@ -17,6 +17,9 @@ pub const ANSWER_FILE: &str = "answer.json";
 pub const VIEW_FILE: &str = "view.json";
 /// The files one may download.
 pub const FILES_FILE: &str = "files.json";
+/// The `oda` part of the answer (job, identity, files, warnings), merged with each request's
+/// own warnings when answered.
+pub const ODA_FILE: &str = "oda.json";
 /// Figures drawn per product at most (a catalog of 40 sources has 40 spectra: the page shows
 /// the first ones; all are in the files).
 const MAX_FIGURES: usize = 12;
@@ -39,7 +42,9 @@ pub fn write_job(result: &ProductResult, dir: &Path, job_id: &str) -> Result<()>
             json!({"name": f.path, "kind": f.kind, "source": f.source, "bytes": bytes})
         })
         .collect();
-    let answer = answer(result, dir, &files, job_id, &listed)?;
+    let (answer, oda) = answer(result, dir, &files, job_id, &listed)?;
+    write_json(&dir.join(ODA_FILE), &oda)?;
+    // Last: its presence marks a complete directory.
     crate::fits::write_bytes_atomically(&dir.join(ANSWER_FILE), answer.as_bytes())?;
     write_json(&dir.join(VIEW_FILE), &view(result, job_id, &listed))?;
     write_json(&dir.join(FILES_FILE), &Value::Array(listed))?;
@@ -77,7 +82,7 @@ fn answer(
     files: &[WrittenFile],
     job_id: &str,
     listed: &[Value],
-) -> Result<String> {
+) -> Result<(String, Value)> {
     let mut list: Vec<String> = Vec::new();
     let target = target_name(result);
     let file_of = |kind: &str, source: Option<&str>| -> Option<&WrittenFile> {
@@ -136,26 +141,29 @@ fn answer(
             list.push(spectral_fit_product(fit));
         }
     }
+    let oda = json!({
+        "job_id": job_id,
+        "identity": result.identity.to_string(),
+        "short_link": format!("/r/{job_id}"),
+        "files": listed,
+        "warnings": warnings(result),
+        "scws": result.scws.len(),
+    });
     let mut products = json!({
         "analysis_parameters": given_parameters(&result.request.to_url_query()),
-        "oda": {
-            "job_id": job_id,
-            "identity": result.identity.to_string(),
-            "short_link": format!("/r/{job_id}"),
-            "files": listed,
-            "warnings": warnings(result),
-            "scws": result.scws.len(),
-        },
     });
     if !catalog.is_null() {
         products["catalog"] = catalog;
     }
     // The units keep their FITS keyword order: spliced in as JSON text.
     let rest = products.to_string();
-    Ok(format!(
-        "{{\"numpy_data_product_list\":[{}],{}",
-        list.join(","),
-        &rest[1..]
+    Ok((
+        format!(
+            "{{\"numpy_data_product_list\":[{}],{}",
+            list.join(","),
+            &rest[1..]
+        ),
+        oda,
     ))
 }
 

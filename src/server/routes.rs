@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::auth::{self, Authority, User};
 use super::jobs::{self, JobRecord, JobState, Jobs};
-use super::results::{ANSWER_FILE, FILES_FILE, VIEW_FILE};
+use super::results::{ANSWER_FILE, FILES_FILE, ODA_FILE, VIEW_FILE};
 use crate::error::Error;
 use crate::query::{ODA_DISPATCHER_URL, PROTOCOL_FIELDS, ProductType, REQUEST_PARAMETERS, Request};
 
@@ -34,6 +34,8 @@ pub struct App {
     pub authority: Authority,
     /// The URL users reach the site at, when set (`--public-url`); else from `Host`.
     pub public_url: Option<String>,
+    /// The archive, opened at the first `/get_revnum`.
+    pub archive: Arc<std::sync::OnceLock<Arc<crate::archive::Archive>>>,
 }
 
 type Shared = Arc<App>;
@@ -344,6 +346,23 @@ async fn job_answer(
                     return refusal(StatusCode::INTERNAL_SERVER_ERROR, &e);
                 }
             };
+            let dir = app.jobs.job_dir(&rec.job_id);
+            let mut oda: Value = tokio::fs::read(dir.join(ODA_FILE))
+                .await
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_else(|| json!({"job_id": rec.job_id}));
+            // This request's own remarks (unknown names, unused parameters) before the job's.
+            let mut all: Vec<Value> = warnings.iter().map(|w| json!(w)).collect();
+            if let Some(Value::Array(job)) = oda.get("warnings") {
+                all.extend(
+                    job.iter()
+                        .filter(|w| !all.contains(w))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                );
+            }
+            oda["warnings"] = Value::Array(all);
             let api_code = python_code(request, &site_url(app, headers));
             let head = json!({
                 "exit_status": exit_status(0, "", "", &warning),
@@ -356,6 +375,8 @@ async fn job_answer(
             out.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
             out.extend_from_slice(b",\"products\":{\"api_code\":");
             out.extend_from_slice(json!(api_code).to_string().as_bytes());
+            out.extend_from_slice(b",\"oda\":");
+            out.extend_from_slice(oda.to_string().as_bytes());
             out.push(b',');
             out.extend_from_slice(&products[1..]);
             out.push(b'}');
@@ -768,7 +789,7 @@ async fn resolve_name(RawQuery(q): RawQuery) -> Response {
     }
 }
 
-async fn get_revnum(RawQuery(q): RawQuery) -> Response {
+async fn get_revnum(State(app): State<Shared>, RawQuery(q): RawQuery) -> Response {
     use crate::time::{Time, TimeFormat};
     let pairs = pairs_of(q.as_deref(), b"");
     let raw = param(&pairs, "time_to_convert")
@@ -789,12 +810,45 @@ async fn get_revnum(RawQuery(q): RawQuery) -> Response {
             )
         })
     });
-    match t {
-        Ok(t) => json_response(
+    let t = match t {
+        Ok(t) => t,
+        Err(e) => return refusal(StatusCode::BAD_REQUEST, &e),
+    };
+    // The revolution as the archive in use numbers it: the Science Window running at `t`, else
+    // the last one before it.
+    let archive = app.archive.clone();
+    let settings = app.jobs.settings().clone();
+    let found = blocking(move || {
+        let a = match archive.get() {
+            Some(a) => a.clone(),
+            None => {
+                let opened = Arc::new(crate::archive::Archive::open(&settings)?);
+                archive.get_or_init(|| opened).clone()
+            }
+        };
+        let ijd = t.ijd();
+        Ok(a.index()
+            .scws
+            .iter()
+            .filter(|s| s.tstart <= ijd)
+            .max_by(|x, y| x.tstart.total_cmp(&y.tstart))
+            .map(|s| (s.swid.revolution(), s.tstart <= ijd && ijd <= s.tstop)))
+    })
+    .await;
+    match found {
+        Ok(Some((rev, inside))) => json_response(
             StatusCode::OK,
-            &json!({"revnum": crate::time::revolution_at(t), "time": t.to_isot(), "IJD": t.ijd()}),
+            &json!({"revnum": rev, "time": t.to_isot(), "IJD": t.ijd(), "in_science_window": inside}),
         ),
-        Err(e) => refusal(StatusCode::BAD_REQUEST, &e),
+        Ok(None) => refusal(
+            StatusCode::BAD_REQUEST,
+            &Error::invalid(
+                "time_to_convert",
+                &raw,
+                "a time during the mission (after the archive's first Science Window)",
+            ),
+        ),
+        Err(e) => refusal(StatusCode::INTERNAL_SERVER_ERROR, &e),
     }
 }
 
