@@ -615,6 +615,16 @@ async fn done_job(app: &App, job_id: &str) -> Result<JobRecord, Response> {
     let jobs = app.jobs.clone();
     let id = job_id.to_string();
     match blocking(move || jobs.get(&id)).await {
+        Ok(Some(r))
+            if r.state == JobState::Done
+                && !app.jobs.job_dir(job_id).join(ANSWER_FILE).is_file() =>
+        {
+            Err(json_response(
+                StatusCode::GONE,
+                &json!({"error": format!("the files of job {job_id} were removed from this site: run the request again (/r/{job_id})"),
+                        "state": "removed", "job_id": job_id}),
+            ))
+        }
         Ok(Some(r)) if r.state == JobState::Done => Ok(r),
         Ok(Some(r)) => Err(json_response(
             StatusCode::CONFLICT,
