@@ -55,7 +55,7 @@ debug-assertions = false
 overflow-checks = false
 TOML
 cat > "$ODA_KERNEL_HOME/config/init.evcxr" <<EVCXR
-:dep oda = { path = "$repo" }
+:dep oda = { path = "$repo", default-features = false }
 :opt 1
 use oda::prelude::*;
 EVCXR

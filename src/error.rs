@@ -120,6 +120,15 @@ pub enum Error {
         message: String,
     },
 
+    /// The service is at its limit of waiting jobs; nothing was queued.
+    #[error("busy: {message}")]
+    Busy {
+        /// What the limit is.
+        message: String,
+        /// When to try again, seconds.
+        retry_after_s: u64,
+    },
+
     /// A token (JWT) was refused: malformed, badly signed, expired, or lacking a role.
     #[error("not authorised: {message}")]
     Unauthorized {

@@ -61,6 +61,7 @@ pub mod osa;
 pub mod products;
 pub mod publish;
 pub mod query;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod simulate;
 pub mod sky;

@@ -63,6 +63,7 @@ enum Command {
         #[command(subcommand)]
         command: PublishCommand,
     },
+    #[cfg(feature = "server")]
     /// Run the ODA service: the routes of the `oda_api` client, the web page, jobs on the shared
     /// cache. Prints "oda serve: listening on URL" once it accepts connections.
     Serve {
@@ -88,7 +89,11 @@ enum Command {
         /// Largest request body in bytes (long catalogs are posted).
         #[arg(long, default_value_t = 4 << 20)]
         max_body: usize,
+        /// Jobs that may wait at once; further new requests get 503 with Retry-After.
+        #[arg(long, default_value_t = 200)]
+        max_queued: usize,
     },
+    #[cfg(feature = "server")]
     /// Tokens for a site's users.
     Token {
         #[command(subcommand)]
@@ -210,6 +215,7 @@ enum PublishCommand {
     },
 }
 
+#[cfg(feature = "server")]
 #[derive(Subcommand, Debug)]
 enum TokenCommand {
     /// Print a JWT (HS256, signed with the site's secret: ODA_SECRET, --secret-file, or
@@ -335,6 +341,7 @@ fn run(cli: Cli) -> oda::Result<bool> {
         },
         Command::GetProduct { params, out, json } => get_product(settings, params, out, *json),
         Command::Publish { command } => publish(settings, command),
+        #[cfg(feature = "server")]
         Command::Serve {
             host,
             port,
@@ -343,6 +350,7 @@ fn run(cli: Cli) -> oda::Result<bool> {
             public_keys,
             public_url,
             max_body,
+            max_queued,
         } => {
             let options = oda::server::ServeOptions {
                 host: host.clone(),
@@ -352,6 +360,7 @@ fn run(cli: Cli) -> oda::Result<bool> {
                 public_keys: public_keys.clone(),
                 public_url: public_url.clone(),
                 max_body_bytes: *max_body,
+                max_queued: *max_queued,
             };
             oda::server::serve(settings, options, |addr| {
                 let mut out = std::io::stdout().lock();
@@ -360,6 +369,7 @@ fn run(cli: Cli) -> oda::Result<bool> {
             })?;
             Ok(true)
         }
+        #[cfg(feature = "server")]
         Command::Token {
             command:
                 TokenCommand::Issue {
@@ -379,7 +389,11 @@ fn run(cli: Cli) -> oda::Result<bool> {
                 .map_or(0, |d| d.as_secs() as i64);
             let exp = match expires_at {
                 Some(t) => *t,
-                None => now + oda::server::parse_duration("--expires", expires)?,
+                None => now
+                    .checked_add(oda::server::parse_duration("--expires", expires)?)
+                    .ok_or_else(|| {
+                        oda::Error::invalid("--expires", expires, "a duration below 10^11 years")
+                    })?,
             };
             let claims = oda::server::Claims {
                 sub: sub.clone(),

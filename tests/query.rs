@@ -90,7 +90,7 @@ fn crab_catalog() -> Catalog {
             origin: Origin::Mosaic,
         },
         CatalogEntry {
-            name: "my \"quoted\" source's twin".into(),
+            name: "my \"quoted\" src's twin".into(),
             position: SkyCoord::new(359.999_999_999, 89.9).unwrap(),
             error_radius_arcmin: 0.0,
             significance: 0.0,
@@ -520,6 +520,13 @@ fn selected_catalog_errors() {
     let empty =
         r#"{"cat_column_names": ["src_names", "ra", "dec"], "cat_column_list": [[], [], []]}"#;
     bad("selected_catalog", empty, &["at least one source"]);
+    // Names end up in FITS tables, file names and figure titles.
+    let greek = r#"{"cat_column_names": ["src_names", "ra", "dec"], "cat_column_list": [["ζ Oph"], [249.3], [-10.6]]}"#;
+    bad("selected_catalog", greek, &["printable ASCII", "ζ"]);
+    let markup = r#"{"cat_column_names": ["src_names", "ra", "dec"], "cat_column_list": [["<b>X</b>"], [249.3], [-10.6]]}"#;
+    bad("selected_catalog", markup, &["without < or >"]);
+    let long = r#"{"cat_column_names": ["src_names", "ra", "dec"], "cat_column_list": [["A source name of thirty chars"], [249.3], [-10.6]]}"#;
+    bad("selected_catalog", long, &["at most 24 characters"]);
 }
 
 #[test]
@@ -778,10 +785,10 @@ fn python_snippet_runs_and_reproduces() {
     );
     let kwargs = python_kwargs(&code);
     let cat = catalog_from_oda_json(kwargs["selected_catalog"].as_str().unwrap()).unwrap();
-    assert_eq!(cat.names()[2], "my \"quoted\" source's twin");
+    assert_eq!(cat.names()[2], "my \"quoted\" src's twin");
     // Without a single quote in it, the JSON is written between single quotes, unescaped.
     let mut plain = crab_catalog();
-    plain.remove("my \"quoted\" source's twin").unwrap();
+    plain.remove("my \"quoted\" src's twin").unwrap();
     let r = Request::builder(ProductType::IsgriSpectrum)
         .src_name("Crab")
         .time_range("2003-03-15", "2018-03-16")
@@ -947,7 +954,7 @@ fn rust_snippet_snapshot_compiles() -> oda::Result<()> {
     ("T1", "2003-03-15"),
     ("T2", "2010-01-01T12:30:00"),
     ("osa_version", "OSA10.2"),
-    ("selected_catalog", r#"{"cat_column_list":[[0,1,2],["Crab","NEW_1","my \"quoted\" source's twin"],[935.2,8.1,0.0],[83.6330833333,84.1,359.999999999],[22.0145,-21.5,89.9],[0,1,0],[2,2,2],[0,0,0],[0.0002,0.03,0.0]],"cat_column_names":["meta_ID","src_names","significance","ra","dec","NEW_SOURCE","ISGRI_FLAG","FLAG","ERR_RAD"],"cat_coord_units":"deg","cat_frame":"fk5","cat_lat_name":"dec","cat_lon_name":"ra"}"#),
+    ("selected_catalog", r#"{"cat_column_list":[[0,1,2],["Crab","NEW_1","my \"quoted\" src's twin"],[935.2,8.1,0.0],[83.6330833333,84.1,359.999999999],[22.0145,-21.5,89.9],[0,1,0],[2,2,2],[0,0,0],[0.0002,0.03,0.0]],"cat_column_names":["meta_ID","src_names","significance","ra","dec","NEW_SOURCE","ISGRI_FLAG","FLAG","ERR_RAD"],"cat_coord_units":"deg","cat_frame":"fk5","cat_lat_name":"dec","cat_lon_name":"ra"}"#),
     ("src_name", "Crab"),
     ("xspec_model", "bknpower"),
 ])?;
@@ -963,7 +970,7 @@ let product = oda::query::get_product(&request)?;
         ("osa_version", "OSA10.2"),
         (
             "selected_catalog",
-            r#"{"cat_column_list":[[0,1,2],["Crab","NEW_1","my \"quoted\" source's twin"],[935.2,8.1,0.0],[83.6330833333,84.1,359.999999999],[22.0145,-21.5,89.9],[0,1,0],[2,2,2],[0,0,0],[0.0002,0.03,0.0]],"cat_column_names":["meta_ID","src_names","significance","ra","dec","NEW_SOURCE","ISGRI_FLAG","FLAG","ERR_RAD"],"cat_coord_units":"deg","cat_frame":"fk5","cat_lat_name":"dec","cat_lon_name":"ra"}"#,
+            r#"{"cat_column_list":[[0,1,2],["Crab","NEW_1","my \"quoted\" src's twin"],[935.2,8.1,0.0],[83.6330833333,84.1,359.999999999],[22.0145,-21.5,89.9],[0,1,0],[2,2,2],[0,0,0],[0.0002,0.03,0.0]],"cat_column_names":["meta_ID","src_names","significance","ra","dec","NEW_SOURCE","ISGRI_FLAG","FLAG","ERR_RAD"],"cat_coord_units":"deg","cat_frame":"fk5","cat_lat_name":"dec","cat_lon_name":"ra"}"#,
         ),
         ("src_name", "Crab"),
         ("xspec_model", "bknpower"),

@@ -961,6 +961,8 @@ fn download_products_serves_only_the_jobs_files() {
         "isgri_image.fits/",
         "isgri_image.fits,../../server/secret",
         "no_such_file.fits",
+        ",",
+        " , ",
     ] {
         for archive in ["False", "True"] {
             let a = dl(&[
@@ -1354,6 +1356,45 @@ fn roles_gate_the_number_of_pointings() {
         );
         assert!(a.json().get("missing_roles").is_none(), "{}", a.text());
     }
+    // Reading a job needs the roles it took to run it, whoever ran it.
+    let a = ask(empty_day("500"), Some(&full));
+    assert_eq!(a.status, 200, "{}", a.text());
+    let job = a.json()["job_monitor"]["job_id"]
+        .as_str()
+        .expect("a job id")
+        .to_string();
+    let anonymous = get(&format!("{url}/api/request/{job}"), &[]);
+    assert_eq!(anonymous.status, 403, "{}", anonymous.text());
+    assert!(
+        anonymous.text().contains("unige-hpc-full"),
+        "{}",
+        anonymous.text()
+    );
+    let with = send(
+        client()
+            .get(format!("{url}/api/request/{job}"))
+            .bearer_auth(&full),
+    );
+    assert_eq!(with.status, 200, "{}", with.text());
+    // A proxy's Basic authentication is not taken for a token.
+    let p: Vec<(String, String)> = empty_day("50");
+    let p: Vec<(&str, &str)> = p
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain([("query_status", "new")])
+        .collect();
+    let basic = send(
+        client()
+            .get(with_query(&format!("{url}/run_analysis"), &p))
+            .header("Authorization", "Basic dXNlcjpwYXNz"),
+    );
+    assert_eq!(basic.status, 200, "{}", basic.text());
+    // Private data are not served here, and say so.
+    let mut private = empty_day("50");
+    private.push(("integral_data_rights".into(), "all-private".into()));
+    let a = ask(private, None);
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert!(a.text().contains("integral-private-qla"), "{}", a.text());
 }
 
 /// A done answer: the numpy products as the client decodes them (no pickle), the catalog, the

@@ -99,7 +99,8 @@ pub fn catalog_to_oda_json(cat: &Catalog) -> Value {
 /// An [`Error::InvalidParameter`] for `selected_catalog` when the text is not JSON, not an
 /// object, has a frame other than fk5/icrs or units other than degrees, lacks
 /// `cat_column_names`/`cat_column_list` or the `src_names`, longitude or latitude column, has
-/// columns of different lengths, or has a row with an empty or duplicate name, a coordinate out
+/// columns of different lengths, or has a row with an empty, duplicate, non-ASCII or over-long
+/// (> 24 characters) name, a coordinate out
 /// of range, or a non-numeric value — the message names the column and row.
 pub fn catalog_from_oda_json(text: &str) -> Result<Catalog> {
     let bad = |what: String| Error::invalid(PARAMETER, excerpt(text), what);
@@ -234,6 +235,22 @@ pub fn catalog_from_oda_json(text: &str) -> Result<Catalog> {
                 )));
             }
         };
+        // Names go into FITS tables (ASCII), file names and figure titles (where plotly would
+        // read `<...>` as markup).
+        if let Some(c) = name
+            .chars()
+            .find(|c| !(' '..='~').contains(c) || matches!(c, '<' | '>'))
+        {
+            return Err(bad(format!(
+                "row {row}: source names are printable ASCII without < or > (as FITS tables hold them); {name:?} has {c:?}"
+            )));
+        }
+        if name.len() > 24 {
+            return Err(bad(format!(
+                "row {row}: source names have at most 24 characters (the FITS NAME column); {name:?} has {}",
+                name.len()
+            )));
+        }
         if entries.iter().any(|e| e.name == name) {
             return Err(bad(format!(
                 "row {row}: source names must be unique, and {name:?} appears twice"

@@ -122,6 +122,31 @@ fn stem(name: &str) -> String {
         .collect()
 }
 
+/// One file-name stem per source, distinct even where [`stem`] maps two names to the same text
+/// (`A B` and `A_B`), or to texts that differ only in case: the later one gets a short digest of
+/// its name (`A_B-3f2a9c`), so no product's files overwrite another's.
+fn unique_stems<'a>(names: impl Iterator<Item = &'a str>) -> Vec<(String, String)> {
+    use sha2::{Digest, Sha256};
+    let mut used: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for name in names {
+        let mut s = stem(name);
+        if !used.insert(s.to_ascii_lowercase()) {
+            let digest = Sha256::digest(name.as_bytes());
+            s = format!(
+                "{s}-{}",
+                digest[..3]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            );
+            used.insert(s.to_ascii_lowercase());
+        }
+        out.push((name.to_string(), s));
+    }
+    out
+}
+
 fn finite(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
 }
@@ -160,8 +185,15 @@ impl ProductResult {
                 source: source.map(str::to_string),
             });
         };
+        let stems = unique_stems(self.product.sources().into_iter());
+        let stem_of = |source: &str| -> String {
+            stems
+                .iter()
+                .find(|(n, _)| n == source)
+                .map_or_else(|| stem(source), |(_, s)| s.clone())
+        };
         let spectrum_files = |s: &Spectrum, add: &mut dyn FnMut(&str, &Path, Option<&str>)| {
-            write_spectrum_files(dir, &stem(&s.source), s).map(|f| {
+            write_spectrum_files(dir, &stem_of(&s.source), s).map(|f| {
                 add("spectrum", &f.pha, Some(&s.source));
                 add("rmf", &f.rmf, Some(&s.source));
                 add("arf", &f.arf, Some(&s.source));
@@ -180,7 +212,7 @@ impl ProductResult {
             }
             Product::LightCurve { light_curves, .. } => {
                 for lc in light_curves.iter().filter(|l| !l.is_empty()) {
-                    let p = dir.join(format!("{}_lc.fits", stem(&lc.source)));
+                    let p = dir.join(format!("{}_lc.fits", stem_of(&lc.source)));
                     write_lightcurve(&p, lc)?;
                     add("lightcurve", &p, Some(&lc.source));
                 }
@@ -692,4 +724,27 @@ pub fn default_out_dir(result: &ProductResult) -> PathBuf {
         result.request.product.name(),
         result.identity.short()
     ))
+}
+
+#[cfg(test)]
+mod stem_tests {
+    use super::unique_stems;
+
+    #[test]
+    fn names_that_fold_alike_get_distinct_file_stems() {
+        let stems = unique_stems(["A B", "A_B", "a_b", "Crab"].into_iter());
+        let s: Vec<&str> = stems.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(s[0], "A_B");
+        assert!(s[1].starts_with("A_B-") && s[1].len() == 10, "{s:?}");
+        assert!(s[2].starts_with("a_b-"), "{s:?}");
+        assert_eq!(s[3], "Crab");
+        let lower: std::collections::HashSet<String> =
+            s.iter().map(|x| x.to_ascii_lowercase()).collect();
+        assert_eq!(lower.len(), 4, "{s:?}");
+        // The same names give the same stems (products are reproducible).
+        assert_eq!(
+            stems,
+            unique_stems(["A B", "A_B", "a_b", "Crab"].into_iter())
+        );
+    }
 }

@@ -45,11 +45,22 @@ pub struct Claims {
         serialize_with = "roles_to_string"
     )]
     pub roles: BTreeSet<String>,
-    /// Expiry, Unix seconds.
+    /// Expiry, Unix seconds (a fractional value, as Python's `time.time()` writes it, is
+    /// rounded down).
+    #[serde(deserialize_with = "unix_seconds")]
     pub exp: i64,
     /// Issued at, Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
+}
+
+fn unix_seconds<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
+    let x = f64::deserialize(d)?;
+    if x.is_finite() && x.abs() < 1e15 {
+        Ok(x.floor() as i64)
+    } else {
+        Err(serde::de::Error::custom("exp is not a Unix time"))
+    }
 }
 
 fn roles_from_string_or_list<'de, D: Deserializer<'de>>(
@@ -269,7 +280,11 @@ pub fn pointings(request: &Request) -> usize {
 /// # Ok::<(), oda::Error>(())
 /// ```
 pub fn required_roles(request: &Request) -> Vec<&'static str> {
-    let n = pointings(request);
+    roles_for_pointings(pointings(request))
+}
+
+/// The roles a request of `n` pointings needs (see [`required_roles`]).
+pub fn roles_for_pointings(n: usize) -> Vec<&'static str> {
     let mut roles = Vec::new();
     if n > ANONYMOUS_MAX_POINTINGS {
         roles.push(ROLE_FULL);
@@ -327,7 +342,7 @@ pub enum SecretSource {
     DataDir(PathBuf),
 }
 
-/// The site's secret: `ODA_SECRET`, else `secret_file`, else `<data>/server/secret` (created
+/// The site's secret: `secret_file`, else `ODA_SECRET`, else `<data>/server/secret` (created
 /// with 32 random bytes, mode 0600, when `create` and missing).
 ///
 /// # Errors
@@ -338,7 +353,10 @@ pub fn load_secret(
     secret_file: Option<&Path>,
     create: bool,
 ) -> Result<(Vec<u8>, SecretSource)> {
-    if let Ok(s) = std::env::var(SECRET_ENV)
+    // An explicit file wins over the environment: a stale ODA_SECRET must not silently make
+    // `oda serve --secret-file F` and `oda token issue --secret-file F` disagree.
+    if secret_file.is_none()
+        && let Ok(s) = std::env::var(SECRET_ENV)
         && !s.trim().is_empty()
     {
         return Ok((s.trim().as_bytes().to_vec(), SecretSource::Environment));
@@ -603,6 +621,13 @@ mod tests {
                 .to_string()
                 .contains("not a PEM RSA public key")
         );
+    }
+
+    #[test]
+    fn fractional_expiry_is_read() {
+        let c: Claims = serde_json::from_str(r#"{"sub": "x@y", "exp": 1700000000.75}"#).unwrap();
+        assert_eq!(c.exp, 1_700_000_000);
+        assert!(serde_json::from_str::<Claims>(r#"{"sub": "x@y", "exp": "soon"}"#).is_err());
     }
 
     #[test]

@@ -134,6 +134,24 @@ pub fn is_job_id(s: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
+/// True when a finished job's directory is complete: the files the routes serve are there and
+/// the answer is not empty (files are synced before the directory is renamed into place, so
+/// this holds after a crash too; it guards against directories damaged by hand).
+pub fn job_dir_intact(dir: &Path) -> bool {
+    let len = |name: &str| std::fs::metadata(dir.join(name)).map_or(0, |m| m.len());
+    len(super::ANSWER_FILE) > 2
+        && len(super::VIEW_FILE) > 2
+        && len(super::FILES_FILE) > 2
+        && len(super::results::ODA_FILE) > 2
+}
+
+/// Times a job may be interrupted (the process killed while it ran) before it is failed rather
+/// than run again: a job that kills the process would otherwise do so at every restart.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Seconds a failed job answers its failure before a new submission runs it again.
+pub const FAILED_RETRY_AFTER_S: f64 = 60.0;
+
 /// What finishing a job writes: the product's files and the encoded answers.
 pub type Finisher = Arc<dyn Fn(&ProductResult, &Path, &str) -> Result<()> + Send + Sync>;
 
@@ -151,6 +169,9 @@ pub struct Jobs {
     wake: Condvar,
     live: Mutex<HashMap<String, Vec<Value>>>,
     finisher: Finisher,
+    max_queued: usize,
+    /// Held for the life of the site: one `oda serve` per data directory.
+    _lock: std::fs::File,
 }
 
 impl std::fmt::Debug for Jobs {
@@ -188,16 +209,41 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
 
 impl Jobs {
     /// Opens (or creates) the store under `<data>/server/`, queues again the jobs a previous run
-    /// left unfinished, and starts `workers` worker threads.
+    /// left unfinished, and starts `workers` worker threads (each with its analysis session,
+    /// opened now so that a site that cannot analyse does not start). At most `max_queued` jobs
+    /// wait at a time.
     ///
     /// # Errors
-    /// An unusable directory or database.
-    pub fn start(settings: Settings, workers: usize, finisher: Finisher) -> Result<Arc<Jobs>> {
+    /// An unusable directory or database; another `oda serve` on the same data directory; an
+    /// analysis session that cannot be opened.
+    pub fn start(
+        settings: Settings,
+        workers: usize,
+        max_queued: usize,
+        finisher: Finisher,
+    ) -> Result<Arc<Jobs>> {
         let server_dir = settings.data_dir.join("server");
         let dir = server_dir.join("jobs");
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        // Job records name users (e-mail addresses) and their requests: not for other accounts.
+        private(&server_dir, 0o700)?;
+        let lock_path = server_dir.join("lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        if lock.try_lock().is_err() {
+            return Err(Error::service(format!(
+                "another oda serve runs on the data directory {} (it holds {}): stop it, or give this one another --data",
+                settings.data_dir.display(),
+                lock_path.display()
+            )));
+        }
         let db_path = server_dir.join("jobs.sqlite");
         let conn = Connection::open(&db_path).map_err(db_err(&db_path))?;
+        private(&db_path, 0o600)?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(db_err(&db_path))?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
@@ -222,16 +268,54 @@ impl Jobs {
             wake: Condvar::new(),
             live: Mutex::new(HashMap::new()),
             finisher,
+            max_queued: max_queued.max(1),
+            _lock: lock,
         });
+        let mut sessions = Vec::new();
+        for _ in 0..workers.max(1) {
+            let current: Current = Arc::new(Mutex::new(None));
+            sessions.push((jobs.session(current.clone())?, current));
+        }
         jobs.requeue_unfinished()?;
-        for i in 0..workers.max(1) {
+        for (i, (session, current)) in sessions.into_iter().enumerate() {
             let j = jobs.clone();
             std::thread::Builder::new()
                 .name(format!("oda-worker-{i}"))
-                .spawn(move || j.work())
+                .spawn(move || j.work(session, current))
                 .map_err(|e| Error::service(format!("starting a worker thread: {e}")))?;
         }
         Ok(jobs)
+    }
+
+    /// A worker's analysis session: the archive opened once, the cache shared with every other
+    /// worker and process through its file locks, progress reported to the worker's job.
+    fn session(self: &Arc<Jobs>, current: Current) -> Result<Session> {
+        let jobs = Arc::downgrade(self);
+        Ok(
+            Session::new(self.settings.clone())?.with_progress(Arc::new(move |p: &Progress| {
+                let Some(jobs) = jobs.upgrade() else { return };
+                let cur = current.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(id) = cur.as_ref() {
+                    let mut live = jobs.live.lock().unwrap_or_else(|e| e.into_inner());
+                    let list = live.entry(id.clone()).or_default();
+                    let entry = report(
+                        &p.stage,
+                        &format!("{} {}/{}", p.stage, p.done, p.total),
+                        p.done,
+                        p.total,
+                    );
+                    // One entry per stage, updated in place: the list stays short.
+                    match list
+                        .iter_mut()
+                        .rev()
+                        .find(|r| r["node"] == p.stage.as_str())
+                    {
+                        Some(r) => *r = entry,
+                        None => list.push(entry),
+                    }
+                }
+            })),
+        )
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -257,18 +341,41 @@ impl Jobs {
         let ids: Vec<String> = {
             let conn = self.conn();
             let mut stmt = conn
-                .prepare("SELECT job_id, state FROM jobs WHERE state IN ('submitted', 'progress', 'done') ORDER BY created")
+                .prepare("SELECT job_id, state, attempts FROM jobs WHERE state IN ('submitted', 'progress', 'done') ORDER BY created")
                 .map_err(db_err(&path))?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
                 .map_err(db_err(&path))?;
             let mut ids = Vec::new();
+            let mut give_up = Vec::new();
             for row in rows {
-                let (id, state) = row.map_err(db_err(&path))?;
-                let intact = self.job_dir(&id).join("answer.json").is_file();
+                let (id, state, attempts) = row.map_err(db_err(&path))?;
+                if state == "progress" && attempts >= i64::from(MAX_ATTEMPTS) {
+                    give_up.push((id, attempts));
+                    continue;
+                }
+                let intact = job_dir_intact(&self.job_dir(&id));
                 if state != "done" || !intact {
                     ids.push(id);
                 }
+            }
+            drop(stmt);
+            for (id, attempts) in give_up {
+                let why = format!(
+                    "the site stopped {attempts} times while this job ran (killed, out of memory?); it is not run again: please report job {id}"
+                );
+                eprintln!("job {id} failed: {why}");
+                conn.execute(
+                    "UPDATE jobs SET state = 'failed', error = ?2, updated = ?3 WHERE job_id = ?1",
+                    params![id, why, now()],
+                )
+                .map_err(db_err(&path))?;
             }
             ids
         };
@@ -310,16 +417,29 @@ impl Jobs {
         {
             let mut conn = self.conn();
             let tx = conn.transaction().map_err(db_err(&path))?;
-            let state: Option<String> = tx
+            let state: Option<(String, f64)> = tx
                 .query_row(
-                    "SELECT state FROM jobs WHERE job_id = ?1",
+                    "SELECT state, updated FROM jobs WHERE job_id = ?1",
                     params![job_id],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()
                 .map_err(db_err(&path))?;
-            match state.as_deref() {
+            let queued = || self.queue.lock().map_or(0, |q| q.waiting.len());
+            let full = || {
+                (queued() >= self.max_queued).then(|| Error::Busy {
+                    message: format!(
+                        "{} jobs are waiting on this site, its limit: try again in a minute",
+                        self.max_queued
+                    ),
+                    retry_after_s: 60,
+                })
+            };
+            match state.as_ref().map(|(s, u)| (s.as_str(), *u)) {
                 None => {
+                    if let Some(e) = full() {
+                        return Err(e);
+                    }
                     tx.execute(
                         "INSERT INTO jobs (job_id, product, query, state, reports, pointings, created, updated)
                          VALUES (?1, ?2, ?3, 'submitted', ?4, ?5, ?6, ?6)",
@@ -335,7 +455,14 @@ impl Jobs {
                     .map_err(db_err(&path))?;
                     enqueue = true;
                 }
-                Some("failed") if retry_failed => {
+                // A failure is answered for a minute before a new submission runs the job again:
+                // a deterministic failure cannot be replayed in a loop.
+                Some(("failed", updated))
+                    if retry_failed && t - updated >= FAILED_RETRY_AFTER_S =>
+                {
+                    if let Some(e) = full() {
+                        return Err(e);
+                    }
                     tx.execute(
                         "UPDATE jobs SET state = 'submitted', error = NULL, updated = ?2, reports = ?3 WHERE job_id = ?1",
                         params![job_id, t, json!([report("submitted", "queued again", 0, 0)]).to_string()],
@@ -343,7 +470,7 @@ impl Jobs {
                     .map_err(db_err(&path))?;
                     enqueue = true;
                 }
-                Some("done") if !self.job_dir(job_id).join("answer.json").is_file() => {
+                Some(("done", _)) if !job_dir_intact(&self.job_dir(job_id)) => {
                     tx.execute(
                         "UPDATE jobs SET state = 'submitted', updated = ?2 WHERE job_id = ?1",
                         params![job_id, t],
@@ -451,7 +578,7 @@ impl Jobs {
         }
     }
 
-    fn set_state(&self, job_id: &str, state: JobState, extra: Option<(&str, &str)>) {
+    fn set_state(&self, job_id: &str, state: JobState, extra: Option<(&str, &str)>) -> Result<()> {
         let path = self.db_path();
         let reports = self
             .live
@@ -461,7 +588,7 @@ impl Jobs {
             .cloned()
             .unwrap_or_default();
         let conn = self.conn();
-        let r = match extra {
+        match extra {
             Some(("error", e)) => conn.execute(
                 "UPDATE jobs SET state = ?2, error = ?3, updated = ?4, reports = ?5 WHERE job_id = ?1",
                 params![job_id, state.name(), e, now(), Value::from(reports).to_string()],
@@ -474,55 +601,23 @@ impl Jobs {
                 "UPDATE jobs SET state = ?2, updated = ?3, attempts = attempts + 1 WHERE job_id = ?1",
                 params![job_id, state.name(), now()],
             ),
-        };
-        if let Err(e) = r {
-            eprintln!("oda serve: {}", db_err(&path)(e));
         }
+        .map(|_| ())
+        .map_err(db_err(&path))
     }
 
-    fn work(self: Arc<Jobs>) {
-        // One session per worker: the archive opened once, the cache shared with every other
-        // worker and process through its file locks.
-        let current: Arc<Mutex<Option<(String, Instant)>>> = Arc::new(Mutex::new(None));
-        let session = {
-            let jobs = self.clone();
-            let current = current.clone();
-            Session::new(self.settings.clone()).map(|s| {
-                s.with_progress(Arc::new(move |p: &Progress| {
-                    let mut cur = current.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some((id, last)) = cur.as_mut() {
-                        let mut live = jobs.live.lock().unwrap_or_else(|e| e.into_inner());
-                        let list = live.entry(id.clone()).or_default();
-                        let entry = report(
-                            &p.stage,
-                            &format!("{} {}/{}", p.stage, p.done, p.total),
-                            p.done,
-                            p.total,
-                        );
-                        // One entry per stage, updated in place: the list stays short.
-                        match list
-                            .iter_mut()
-                            .rev()
-                            .find(|r| r["node"] == p.stage.as_str())
-                        {
-                            Some(r) => *r = entry,
-                            None => list.push(entry),
-                        }
-                        *last = Instant::now();
-                    }
-                }))
-            })
-        };
-        let session = match session {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("oda serve: a worker could not open the analysis session: {e}");
-                return;
-            }
-        };
+    fn work(self: Arc<Jobs>, session: Session, current: Current) {
         while let Some(job_id) = self.next() {
-            let Ok(Some(rec)) = self.get(&job_id) else {
-                continue;
+            let rec = match self.get(&job_id) {
+                Ok(Some(r)) => r,
+                Ok(None) => continue,
+                Err(e) => {
+                    // The database is busy or failing: the job goes back to the queue.
+                    eprintln!("oda serve: job {job_id}: {e}; trying again in 5 s");
+                    std::thread::sleep(Duration::from_secs(5));
+                    self.requeue(&job_id);
+                    continue;
+                }
             };
             if matches!(rec.state, JobState::Done | JobState::Failed) {
                 continue;
@@ -531,13 +626,17 @@ impl Jobs {
                 job_id.clone(),
                 vec![report("started", "analysis started", 0, 0)],
             );
-            self.set_state(&job_id, JobState::Progress, None);
+            if let Err(e) = self.set_state(&job_id, JobState::Progress, None) {
+                eprintln!("oda serve: job {job_id}: {e}; trying again in 5 s");
+                std::thread::sleep(Duration::from_secs(5));
+                self.requeue(&job_id);
+                continue;
+            }
             eprintln!(
                 "job {job_id} {} started ({} pointings at most)",
                 rec.product, rec.pointings
             );
-            *current.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((job_id.clone(), Instant::now()));
+            *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(job_id.clone());
             let t0 = Instant::now();
             // A panic in the analysis fails this job (and says so) instead of killing the worker
             // and leaving the job "in progress" for ever.
@@ -556,33 +655,45 @@ impl Jobs {
             });
             *current.lock().unwrap_or_else(|p| p.into_inner()) = None;
             let secs = t0.elapsed().as_secs_f64();
-            match &outcome {
-                Ok(_) => eprintln!("job {job_id} {} done in {secs:.1} s", rec.product),
-                Err(e) => eprintln!("job {job_id} {} failed after {secs:.1} s: {e}", rec.product),
-            }
-            match outcome {
+            let (state, extra) = match outcome {
                 Ok(identity) => {
+                    eprintln!("job {job_id} {} done in {secs:.1} s", rec.product);
                     self.push_report(
                         &job_id,
-                        report(
-                            "done",
-                            &format!("finished in {:.1} s", t0.elapsed().as_secs_f64()),
-                            1,
-                            1,
-                        ),
+                        report("done", &format!("finished in {secs:.1} s"), 1, 1),
                     );
-                    self.set_state(&job_id, JobState::Done, Some(("identity", &identity)));
+                    (JobState::Done, ("identity", identity))
                 }
                 Err(e) => {
-                    self.push_report(&job_id, report("failed", &e.to_string(), 0, 0));
-                    self.set_state(&job_id, JobState::Failed, Some(("error", &e.to_string())));
+                    // The user sees why, but not where the site keeps its files.
+                    let data = self.settings.data_dir.display().to_string();
+                    let why = e.to_string().replace(&data, "<data>");
+                    eprintln!("job {job_id} {} failed after {secs:.1} s: {e}", rec.product);
+                    self.push_report(&job_id, report("failed", &why, 0, 0));
+                    (JobState::Failed, ("error", why))
                 }
+            };
+            // The final state must be recorded, or clients would poll for ever.
+            let mut tries = 0;
+            while let Err(e) = self.set_state(&job_id, state, Some((extra.0, &extra.1))) {
+                tries += 1;
+                eprintln!("oda serve: job {job_id}: recording {}: {e}", state.name());
+                if tries >= 60 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_secs(5));
             }
             self.live
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&job_id);
         }
+    }
+
+    fn requeue(&self, job_id: &str) {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.waiting.push_back(job_id.to_string());
+        self.wake.notify_one();
     }
 
     fn push_report(&self, job_id: &str, r: Value) {
@@ -608,14 +719,61 @@ impl Jobs {
             rec.attempts
         ));
         let _ = std::fs::remove_dir_all(&partial);
-        (self.finisher)(&result, &partial, &rec.job_id)?;
-        let dir = self.job_dir(&rec.job_id);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let written = (self.finisher)(&result, &partial, &rec.job_id)
+            .and_then(|()| sync_dir_tree(&partial))
+            .and_then(|()| {
+                let dir = self.job_dir(&rec.job_id);
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                }
+                std::fs::rename(&partial, &dir).map_err(|e| Error::io(&dir, e))?;
+                // The rename is durable before the record says done.
+                sync_path(&self.dir)
+            });
+        if written.is_err() {
+            let _ = std::fs::remove_dir_all(&partial);
         }
-        std::fs::rename(&partial, &dir).map_err(|e| Error::io(&dir, e))?;
+        written?;
         Ok(result.identity.to_string())
     }
+}
+
+/// The job a worker runs now, for its progress reports.
+type Current = Arc<Mutex<Option<String>>>;
+
+/// Sets the permission bits of `path` (Unix).
+fn private(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// `fsync` of a file or directory.
+fn sync_path(path: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+/// `fsync` of every file of `dir`, then of `dir`: its content is on disk before it is renamed
+/// into place and its job recorded as done.
+fn sync_dir_tree(dir: &Path) -> Result<()> {
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        let p = e.path();
+        if p.is_dir() {
+            sync_dir_tree(&p)?;
+        } else {
+            sync_path(&p)?;
+        }
+    }
+    sync_path(dir)
 }
 
 fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRecord> {

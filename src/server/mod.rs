@@ -35,7 +35,7 @@ pub use auth::{
     ANONYMOUS_MAX_POINTINGS, Authority, Claims, FULL_MAX_POINTINGS, ROLE_EXTREME, ROLE_FULL,
     ROLE_JOB_MANAGER, SecretSource, User, check_roles, load_secret, parse_duration, required_roles,
 };
-pub use jobs::{JobRecord, JobState, Jobs, job_id};
+pub use jobs::{JobRecord, JobState, Jobs, job_dir_intact, job_id};
 pub use results::{ANSWER_FILE, FILES_FILE, VIEW_FILE};
 
 use crate::config::Settings;
@@ -58,6 +58,8 @@ pub struct ServeOptions {
     pub public_url: Option<String>,
     /// Largest request body, bytes (long catalogs are posted).
     pub max_body_bytes: usize,
+    /// Jobs that may wait at once; more submissions are answered 503 with `Retry-After`.
+    pub max_queued: usize,
 }
 
 impl Default for ServeOptions {
@@ -70,6 +72,7 @@ impl Default for ServeOptions {
             public_keys: Vec::new(),
             public_url: None,
             max_body_bytes: 4 << 20,
+            max_queued: 200,
         }
     }
 }
@@ -100,7 +103,7 @@ pub fn serve(
 ) -> Result<()> {
     let authority = site_authority(&settings, &options)?;
     let finisher: jobs::Finisher = Arc::new(results::write_job);
-    let jobs = Jobs::start(settings, options.workers, finisher)?;
+    let jobs = Jobs::start(settings, options.workers, options.max_queued, finisher)?;
     let app = Arc::new(routes::App {
         jobs: jobs.clone(),
         authority,

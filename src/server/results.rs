@@ -19,7 +19,7 @@ pub const VIEW_FILE: &str = "view.json";
 pub const FILES_FILE: &str = "files.json";
 /// The `oda` part of the answer (job, identity, files, warnings), merged with each request's
 /// own warnings when answered.
-pub const ODA_FILE: &str = "oda.json";
+pub(crate) const ODA_FILE: &str = "oda.json";
 /// Figures drawn per product at most (a catalog of 40 sources has 40 spectra: the page shows
 /// the first ones; all are in the files).
 const MAX_FIGURES: usize = 12;
@@ -44,10 +44,9 @@ pub fn write_job(result: &ProductResult, dir: &Path, job_id: &str) -> Result<()>
         .collect();
     let (answer, oda) = answer(result, dir, &files, job_id, &listed)?;
     write_json(&dir.join(ODA_FILE), &oda)?;
-    // Last: its presence marks a complete directory.
-    crate::fits::write_bytes_atomically(&dir.join(ANSWER_FILE), answer.as_bytes())?;
     write_json(&dir.join(VIEW_FILE), &view(result, job_id, &listed))?;
     write_json(&dir.join(FILES_FILE), &Value::Array(listed))?;
+    crate::fits::write_bytes_atomically(&dir.join(ANSWER_FILE), answer.as_bytes())?;
     Ok(())
 }
 

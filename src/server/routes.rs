@@ -146,6 +146,7 @@ fn refusal(status: StatusCode, e: &Error) -> Response {
 fn status_of(e: &Error) -> StatusCode {
     match e {
         Error::Unauthorized { .. } => StatusCode::FORBIDDEN,
+        Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::Service { .. } | Error::Io { .. } | Error::Cache { .. } => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -178,9 +179,12 @@ fn token_of<'a>(pairs: &'a [(String, String)], headers: &'a HeaderMap) -> Option
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
-        let t = h.strip_prefix("Bearer ").unwrap_or(h).trim();
-        if !t.is_empty() {
-            return Some(t.to_string());
+        // Only the Bearer scheme: a proxy's Basic authentication is not a token.
+        if let Some((scheme, t)) = h.trim().split_once(' ')
+            && scheme.eq_ignore_ascii_case("bearer")
+            && !t.trim().is_empty()
+        {
+            return Some(t.trim().to_string());
         }
     }
     for c in headers
@@ -280,6 +284,24 @@ async fn run_analysis(
         })
         .cloned()
         .collect();
+    // Only public data are served here: a request for private data must not silently get
+    // public ones.
+    if let Some(rights) = param(&pairs, "integral_data_rights")
+        && !rights.trim().eq_ignore_ascii_case("public")
+    {
+        let e = Error::Unauthorized {
+            message: format!(
+                "integral_data_rights={rights:?}: this site serves public INTEGRAL data only (private data need the role 'integral-private-qla' on a site that holds them)"
+            ),
+            missing_roles: vec!["integral-private-qla".into()],
+        };
+        return refusal(StatusCode::FORBIDDEN, &e);
+    }
+    if param(&pairs, "catalog_selected_objects").is_some_and(|v| !v.trim().is_empty()) {
+        warnings.push(
+            "catalog_selected_objects is not applied here: every source of selected_catalog is used; send the edited catalog (the rows to use) as selected_catalog".into(),
+        );
+    }
     let request = match Request::from_pairs(known) {
         Ok(r) => r,
         Err(e) => return refusal(status_of(&e), &e),
@@ -300,7 +322,15 @@ async fn run_analysis(
         let (id, req) = (job_id.clone(), request.clone());
         match blocking(move || jobs.submit(&id, &req, &sub, retry)).await {
             Ok(r) => r,
-            Err(e) => return refusal(StatusCode::INTERNAL_SERVER_ERROR, &e),
+            Err(e) => {
+                let mut resp = refusal(status_of(&e), &e);
+                if let Error::Busy { retry_after_s, .. } = e
+                    && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
+                {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return resp;
+            }
         }
     };
     warnings.extend(request.warnings.iter().cloned());
@@ -479,7 +509,7 @@ async fn par_names(RawQuery(q): RawQuery) -> Response {
             .collect(),
     };
     let mut list: Vec<&str> = names.into_iter().collect();
-    list.push("token");
+    list.extend(["integral_data_rights", "token"]);
     json_response(StatusCode::OK, &json!(list))
 }
 
@@ -600,8 +630,18 @@ async fn inspect_user_state(
     }
 }
 
-/// A finished job's record, or the response that says why not.
-async fn done_job(app: &App, job_id: &str) -> Result<JobRecord, Response> {
+/// Checks that `user` may see a job of `pointings` pointings: the roles it took to run it.
+fn may_see(user: Option<&User>, rec: &JobRecord) -> Result<(), Response> {
+    auth::check_roles(
+        user,
+        &auth::roles_for_pointings(rec.pointings),
+        &format!("a product of {} pointings", rec.pointings),
+    )
+    .map_err(|e| refusal(StatusCode::FORBIDDEN, &e))
+}
+
+/// A finished job's record that `user` may see, or the response that says why not.
+async fn done_job(app: &App, job_id: &str, user: Option<&User>) -> Result<JobRecord, Response> {
     if !jobs::is_job_id(job_id) {
         return Err(refusal(
             StatusCode::BAD_REQUEST,
@@ -616,8 +656,7 @@ async fn done_job(app: &App, job_id: &str) -> Result<JobRecord, Response> {
     let id = job_id.to_string();
     match blocking(move || jobs.get(&id)).await {
         Ok(Some(r))
-            if r.state == JobState::Done
-                && !app.jobs.job_dir(job_id).join(ANSWER_FILE).is_file() =>
+            if r.state == JobState::Done && !jobs::job_dir_intact(&app.jobs.job_dir(job_id)) =>
         {
             Err(json_response(
                 StatusCode::GONE,
@@ -625,7 +664,7 @@ async fn done_job(app: &App, job_id: &str) -> Result<JobRecord, Response> {
                         "state": "removed", "job_id": job_id}),
             ))
         }
-        Ok(Some(r)) if r.state == JobState::Done => Ok(r),
+        Ok(Some(r)) if r.state == JobState::Done => may_see(user, &r).map(|()| r),
         Ok(Some(r)) => Err(json_response(
             StatusCode::CONFLICT,
             &json!({"error": format!("job {job_id} is {}, not done", r.state.name()),
@@ -658,11 +697,12 @@ async fn download_products(
         Err(e) => return body_refusal(e),
     };
     let pairs = pairs_of(query.as_deref(), &body);
-    if let Err(r) = user_of(&app, &pairs, &headers) {
-        return r;
-    }
+    let user = match user_of(&app, &pairs, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
     let job_id = param(&pairs, "job_id").unwrap_or("").trim().to_string();
-    let rec = match done_job(&app, &job_id).await {
+    let rec = match done_job(&app, &job_id, user.as_ref()).await {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -688,6 +728,14 @@ async fn download_products(
             .filter(|s| !s.is_empty())
             .collect(),
     };
+    if asked.is_empty() {
+        let e = Error::invalid(
+            "file_list",
+            param(&pairs, "file_list").unwrap_or(""),
+            format!("files of job {job_id}: {}", listed.join(", ")),
+        );
+        return refusal(StatusCode::BAD_REQUEST, &e);
+    }
     // Only names from the job's own list: no paths, no other files of the directory.
     for name in &asked {
         if !listed.contains(name) {
@@ -714,8 +762,7 @@ async fn download_products(
         stem
     };
     let built = tokio::task::spawn_blocking(move || -> crate::Result<(String, Vec<u8>)> {
-        if !archive {
-            let name = &asked[0];
+        if let (false, [name]) = (archive, asked.as_slice()) {
             let bytes = std::fs::read(dir.join(name)).map_err(|e| Error::io(dir.join(name), e))?;
             return Ok((name.clone(), bytes));
         }
@@ -865,9 +912,15 @@ async fn get_revnum(State(app): State<Shared>, RawQuery(q): RawQuery) -> Respons
 async fn view(
     State(app): State<Shared>,
     headers: HeaderMap,
+    RawQuery(q): RawQuery,
     UrlPath(job_id): UrlPath<String>,
 ) -> Response {
-    let rec = match done_job(&app, &job_id).await {
+    let pairs = pairs_of(q.as_deref(), b"");
+    let user = match user_of(&app, &pairs, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let rec = match done_job(&app, &job_id, user.as_ref()).await {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -897,7 +950,17 @@ async fn view(
     json_response(StatusCode::OK, &v)
 }
 
-async fn request_of(State(app): State<Shared>, UrlPath(job_id): UrlPath<String>) -> Response {
+async fn request_of(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    UrlPath(job_id): UrlPath<String>,
+) -> Response {
+    let pairs = pairs_of(q.as_deref(), b"");
+    let user = match user_of(&app, &pairs, &headers) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
     if !jobs::is_job_id(&job_id) {
         return json_response(
             StatusCode::NOT_FOUND,
@@ -907,11 +970,14 @@ async fn request_of(State(app): State<Shared>, UrlPath(job_id): UrlPath<String>)
     let jobs = app.jobs.clone();
     let id = job_id.clone();
     match blocking(move || jobs.get(&id)).await {
-        Ok(Some(r)) => json_response(
-            StatusCode::OK,
-            &json!({"job_id": r.job_id, "state": r.state.name(),
-                    "parameters": super::results::given_parameters(&r.query)}),
-        ),
+        Ok(Some(r)) => match may_see(user.as_ref(), &r) {
+            Ok(()) => json_response(
+                StatusCode::OK,
+                &json!({"job_id": r.job_id, "state": r.state.name(),
+                        "parameters": super::results::given_parameters(&r.query)}),
+            ),
+            Err(resp) => resp,
+        },
         Ok(None) => json_response(
             StatusCode::NOT_FOUND,
             &json!({"error": format!("no job {job_id} on this site")}),

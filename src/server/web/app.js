@@ -1224,10 +1224,20 @@
       input.addEventListener('input', () => input.classList.remove('invalid'));
     }
     $('token').value = sessionStorage.getItem(TOKEN_KEY) || '';
+    // The token also rides in a session cookie (SameSite=Strict): the views and the download
+    // links of products that needed a role are checked too, and links cannot carry headers.
+    const syncTokenCookie = () => {
+      const t = token();
+      document.cookie = t
+        ? '_token=' + encodeURIComponent(t) + '; path=/; SameSite=Strict'
+        : '_token=; path=/; SameSite=Strict; max-age=0';
+    };
+    syncTokenCookie();
     $('token').addEventListener('input', () => {
       const t = token();
       if (t) sessionStorage.setItem(TOKEN_KEY, t);
       else sessionStorage.removeItem(TOKEN_KEY);
+      syncTokenCookie();
     });
     if ($('token').value) $('auth').open = true;
     $('clear-catalog').addEventListener('click', clearCatalogInUse);
