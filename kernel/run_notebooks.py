@@ -44,6 +44,22 @@ STARTUP_TIMEOUT = 600
 CELL_TIMEOUT = 3600
 
 
+def stderr_failure(cell, cell_index):
+    """The failure of a code cell that wrote to stderr (a panic, an error through `?`), or None."""
+    stderr = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                     if o.get("output_type") == "stream" and o.get("name") == "stderr")
+    if not stderr.strip():
+        return None
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    # A panic's message is the line after "thread ... panicked at file:line:".
+    panic = next((i for i, l in enumerate(lines) if " panicked at " in l), None)
+    evalue = lines[panic + 1] if panic is not None and panic + 1 < len(lines) else lines[0]
+    return CellExecutionError(
+        traceback=f"cell {cell_index}:\n{cell.source}\n-- stderr --\n{stderr}",
+        ename="panic" if panic is not None else "error",
+        evalue=evalue)
+
+
 def execute(nb, startup_timeout, path="."):
     """Executes `nb` in the oda kernel; returns (kernel start s, [cell s])."""
     marks = {"t0": time.monotonic(), "first": None, "starts": {}, "cells": []}
@@ -56,17 +72,9 @@ def execute(nb, startup_timeout, path="."):
 
     def cell_done(cell, cell_index, execute_reply):
         marks["cells"].append((cell_index, time.monotonic() - marks["starts"].get(cell_index, marks["t0"])))
-        stderr = "".join(o.get("text", "") for o in cell.get("outputs", [])
-                         if o.get("output_type") == "stream" and o.get("name") == "stderr")
-        if stderr.strip():
-            lines = [l for l in stderr.splitlines() if l.strip()]
-            # A panic's message is the line after "thread ... panicked at file:line:".
-            panic = next((i for i, l in enumerate(lines) if " panicked at " in l), None)
-            evalue = lines[panic + 1] if panic is not None and panic + 1 < len(lines) else lines[0]
-            raise CellExecutionError(
-                traceback=f"cell {cell_index}:\n{cell.source}\n-- stderr --\n{stderr}",
-                ename="panic" if panic is not None else "error",
-                evalue=evalue)
+        failure = stderr_failure(cell, cell_index)
+        if failure is not None:
+            raise failure
 
     client = NotebookClient(
         nb,
@@ -78,6 +86,13 @@ def execute(nb, startup_timeout, path="."):
         on_cell_executed=cell_done,
     )
     client.execute()
+    # A cell's stderr can reach the client after its execute_reply (on a loaded machine): the
+    # hook above may not have seen it, so every code cell is checked again at the end.
+    for index, cell in enumerate(nb.cells):
+        if cell.get("cell_type") == "code":
+            failure = stderr_failure(cell, index)
+            if failure is not None:
+                raise failure
     start = (marks["first"] or time.monotonic()) - marks["t0"]
     return start, [round(t, 2) for _, t in sorted(marks["cells"])]
 

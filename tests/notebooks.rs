@@ -10,6 +10,12 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// The tests run one after the other: the kernel forwards a cell's stderr (how evcxr reports a
+/// panic or an `Err` through `?`) on its own thread, and on a loaded machine it can arrive after
+/// the cell's reply, where the runner no longer sees it; two kernels at once on 2 cores made
+/// that happen.
+static ONE_KERNEL_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn assert_kernel_installed() {
     let kernel = Command::new("jupyter")
         .args(["kernelspec", "list"])
@@ -37,6 +43,9 @@ const TOKEN: &str = "notebook-test-token";
 /// published and given a new version, and the DOI everywhere is the one the server reserved.
 #[test]
 fn paper_notebooks_run_and_show_their_figures() {
+    let _one = ONE_KERNEL_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     assert_kernel_installed();
     let data = tempfile::tempdir().unwrap();
     let fake = zenodo::FakeZenodo::start(&[TOKEN]);
@@ -169,6 +178,9 @@ fn publish_the_crab_notebook(fake: &zenodo::FakeZenodo, dir: &Path, data: &Path)
 /// the runner must still fail, or the notebooks' assertions could never fail CI.
 #[test]
 fn a_failed_assertion_or_error_fails_the_run() {
+    let _one = ONE_KERNEL_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     assert_kernel_installed();
     let dir = tempfile::tempdir().unwrap();
     let cells = [

@@ -396,6 +396,17 @@ fn normalise(name: &str, raw: &str) -> Result<String> {
                     "a source name of the reference catalog (or give RA and DEC)",
                 ));
             }
+            // The name goes into FITS headers and figure titles.
+            if let Some(c) = t
+                .chars()
+                .find(|c| !(' '..='~').contains(c) || matches!(c, '<' | '>'))
+            {
+                return Err(Error::invalid(
+                    name,
+                    raw,
+                    format!("a source name in printable ASCII without < or > ({c:?} is not)"),
+                ));
+            }
             t.to_string()
         }
         "RA" => degrees("a number of degrees in [0, 360)")?,
