@@ -29,50 +29,44 @@ start=$SECONDS
 python3 -m pip install --quiet --disable-pip-version-check -r requirements.txt
 echo "   ($((SECONDS - start)) s)"
 
+# pinned_venv DIR REQUIREMENTS ENV_NAME IMPORTS: a venv at DIR with the pinned REQUIREMENTS, made
+# again when they or the Python version change (their hash is kept in the venv), skipped when
+# present and IMPORTS import.
+pinned_venv() {
+    local venv="$1" requirements="$2" env_name="$3" imports="$4" hash
+    hash="$({ cat "$requirements"; python3 --version; } | sha256sum | cut -d' ' -f1)"
+    if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" = "$hash" ] \
+        && "$venv/bin/python" -c "import $imports" 2>/dev/null; then
+        echo "   already installed"
+        return
+    fi
+    if [ -e "$venv" ] && [ ! -f "$venv/pyvenv.cfg" ] && [ -n "$(ls -A "$venv")" ]; then
+        echo "$venv exists and is not a Python venv: remove it or set $env_name" >&2
+        exit 1
+    fi
+    python3 -m venv --clear "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$hash" > "$venv/.requirements.sha256"
+}
+
 # The offline validators of a record's describing files (tests/publish_validators.rs):
 # rocrate-validator and cffconvert, pinned, in their own venv — cffconvert pins an old jsonschema
-# that conflicts with the Jupyter packages. The venv is made again when the requirements or the
-# Python version change (their hash is kept in the venv).
+# that conflicts with the Jupyter packages.
 TOOLS_VENV="${ODA_TOOLS_VENV:-$HOME/.local/share/oda/tools-venv}"
 TOOLS_REQUIREMENTS=tests/python/requirements-validators.txt
 echo "== Validators of RO-Crate and CITATION.cff (pinned, $TOOLS_REQUIREMENTS) in $TOOLS_VENV"
 start=$SECONDS
-tools_hash="$({ cat "$TOOLS_REQUIREMENTS"; python3 --version; } | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$TOOLS_VENV/.requirements.sha256" 2>/dev/null)" = "$tools_hash" ] \
-    && "$TOOLS_VENV/bin/python" -c "import rocrate_validator, rocrate, cffconvert" 2>/dev/null; then
-    echo "   already installed"
-else
-    if [ -e "$TOOLS_VENV" ] && [ ! -f "$TOOLS_VENV/pyvenv.cfg" ] && [ -n "$(ls -A "$TOOLS_VENV")" ]; then
-        echo "$TOOLS_VENV exists and is not a Python venv: remove it or set ODA_TOOLS_VENV" >&2
-        exit 1
-    fi
-    python3 -m venv --clear "$TOOLS_VENV"
-    "$TOOLS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$TOOLS_REQUIREMENTS"
-    echo "$tools_hash" > "$TOOLS_VENV/.requirements.sha256"
-fi
+pinned_venv "$TOOLS_VENV" "$TOOLS_REQUIREMENTS" ODA_TOOLS_VENV "rocrate_validator, rocrate, cffconvert"
 echo "   ($((SECONDS - start)) s)"
 
 # The clients of `oda serve` (tests/service.rs): the reference Python client, PyPI oda-api
 # 1.3.5 unmodified, and Selenium (driving Debian's chromium through chromium-driver), pinned,
 # in their own venv — oda-api pins bokeh<3.2 and brings matplotlib, astroquery and scipy.
-# Made again when the requirements or the Python version change, as the validators' venv.
 SERVICE_VENV="${ODA_SERVICE_VENV:-$HOME/.local/share/oda/service-venv}"
 SERVICE_REQUIREMENTS=tests/python/requirements-service.txt
 echo "== Clients of oda serve (pinned, $SERVICE_REQUIREMENTS) in $SERVICE_VENV"
 start=$SECONDS
-service_hash="$({ cat "$SERVICE_REQUIREMENTS"; python3 --version; } | sha256sum | cut -d' ' -f1)"
-if [ "$(cat "$SERVICE_VENV/.requirements.sha256" 2>/dev/null)" = "$service_hash" ] \
-    && "$SERVICE_VENV/bin/python" -c "import oda_api.api, selenium.webdriver, astropy.io.fits" 2>/dev/null; then
-    echo "   already installed"
-else
-    if [ -e "$SERVICE_VENV" ] && [ ! -f "$SERVICE_VENV/pyvenv.cfg" ] && [ -n "$(ls -A "$SERVICE_VENV")" ]; then
-        echo "$SERVICE_VENV exists and is not a Python venv: remove it or set ODA_SERVICE_VENV" >&2
-        exit 1
-    fi
-    python3 -m venv --clear "$SERVICE_VENV"
-    "$SERVICE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$SERVICE_REQUIREMENTS"
-    echo "$service_hash" > "$SERVICE_VENV/.requirements.sha256"
-fi
+pinned_venv "$SERVICE_VENV" "$SERVICE_REQUIREMENTS" ODA_SERVICE_VENV "oda_api.api, selenium.webdriver, astropy.io.fits"
 echo "   ($((SECONDS - start)) s)"
 
 # The "Rust (oda)" Jupyter kernel: evcxr_jupyter (skipped when present), JupyterLab, nbclient,

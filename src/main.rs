@@ -384,9 +384,7 @@ fn run(cli: Cli) -> oda::Result<bool> {
         } => {
             let (secret, _) =
                 oda::server::load_secret(&settings.data_dir, secret_file.as_deref(), false)?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
+            let now = oda::time::unix_now();
             let exp = match expires_at {
                 Some(t) => *t,
                 None => now
@@ -405,11 +403,7 @@ fn run(cli: Cli) -> oda::Result<bool> {
                     }
                 }),
                 name: name.clone().unwrap_or_default(),
-                roles: roles
-                    .split(',')
-                    .map(|r| r.trim().to_string())
-                    .filter(|r| !r.is_empty())
-                    .collect(),
+                roles: oda::server::parse_roles(roles),
                 exp,
                 iat: Some(now),
             };

@@ -408,6 +408,13 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468 + 40_587
 }
 
+/// The system clock as Unix seconds (0 for a clock set before 1970).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// A Unix time (seconds since 1970-01-01T00:00:00 UTC, leap seconds not counted, as system
 /// clocks and JWT `exp` claims count) as ISO 8601 UTC with a `Z`.
 ///

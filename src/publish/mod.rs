@@ -51,10 +51,7 @@ pub use workflow::{LogFn, MAX_FILES, Publication, PublishOptions, new_version, r
 
 /// The current UTC time, ISO 8601 with a `Z` (`2026-11-30T16:42:07Z`).
 pub(crate) fn now_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    crate::time::unix_to_isot_utc(secs as i64)
+    crate::time::unix_to_isot_utc(crate::time::unix_now())
 }
 
 /// Today's UTC date, `YYYY-MM-DD`.

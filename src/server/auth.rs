@@ -72,16 +72,23 @@ fn roles_from_string_or_list<'de, D: Deserializer<'de>>(
         Text(String),
         List(Vec<String>),
     }
-    let items = match Option::<Roles>::deserialize(d)? {
-        None => Vec::new(),
-        Some(Roles::Text(s)) => s.split(',').map(str::to_string).collect(),
-        Some(Roles::List(l)) => l,
-    };
-    Ok(items
-        .into_iter()
+    Ok(match Option::<Roles>::deserialize(d)? {
+        None => BTreeSet::new(),
+        Some(Roles::Text(s)) => parse_roles(&s),
+        Some(Roles::List(l)) => l
+            .iter()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect(),
+    })
+}
+
+/// Roles written as ODA writes them, `"general, unige-hpc-full"`: trimmed, empty ones dropped.
+pub fn parse_roles(text: &str) -> BTreeSet<String> {
+    text.split(',')
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty())
-        .collect())
+        .collect()
 }
 
 fn roles_to_string<S: serde::Serializer>(
@@ -490,11 +497,7 @@ mod tests {
             sub: "ada@example.org".into(),
             email: "ada@example.org".into(),
             name: "Ada".into(),
-            roles: roles
-                .split(',')
-                .map(|r| r.trim().to_string())
-                .filter(|r| !r.is_empty())
-                .collect(),
+            roles: parse_roles(roles),
             exp,
             iat: None,
         }

@@ -87,11 +87,7 @@ async fn log_requests(req: HttpRequest, next: Next) -> Response {
     let _ = writeln!(
         err,
         "{} {method} {path} {} {:.1} ms",
-        crate::time::unix_to_isot_utc(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64)
-        ),
+        crate::time::unix_to_isot_utc(crate::time::unix_now()),
         resp.status().as_u16(),
         t0.elapsed().as_secs_f64() * 1e3
     );
@@ -204,12 +200,6 @@ fn token_of<'a>(pairs: &'a [(String, String)], headers: &'a HeaderMap) -> Option
     None
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// The user of a request: `None` when anonymous; a given token must be valid.
 fn user_of(
     app: &App,
@@ -220,10 +210,26 @@ fn user_of(
         None => Ok(None),
         Some(t) => app
             .authority
-            .verify(&t, unix_now())
+            .verify(&t, crate::time::unix_now())
             .map(Some)
             .map_err(|e| refusal(StatusCode::FORBIDDEN, &e)),
     }
+}
+
+/// A request's `key=value` parameters, in order.
+type Params = Vec<(String, String)>;
+
+/// The parameters of a request (its query, then a form body) and its user; or the refusal of a
+/// token that was given but is not valid.
+fn asked(
+    app: &App,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<(Params, Option<User>), Response> {
+    let pairs = pairs_of(query, body);
+    let user = user_of(app, &pairs, headers)?;
+    Ok((pairs, user))
 }
 
 fn site_url(app: &App, headers: &HeaderMap) -> String {
@@ -260,9 +266,8 @@ async fn run_analysis(
         Ok(b) => b,
         Err(e) => return body_refusal(e),
     };
-    let pairs = pairs_of(query.as_deref(), &body);
-    let user = match user_of(&app, &pairs, &headers) {
-        Ok(u) => u,
+    let (pairs, user) = match asked(&app, &headers, query.as_deref(), &body) {
+        Ok(a) => a,
         Err(r) => return r,
     };
     let session_id = param(&pairs, "session_id").unwrap_or("").to_string();
@@ -574,9 +579,8 @@ async fn inspect_state(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let pairs = pairs_of(q.as_deref(), b"");
-    let user = match user_of(&app, &pairs, &headers) {
-        Ok(u) => u,
+    let (pairs, user) = match asked(&app, &headers, q.as_deref(), b"") {
+        Ok(a) => a,
         Err(r) => return r,
     };
     if let Err(e) = auth::check_roles(
@@ -606,10 +610,9 @@ async fn inspect_user_state(
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let pairs = pairs_of(q.as_deref(), b"");
-    let user = match user_of(&app, &pairs, &headers) {
-        Ok(Some(u)) => u,
-        Ok(None) => {
+    let user = match asked(&app, &headers, q.as_deref(), b"") {
+        Ok((_, Some(u))) => u,
+        Ok((_, None)) => {
             let e = Error::Unauthorized {
                 message: "your jobs are listed for a token's user: give a token".into(),
                 missing_roles: Vec::new(),
@@ -696,9 +699,8 @@ async fn download_products(
         Ok(b) => b,
         Err(e) => return body_refusal(e),
     };
-    let pairs = pairs_of(query.as_deref(), &body);
-    let user = match user_of(&app, &pairs, &headers) {
-        Ok(u) => u,
+    let (pairs, user) = match asked(&app, &headers, query.as_deref(), &body) {
+        Ok(a) => a,
         Err(r) => return r,
     };
     let job_id = param(&pairs, "job_id").unwrap_or("").trim().to_string();
@@ -915,9 +917,8 @@ async fn view(
     RawQuery(q): RawQuery,
     UrlPath(job_id): UrlPath<String>,
 ) -> Response {
-    let pairs = pairs_of(q.as_deref(), b"");
-    let user = match user_of(&app, &pairs, &headers) {
-        Ok(u) => u,
+    let (_, user) = match asked(&app, &headers, q.as_deref(), b"") {
+        Ok(a) => a,
         Err(r) => return r,
     };
     let rec = match done_job(&app, &job_id, user.as_ref()).await {
@@ -956,9 +957,8 @@ async fn request_of(
     RawQuery(q): RawQuery,
     UrlPath(job_id): UrlPath<String>,
 ) -> Response {
-    let pairs = pairs_of(q.as_deref(), b"");
-    let user = match user_of(&app, &pairs, &headers) {
-        Ok(u) => u,
+    let (_, user) = match asked(&app, &headers, q.as_deref(), b"") {
+        Ok(a) => a,
         Err(r) => return r,
     };
     if !jobs::is_job_id(&job_id) {
