@@ -58,9 +58,10 @@ fn bench(c: &mut Criterion) {
         archive.events_path(id).expect("materialise");
     }
     let band = EnergyBand::new(20.0, 40.0).expect("band");
-    let version = OsaVersion::Osa11_2;
+    let version = oda::simulate::calibration::simulated_calibration(OsaVersion::Osa11_2)
+        .expect("the simulated archive's calibration");
     let crab = resolve("Crab").expect("Crab");
-    let maker = ShadowgramMaker::new(vec![band], version).expect("maker");
+    let maker = ShadowgramMaker::new(vec![band], version.clone()).expect("maker");
     let events = archive.events(&ids[0]).expect("events");
     let sg = maker.run(&events).remove(0);
     let decoder = CodedMaskDecoder::shared();
@@ -119,11 +120,11 @@ fn bench(c: &mut Criterion) {
     g.bench_function("mosaic of 50 images", |b| {
         b.iter(|| MosaicMaker::new(crab, None).run(&images).expect("mosaic"))
     });
-    let analyzer = ImageAnalyzer::new(band, 7.5, version, crab).expect("analyzer");
+    let analyzer = ImageAnalyzer::new(band, 7.5, version.clone(), crab).expect("analyzer");
     g.bench_function("image + mosaic + catalog from event files", |b| {
         b.iter(|| analyzer.run(&archive, &ids).expect("analysis"))
     });
-    let spectra = SpectrumExtractor::new(&DEFAULT_CHANNELS, version).expect("extractor");
+    let spectra = SpectrumExtractor::new(&DEFAULT_CHANNELS, version.clone()).expect("extractor");
     g.bench_function("spectrum (20 channels) from event files", |b| {
         b.iter(|| {
             spectra
@@ -131,7 +132,7 @@ fn bench(c: &mut Criterion) {
                 .expect("spectra")
         })
     });
-    let lc = LightCurveExtractor::new(band, 1000.0, version).expect("extractor");
+    let lc = LightCurveExtractor::new(band, 1000.0, version.clone()).expect("extractor");
     g.bench_function("light curve (1000 s bins) from event files", |b| {
         b.iter(|| {
             lc.run_with(&ids, |id| archive.events(id), &catalog)

@@ -25,9 +25,10 @@ fn main() -> oda::Result<()> {
     ])?;
     let ids = select(&sim.index(), &request)?.ids();
     let crab = oda::sky::resolve("Crab")?;
-    let version = OsaVersion::Osa11_2;
+    // The calibration the simulated archive carries (made once per machine by its team).
+    let calibration = oda::simulate::calibration::simulated_calibration(OsaVersion::Osa11_2)?;
 
-    let image = ImageAnalyzer::new(EnergyBand::new(20.0, 40.0)?, 7.5, version, crab)?
+    let image = ImageAnalyzer::new(EnergyBand::new(20.0, 40.0)?, 7.5, calibration.clone(), crab)?
         .run_with(&ids, |id| sim.events(id))?;
     println!(
         "{} ScWs; catalog at 7.5σ, 20–40 keV:\n{}",
@@ -37,7 +38,7 @@ fn main() -> oda::Result<()> {
 
     let mut catalog = image.catalog.clone();
     catalog.drop_new();
-    let spectra = SpectrumExtractor::new(&DEFAULT_CHANNELS, version)?.run_with(
+    let spectra = SpectrumExtractor::new(&DEFAULT_CHANNELS, calibration)?.run_with(
         &ids,
         |id| sim.events(id),
         &catalog,

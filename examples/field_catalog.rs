@@ -28,7 +28,8 @@ fn main() -> oda::Result<()> {
     let selection = select(&sim.index(), &request)?;
     let t = std::time::Instant::now();
     let target = oda::sky::resolve(&name)?;
-    let result = ImageAnalyzer::new(band, threshold, OsaVersion::Osa11_2, target)?
+    let calibration = oda::simulate::calibration::simulated_calibration(OsaVersion::Osa11_2)?;
+    let result = ImageAnalyzer::new(band, threshold, calibration, target)?
         .run_with(&selection.ids(), |id| sim.events(id))?;
     let exposure: f64 = result.scw_images.iter().map(|i| i.exposure).sum();
     println!(

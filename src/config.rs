@@ -5,6 +5,7 @@
 //! | data directory (cache, simulated archive) | `--data DIR` | `ODA_DATA` | `$XDG_DATA_HOME/oda` (`~/.local/share/oda`) |
 //! | real archive root | `--archive DIR` | `ODA_ARCHIVE` | none: the simulated archive |
 //! | simulation seed | `--seed N` | `ODA_SIM_SEED` | [`DEFAULT_SEED`] |
+//! | extra simulated sources (JSON) | `--sky FILE` | `ODA_SIM_SKY` | none |
 //!
 //! The command line wins over the environment, which wins over the default.
 
@@ -13,7 +14,16 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::simulate::DEFAULT_SEED;
+
+/// The default simulation seed (INTEGRAL's launch date).
+pub const DEFAULT_SEED: u64 = 20_021_017;
+
+/// Version of the simulated mission (sky, observing plan, instrument model, event generator,
+/// calibration files). Materialised files live under a directory named after it, so files
+/// written by an older model are never mixed with a newer one: bump it with any change that
+/// alters an index row, an event or a calibration file. Defined with the settings because it
+/// names the simulated archive's directory; `oda::simulate::MODEL_VERSION` is the same.
+pub const SIMULATION_MODEL_VERSION: u32 = 2;
 
 /// Where the Science Window data come from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,8 +42,11 @@ pub enum DataOrigin {
     Simulated {
         /// The simulation seed.
         seed: u64,
-        /// The simulation's model version ([`MODEL_VERSION`](crate::simulate::MODEL_VERSION)).
+        /// The simulation's model version ([`SIMULATION_MODEL_VERSION`]).
         model_version: u32,
+        /// SHA-256 of the file of extra sources added to the sky (`ODA_SIM_SKY`), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        extra_sky_sha256: Option<String>,
     },
     /// A real archive (its root on the machine that made the product).
     Real {
@@ -53,6 +66,40 @@ pub struct Settings {
     pub seed: u64,
     /// Size limit of the product cache, bytes (`ODA_CACHE_LIMIT`, e.g. `6G`).
     pub cache_limit: u64,
+    /// Sources added to the simulated sky (`ODA_SIM_SKY`; used only with the simulated archive).
+    #[serde(default)]
+    pub sky_file: Option<SkyFile>,
+}
+
+/// A file of extra sources for the simulated sky (see `oda::simulate::ExtraSky`) and the
+/// SHA-256 of its content when the settings were made: the simulated archive with these
+/// sources lives in its own directory, named after the digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkyFile {
+    /// The file.
+    pub path: PathBuf,
+    /// SHA-256 of its content, hex.
+    pub sha256: String,
+}
+
+impl SkyFile {
+    /// Reads `path` and digests it.
+    ///
+    /// # Errors
+    /// An unreadable file, named as the setting `ODA_SIM_SKY`.
+    pub fn new(path: impl Into<PathBuf>) -> Result<SkyFile> {
+        use sha2::{Digest, Sha256};
+        let path = path.into();
+        let bytes = std::fs::read(&path).map_err(|e| Error::Setting {
+            name: "ODA_SIM_SKY".into(),
+            message: format!("cannot read the sky file {}: {e}", path.display()),
+        })?;
+        let sha256 = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(SkyFile { path, sha256 })
+    }
 }
 
 /// Default size limit of the product cache: 6 GiB, room for the events of a 50-ScW request
@@ -118,12 +165,26 @@ impl Settings {
             Ok(s) if !s.trim().is_empty() => parse_size("ODA_CACHE_LIMIT", &s)?,
             _ => DEFAULT_CACHE_LIMIT,
         };
+        let sky_file = match std::env::var_os("ODA_SIM_SKY").filter(|v| !v.is_empty()) {
+            Some(path) => Some(SkyFile::new(PathBuf::from(path))?),
+            None => None,
+        };
         Ok(Settings {
             data_dir,
             archive,
             seed,
             cache_limit,
+            sky_file,
         })
+    }
+
+    /// These settings adding the sources of the JSON file at `path` to the simulated sky.
+    ///
+    /// # Errors
+    /// An unreadable file (its content is checked when the archive is opened).
+    pub fn with_sky_file(mut self, path: impl Into<PathBuf>) -> Result<Settings> {
+        self.sky_file = Some(SkyFile::new(path)?);
+        Ok(self)
     }
 
     /// These settings with another data directory.
@@ -151,6 +212,7 @@ impl Settings {
             archive: ArchiveSource::Simulated,
             seed: DEFAULT_SEED,
             cache_limit: DEFAULT_CACHE_LIMIT,
+            sky_file: None,
         }
     }
 
@@ -165,7 +227,8 @@ impl Settings {
         match &self.archive {
             ArchiveSource::Simulated => DataOrigin::Simulated {
                 seed: self.seed,
-                model_version: crate::simulate::MODEL_VERSION,
+                model_version: SIMULATION_MODEL_VERSION,
+                extra_sky_sha256: self.sky_file.as_ref().map(|f| f.sha256.clone()),
             },
             ArchiveSource::Real(root) => DataOrigin::Real {
                 root: root.display().to_string(),
@@ -182,17 +245,26 @@ impl Settings {
     pub fn archive_root(&self) -> PathBuf {
         match &self.archive {
             ArchiveSource::Real(root) => root.clone(),
-            ArchiveSource::Simulated => simulated_root(&self.data_dir, self.seed),
+            ArchiveSource::Simulated => {
+                let root = simulated_root(&self.data_dir, self.seed);
+                match &self.sky_file {
+                    // Extra sources change events: their archive is another directory.
+                    Some(f) => {
+                        root.with_file_name(format!("seed-{}-sky-{}", self.seed, &f.sha256[..16]))
+                    }
+                    None => root,
+                }
+            }
         }
     }
 }
 
 /// Where the simulated archive of `seed` lives under `data_dir`: one tree per
-/// [`MODEL_VERSION`](crate::simulate::MODEL_VERSION) of the simulation.
+/// [`SIMULATION_MODEL_VERSION`] of the simulation.
 pub fn simulated_root(data_dir: &Path, seed: u64) -> PathBuf {
     data_dir
         .join("simulated-archive")
-        .join(format!("v{}", crate::simulate::MODEL_VERSION))
+        .join(format!("v{}", SIMULATION_MODEL_VERSION))
         .join(format!("seed-{seed}"))
 }
 
@@ -241,7 +313,7 @@ mod tests {
             s.archive_root(),
             PathBuf::from(format!(
                 "/tmp/x/simulated-archive/v{}/seed-7",
-                crate::simulate::MODEL_VERSION
+                SIMULATION_MODEL_VERSION
             ))
         );
         assert_eq!(

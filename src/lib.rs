@@ -22,7 +22,9 @@
 //! - [`time`], [`sky`] — time systems, coordinates, projections, the reference catalog;
 //! - [`instrument`] — the IBIS/ISGRI coded mask, detector, response and background;
 //! - [`archive`] — Science Windows, the ScW index and selection, the on-disk FITS layout;
-//! - [`simulate`] — the simulated mission that serves as the default archive;
+//! - [`simulate`] — the simulated mission that serves as the default archive, behind the
+//!   archive's interface ([`archive::EventSource`]): the analysis never sees its truth;
+//! - [`datasets`] — what the analysis measures: spectra and light curves with their responses;
 //! - [`analysis`] — shadowgrams → sky images → mosaics → catalogs; spectra and light curves;
 //! - [`spectrum`], [`fit`] — spectral models and χ² fits with errors and fluxes;
 //! - [`products`] — images, catalogs, spectra and light curves: FITS files, polars tables;
@@ -52,6 +54,7 @@
 pub mod analysis;
 pub mod archive;
 pub mod config;
+pub mod datasets;
 pub mod display;
 mod error;
 pub mod fit;

@@ -25,6 +25,10 @@ struct Cli {
     /// Simulation seed; overrides ODA_SIM_SEED.
     #[arg(long, global = true, value_name = "N")]
     seed: Option<String>,
+    /// JSON file of extra sources for the simulated sky (unknown to the reference catalog);
+    /// overrides ODA_SIM_SKY.
+    #[arg(long, global = true, value_name = "FILE")]
+    sky: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -308,6 +312,9 @@ fn settings(cli: &Cli) -> oda::Result<Settings> {
     }
     if let Some(seed) = &cli.seed {
         s = s.with_seed(parse_seed("--seed", seed)?);
+    }
+    if let Some(f) = &cli.sky {
+        s = s.with_sky_file(f)?;
     }
     Ok(s)
 }

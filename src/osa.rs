@@ -1,7 +1,7 @@
 //! Versions of the Offline Scientific Analysis (OSA) software and the eras they cover.
 //!
 //! ODA lets the user pick `osa_version`. Each version carries its own instrument
-//! calibration (see [`crate::instrument::isgri::EnergyCalibration`]) and is valid for part
+//! calibration (see [`crate::instrument::calibration::Calibration`]) and is valid for part
 //! of the mission only: OSA10.2 before revolution 1626 (early 2016), OSA11.0 from 1626 on,
 //! OSA11.2 for the whole mission (the default).
 

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use oda::archive::{Archive, INDEX_PATH, ScwId, ScwSelection, read_events, read_index};
 use oda::config::Settings;
 use oda::osa::OsaVersion;
+use oda::simulate::{DEFAULT_SEED, Simulation};
 
 /// One simulated archive shared by the tests of this file (its index is written once).
 fn shared_dir() -> &'static Path {
@@ -213,7 +214,11 @@ fn materialised_scws_regenerate_bit_identically_and_read_back() {
         "regenerated bit-identically"
     );
     let ev = ar.events(&id).unwrap();
-    assert_eq!(ev, ar.simulation().unwrap().events(&id).unwrap());
+    assert_eq!(ev, ar.event_source().unwrap().events(&id).unwrap());
+    assert_eq!(
+        ev,
+        Simulation::new(DEFAULT_SEED).unwrap().events(&id).unwrap()
+    );
 }
 
 #[test]
@@ -256,7 +261,7 @@ fn the_same_reader_works_on_a_real_archive_tree() {
     let root = tempfile::tempdir().unwrap();
     let gz = real_layout_copy(&ar, &id, root.path());
     let real = Archive::open(&Settings::simulated(shared_dir()).with_archive(root.path())).unwrap();
-    assert!(real.simulation().is_none());
+    assert!(real.event_source().is_none() && !real.is_generated());
     assert_eq!(real.index(), ar.index());
     assert_eq!(real.events_path(&id).unwrap(), gz);
     assert_eq!(real.events(&id).unwrap(), ar.events(&id).unwrap());
@@ -268,6 +273,56 @@ fn the_same_reader_works_on_a_real_archive_tree() {
     let e = Archive::open(&Settings::simulated(shared_dir()).with_archive("/nonexistent/integral"))
         .unwrap_err();
     assert!(e.to_string().contains("ODA_ARCHIVE"), "{e}");
+
+    // Calibration: none in this tree, and the error says which file is missing.
+    let e = real.calibration(OsaVersion::Osa11_2).unwrap_err();
+    assert!(
+        e.to_string().contains("ODA_ARCHIVE") && e.to_string().contains("idx/ic/ISGR-IC-IDX.fits"),
+        "{e}"
+    );
+    // The simulated archive's files copied in: read the same way, checksummed.
+    let simulated = ar.calibration(OsaVersion::Osa11_2).unwrap();
+    copy_dir(&ar.root().join("ic"), &root.path().join("ic"));
+    copy_dir(&ar.root().join("idx/ic"), &root.path().join("idx/ic"));
+    let again =
+        Archive::open(&Settings::simulated(shared_dir()).with_archive(root.path())).unwrap();
+    let read = again.calibration(OsaVersion::Osa11_2).unwrap();
+    assert_eq!(read.files, simulated.files);
+    assert_eq!(read.eras, simulated.eras);
+    assert!(read.files.iter().all(|f| f.sha256.len() == 64));
+    // A missing background file is named, with every other missing one.
+    let gone = &read
+        .files
+        .iter()
+        .find(|f| f.path.contains("bkg"))
+        .unwrap()
+        .path;
+    std::fs::remove_file(root.path().join(gone)).unwrap();
+    std::fs::remove_file(root.path().join("ic/ibis/rsp/isgr_rsp_mod_112.fits")).unwrap();
+    let fresh =
+        Archive::open(&Settings::simulated(shared_dir()).with_archive(root.path())).unwrap();
+    let e = fresh
+        .calibration(OsaVersion::Osa11_2)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(gone.as_str()) && e.contains("isgr_rsp_mod_112.fits") && e.contains("OSA11.2"),
+        "{e}"
+    );
+    // Other versions' files are still all there.
+    assert!(fresh.calibration(OsaVersion::Osa10_2).is_ok());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
 }
 
 #[test]

@@ -322,6 +322,7 @@ fn full_record() -> Record {
     let simulated = ArchiveRecord::Simulated {
         seed: 7,
         model_version: 1,
+        extra_sky_sha256: None,
     };
     let products = vec![
         product(
@@ -413,6 +414,7 @@ fn small_record() -> Record {
         ArchiveRecord::Simulated {
             seed: 1,
             model_version: 1,
+            extra_sky_sha256: None,
         },
     )];
     Record::new(journal, &files, products)

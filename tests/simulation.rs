@@ -2,10 +2,11 @@
 //! Poisson counts per band and per detector region, the Crab calibration, determinism.
 
 use oda::archive::{EventList, ScwId};
-use oda::instrument::isgri::{
-    Background, EnergyCalibration, Mask, N_DETZ, N_PIXELS, efficiency_map, is_gap, pif, rate_scale,
-};
+use oda::instrument::isgri::{Mask, N_DETZ, N_PIXELS, is_gap, pif, rate_scale};
 use oda::osa::OsaVersion;
+use oda::simulate::Background;
+use oda::simulate::calibration::simulated_calibration;
+use oda::simulate::instrument::efficiency_map;
 use oda::simulate::{DEFAULT_SEED, PlannedScw, Simulation, SkyModel, sun_allows};
 use oda::sky::{Attitude, SkyCoord};
 use oda::time::Time;
@@ -180,7 +181,7 @@ fn crab_rates_match_the_isgri_calibration() {
     let rate = |date: &str, version: OsaVersion, e1: f64, e2: f64| {
         let p = pointing(date, 0.0);
         let t = Time::from_isot(date).unwrap();
-        let g = EnergyCalibration::new(version).gain_estimate(t);
+        let g = simulated_calibration(version).unwrap().gain_estimate(t);
         let alive = efficiency_map(t).sum() / N_PIXELS as f64;
         let counts = sim
             .expected_counts(&p, e1 * g, e2 * g)
@@ -210,7 +211,9 @@ fn crab_rates_match_the_isgri_calibration() {
     // The sampled events give the same 20–40 keV rate within Poisson errors.
     let p = pointing("2013-03-01", 0.0);
     let t = Time::from_isot("2013-03-01").unwrap();
-    let g = EnergyCalibration::new(OsaVersion::Osa10_2).gain_estimate(t);
+    let g = simulated_calibration(OsaVersion::Osa10_2)
+        .unwrap()
+        .gain_estimate(t);
     let ev = sim.events_for(&p);
     let exp = sim.expected_counts(&p, 20.0 * g, 40.0 * g).unwrap();
     let source = count(&ev, 20.0 * g, 40.0 * g) - exp.background;

@@ -176,7 +176,7 @@ fn identities_are_stable_across_processes_and_data_directories() {
     assert!(text.status.success());
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
-        text.contains("ScwEvents@1") && text.contains("Mosaic@1"),
+        text.contains("ScwEvents@1") && text.contains("Mosaic@2"),
         "{text}"
     );
     let dot = oda(a.path())
@@ -432,11 +432,13 @@ fn batched_requests_equal_whole_ones_and_stay_inside_the_cache_limit() {
         panic!("light curves expected")
     };
     let archive = small.archive().unwrap();
-    let sim = archive.simulation().unwrap();
+    let sim = archive.event_source().unwrap();
     let direct = LightCurveExtractor::new(
         EnergyBand::new(20.0, 40.0).unwrap(),
         1000.0,
-        request("isgri_lc", &five).selection.osa_version,
+        archive
+            .calibration(request("isgri_lc", &five).selection.osa_version)
+            .unwrap(),
     )
     .unwrap()
     .run(lc.scws.iter().map(|id| sim.events(id)), catalog)
@@ -541,6 +543,8 @@ fn a_failing_science_window_is_named_and_the_others_are_used() {
     let simulated = Settings::simulated(dir.path().join("sim"));
     let archive = oda::archive::Archive::open(&simulated).unwrap();
     let image = request("isgri_image", &[]);
+    // The tree carries its calibration files, as a real archive must.
+    archive.calibration(image.selection.osa_version).unwrap();
     let ids = archive.select(&image.selection).unwrap().ids();
     assert_eq!(ids.len(), 3);
     for id in &ids {
@@ -585,4 +589,209 @@ fn a_failing_science_window_is_named_and_the_others_are_used() {
         stats.by_class.iter().all(|(c, _)| *c != EntryClass::Events),
         "{stats:?}"
     );
+}
+
+/// Every unit of an extraction's provenance graph: (name, identity), inputs first.
+fn graph_of(unit: &impl oda::workflow::Unit) -> Vec<(String, Identity)> {
+    unit.node()
+        .graph()
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.identity))
+        .collect()
+}
+
+/// The names of the units whose identities differ between two graphs of the same shape.
+fn changed(a: &[(String, Identity)], b: &[(String, Identity)]) -> Vec<String> {
+    assert_eq!(a.len(), b.len(), "graphs of different shapes");
+    let mut out: Vec<String> = a
+        .iter()
+        .zip(b)
+        .filter(|(x, y)| x.1 != y.1)
+        .map(|(x, _)| x.0.clone())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn identities_change_exactly_downstream_of_a_changed_setting_catalog_or_sky() {
+    use oda::analysis::detect::SourceFinder;
+    use oda::archive::Archive;
+    use oda::osa::OsaVersion;
+    use oda::sky::{ReferenceCatalog, SkyCoord};
+    use oda::workflow::units::{
+        CatalogUnit, DetectionUnit, Extraction, ExtractionUnit, MosaicUnit, ScwEvents,
+    };
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let crab = SkyCoord::new(83.633, 22.014).unwrap();
+    let band = EnergyBand::new(20.0, 40.0).unwrap();
+    let v = OsaVersion::Osa11_2;
+    let build = |settings: &Settings, finder: SourceFinder| {
+        let archive = Arc::new(Archive::open(settings).unwrap());
+        let sel = oda::archive::ScwSelection::from_pairs([
+            ("src_name", "Crab"),
+            ("T1", "2005-01-01"),
+            ("T2", "2012-01-01"),
+            ("max_pointings", "3"),
+        ])
+        .unwrap();
+        let ids: Vec<_> = archive
+            .select(&sel)
+            .unwrap()
+            .scws()
+            .iter()
+            .map(|s| s.swid)
+            .collect();
+        let events: Vec<ScwEvents> = ids
+            .iter()
+            .map(|id| ScwEvents::new(&archive, *id).unwrap())
+            .collect();
+        let mosaic = MosaicUnit::new(&events, band, v, crab, 50).unwrap();
+        let catalog = CatalogUnit::detected(DetectionUnit::new(mosaic, finder), None);
+        let spectra = ExtractionUnit::new(
+            &events,
+            catalog,
+            Extraction::Spectrum(vec![20.0, 40.0, 80.0]),
+            v,
+        )
+        .unwrap();
+        (graph_of(&spectra), archive, ids)
+    };
+    let settings = Settings::simulated(dir.path());
+    let (base, archive, ids) = build(&settings, SourceFinder::new(7.0).unwrap());
+    assert_eq!(
+        base.iter().filter(|n| n.0 == "ScwEvents").count(),
+        3,
+        "{base:?}"
+    );
+
+    // A unit setting: the detection threshold changes the detection and what uses it.
+    let (other, ..) = build(&settings, SourceFinder::new(6.0).unwrap());
+    assert_eq!(
+        changed(&base, &other),
+        [
+            "ExtractionCatalog",
+            "ScwSpectrumFit",
+            "SourceDetection",
+            "Spectrum"
+        ]
+    );
+
+    // Another reference catalog (one source renamed): detection and downstream change, the
+    // images and the mosaic (which use only the known positions) do not.
+    let text =
+        include_str!("../src/sky/reference_catalog.tsv").replacen("\nCrab\t", "\nCrab Nebula\t", 1);
+    let renamed: &'static ReferenceCatalog =
+        Box::leak(Box::new(ReferenceCatalog::parse(&text).unwrap()));
+    assert_ne!(
+        renamed.digest(),
+        ReferenceCatalog::bundled().unwrap().digest()
+    );
+    let (other, ..) = build(
+        &settings,
+        SourceFinder::new(7.0).unwrap().with_reference(renamed),
+    );
+    assert_eq!(
+        changed(&base, &other),
+        [
+            "ExtractionCatalog",
+            "ScwSpectrumFit",
+            "SourceDetection",
+            "Spectrum"
+        ]
+    );
+
+    // An unknown source added to the simulated sky next to the first ScW's pointing only:
+    // that ScW's events and everything made from them change; the other ScWs' events don't.
+    let first = archive.index().get(&ids[0]).unwrap().attitude.pointing();
+    let far: Vec<f64> = ids[1..]
+        .iter()
+        .map(|id| {
+            archive
+                .index()
+                .get(id)
+                .unwrap()
+                .attitude
+                .pointing()
+                .separation(&first)
+        })
+        .collect();
+    let sky_file = dir.path().join("sky.json");
+    let seen_by_first_only = far.iter().all(|d| *d > 1.0);
+    std::fs::write(
+        &sky_file,
+        format!(
+            r#"[{{"name": "Unknown X-1", "ra": {}, "dec": {}, "model": "powerlaw", "index": 2,
+                 "flux_erg_cm2_s": 1e-10, "flux_band_kev": [20, 40],
+                 "active_mjd": [{}, {}]}}]"#,
+            first.ra(),
+            first.dec(),
+            oda::time::Time::from_ijd(archive.index().get(&ids[0]).unwrap().tstart)
+                .unwrap()
+                .mjd_utc(),
+            oda::time::Time::from_ijd(archive.index().get(&ids[0]).unwrap().tstop)
+                .unwrap()
+                .mjd_utc(),
+        ),
+    )
+    .unwrap();
+    let with_sky = settings.clone().with_sky_file(&sky_file).unwrap();
+    assert_ne!(with_sky.archive_root(), settings.archive_root());
+    let (other, ..) = build(&with_sky, SourceFinder::new(7.0).unwrap());
+    let events_changed: Vec<bool> = base
+        .iter()
+        .zip(&other)
+        .filter(|(a, _)| a.0 == "ScwEvents")
+        .map(|(a, b)| a.1 != b.1)
+        .collect();
+    // A transient active only during the first ScW: only its events change.
+    assert_eq!(
+        events_changed,
+        [true, false, false],
+        "separations {far:?}, {seen_by_first_only}"
+    );
+    assert!(changed(&base, &other).contains(&"Mosaic".to_string()));
+
+    // A new calibration file (OSA11.2's effective area 1 % higher): the events keep their
+    // identities, everything made with the calibration gets new ones.
+    let versions = [
+        OsaVersion::Osa10_2,
+        OsaVersion::Osa11_0,
+        OsaVersion::Osa11_2,
+    ];
+    let mut cals: Vec<_> = versions
+        .iter()
+        .map(|v| archive.calibration(*v).unwrap().as_ref().clone())
+        .collect();
+    for a in &mut cals[2].area {
+        a.1 *= 1.01;
+    }
+    oda::archive::write_calibration(archive.root(), &cals).unwrap();
+    let (other, ..) = build(&settings, SourceFinder::new(7.0).unwrap());
+    assert_eq!(
+        changed(&base, &other),
+        [
+            "ExtractionCatalog",
+            "Mosaic",
+            "MosaicBatch",
+            "ScwImage",
+            "ScwSpectrumFit",
+            "SourceDetection",
+            "Spectrum"
+        ]
+    );
+    let team = oda::simulate::calibration::simulated_calibration(v).unwrap();
+    let mine = Archive::open(&settings).unwrap().calibration(v).unwrap();
+    let differ: Vec<&str> = mine
+        .files
+        .iter()
+        .zip(&team.files)
+        .filter(|(a, b)| a.sha256 != b.sha256)
+        .map(|(a, _)| a.path.as_str())
+        .collect();
+    assert_eq!(differ, ["ic/ibis/rsp/isgr_rsp_mod_112.fits"]);
 }

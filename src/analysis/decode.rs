@@ -405,7 +405,7 @@ fn wall_loss(mask: &Mask) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instrument::isgri::{efficiency_map, is_gap, pif};
+    use crate::instrument::isgri::{is_gap, layout_map, pif};
     use rand::SeedableRng;
     use rand_distr::{Distribution, Poisson};
 
@@ -445,8 +445,7 @@ mod tests {
         bkg: f64,
     ) -> (Array2<f64>, Array2<f64>, (usize, usize)) {
         let d = CodedMaskDecoder::shared();
-        let t = crate::time::Time::from_isot("2010-01-01").unwrap();
-        let w = efficiency_map(t);
+        let w = layout_map();
         let p = pif(&Mask::isgri(), ty, tz);
         let counts = Array2::from_shape_fn((N_DETY, N_DETZ), |ij| {
             if is_gap(ij.0, ij.1) {
@@ -498,8 +497,7 @@ mod tests {
     #[test]
     fn flat_background_decodes_to_zero_and_noise_to_unit_significance() {
         let d = CodedMaskDecoder::shared();
-        let t = crate::time::Time::from_isot("2010-01-01").unwrap();
-        let w = efficiency_map(t);
+        let w = layout_map();
         let bal = d.balance(&w);
         let flat = w.mapv(|v| v * 200.0);
         let (s, _) = d.decode(&bal, &w, &flat);

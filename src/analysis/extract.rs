@@ -7,6 +7,7 @@
 //! (ghosts, `NEW_n`) degrades the fits: edit it first.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -15,10 +16,12 @@ use super::catalog::Catalog;
 use super::shadowgram::{EnergyBand, Shadowgram, ShadowgramMaker};
 use super::skyfit::{fit_shadowgram, onaxis_rate};
 use crate::archive::{EventList, ScwId};
+use crate::datasets::{DEFAULT_SYSTEMATIC, LightCurve, Spectrum};
 use crate::error::{Error, Result};
-use crate::instrument::isgri::{Arf, Background, DetectorMap, Mask, Rmf, TIME_RESOLUTION_S, pif};
+use crate::instrument::calibration::Calibration;
+use crate::instrument::isgri::{DetectorMap, Mask, TIME_RESOLUTION_S, pif};
+use crate::instrument::response::Rmf;
 use crate::osa::OsaVersion;
-use crate::products::{DEFAULT_SYSTEMATIC, LightCurve, Spectrum};
 use crate::time::{SECONDS_PER_DAY, Time};
 
 /// Default spectral channels, keV (edges).
@@ -77,13 +80,9 @@ fn check_catalog(catalog: &Catalog) -> Result<()> {
 
 /// The sky-model fit of one shadowgram as on-axis equivalent (rate, error) per source in
 /// `pifs` order; `None` when the fit is singular.
-fn fitted_rates(
-    sg: &Shadowgram,
-    template: &DetectorMap,
-    pifs: &[DetectorMap],
-    version: OsaVersion,
-) -> Option<Vec<(f64, f64)>> {
-    let fit = fit_shadowgram(&sg.counts, &sg.efficiency, template, pifs).ok()?;
+fn fitted_rates(sg: &Shadowgram, pifs: &[DetectorMap]) -> Option<Vec<(f64, f64)>> {
+    let version = sg.osa_version;
+    let fit = fit_shadowgram(&sg.counts, &sg.efficiency, &sg.background, pifs).ok()?;
     Some(
         fit.rates
             .iter()
@@ -106,13 +105,7 @@ trait ScwReduction: Sync {
     /// The combined product.
     type Output;
     /// Fits one Science Window.
-    fn contribution(
-        &self,
-        ev: &EventList,
-        catalog: &Catalog,
-        mask: &Mask,
-        template: &DetectorMap,
-    ) -> Self::Part;
+    fn contribution(&self, ev: &EventList, catalog: &Catalog, mask: &Mask) -> Self::Part;
     /// Combines the contributions, in order.
     fn combine(&self, parts: &[Self::Part], catalog: &Catalog) -> Result<Self::Output>;
 }
@@ -124,10 +117,10 @@ fn reduce_sequential<R: ScwReduction>(
     catalog: &Catalog,
 ) -> Result<R::Output> {
     check_catalog(catalog)?;
-    let (mask, template) = (Mask::isgri(), Background::spatial_map());
+    let mask = Mask::isgri();
     let parts = events
         .into_iter()
-        .map(|ev| ev.map(|ev| r.contribution(&ev, catalog, &mask, template)))
+        .map(|ev| ev.map(|ev| r.contribution(&ev, catalog, &mask)))
         .collect::<Result<Vec<_>>>()?;
     r.combine(&parts, catalog)
 }
@@ -140,10 +133,10 @@ fn reduce_parallel<R: ScwReduction>(
     catalog: &Catalog,
 ) -> Result<R::Output> {
     check_catalog(catalog)?;
-    let (mask, template) = (Mask::isgri(), Background::spatial_map());
+    let mask = Mask::isgri();
     let parts = scws
         .par_iter()
-        .map(|id| load(id).map(|ev| r.contribution(&ev, catalog, &mask, template)))
+        .map(|id| load(id).map(|ev| r.contribution(&ev, catalog, &mask)))
         .collect::<Result<Vec<_>>>()?;
     r.combine(&parts, catalog)
 }
@@ -174,20 +167,21 @@ impl Acc {
 }
 
 /// Extracts one spectrum per catalog source.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct SpectrumExtractor {
     maker: ShadowgramMaker,
     version: OsaVersion,
 }
 
 impl SpectrumExtractor {
-    /// An extractor on channels with `edges` (keV) for `version`.
+    /// An extractor on channels with `edges` (keV) with `calibration`.
     ///
     /// # Errors
     /// Edges outside 15–800 keV or not increasing.
-    pub fn new(edges: &[f64], version: OsaVersion) -> Result<SpectrumExtractor> {
+    pub fn new(edges: &[f64], calibration: Arc<Calibration>) -> Result<SpectrumExtractor> {
+        let version = calibration.osa_version;
         Ok(SpectrumExtractor {
-            maker: ShadowgramMaker::new(EnergyBand::from_edges(edges)?, version)?,
+            maker: ShadowgramMaker::new(EnergyBand::from_edges(edges)?, calibration)?,
             version,
         })
     }
@@ -223,7 +217,7 @@ impl SpectrumExtractor {
     /// The fits of one Science Window: its contribution to the spectra of `catalog`. Cached
     /// per Science Window by the workflow and combined with [`SpectrumExtractor::combine`].
     pub fn scw_part(&self, events: &EventList, catalog: &Catalog) -> ScwSpectra {
-        self.contribution(events, catalog, &Mask::isgri(), Background::spatial_map())
+        self.contribution(events, catalog, &Mask::isgri())
     }
 
     /// Combines Science Window contributions, in the order given, into one spectrum per source
@@ -242,13 +236,7 @@ impl ScwReduction for SpectrumExtractor {
     type Output = Vec<Spectrum>;
 
     /// The per-channel fits of one Science Window.
-    fn contribution(
-        &self,
-        ev: &EventList,
-        catalog: &Catalog,
-        mask: &Mask,
-        template: &DetectorMap,
-    ) -> ScwSpectra {
+    fn contribution(&self, ev: &EventList, catalog: &Catalog, mask: &Mask) -> ScwSpectra {
         let in_field = sources_in_field(ev, catalog, mask);
         let mut part = ScwSpectra {
             sources: in_field.iter().map(|(k, _)| *k).collect(),
@@ -262,10 +250,7 @@ impl ScwReduction for SpectrumExtractor {
         let sgs = self.maker.run(ev);
         let pifs: Vec<DetectorMap> = in_field.into_iter().map(|(_, p)| p).collect();
         part.exposure = sgs.first().map_or(0.0, |sg| sg.exposure);
-        part.channels = sgs
-            .iter()
-            .map(|sg| fitted_rates(sg, template, &pifs, self.version))
-            .collect();
+        part.channels = sgs.iter().map(|sg| fitted_rates(sg, &pifs)).collect();
         part
     }
 
@@ -308,12 +293,13 @@ impl ScwReduction for SpectrumExtractor {
             .chain(self.maker.bands().last().map(|b| b.e2))
             .collect();
         let true_edges = true_energy_edges();
-        let arf = Arf::on_axis(&true_edges, self.version)?;
+        let calibration = self.maker.calibration();
+        let arf = calibration.arf(&true_edges)?;
         let mut rmf_cache: BTreeMap<i64, Rmf> = BTreeMap::new();
         for m in weights_per_source.iter().flat_map(|w| w.keys()) {
             if !rmf_cache.contains_key(m) {
                 let t = Time::from_ijd((*m as f64 + 0.5) * 30.0)?;
-                rmf_cache.insert(*m, Rmf::compute(&true_edges, &edges, t, self.version)?);
+                rmf_cache.insert(*m, calibration.rmf(&true_edges, &edges, t)?);
             }
         }
         let mut out = Vec::with_capacity(catalog.len());
@@ -374,7 +360,7 @@ fn average_rmf(weights: &BTreeMap<i64, f64>, cache: &BTreeMap<i64, Rmf>) -> Opti
 }
 
 /// Extracts one light curve per catalog source.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct LightCurveExtractor {
     maker: ShadowgramMaker,
     band: EnergyBand,
@@ -390,8 +376,9 @@ impl LightCurveExtractor {
     pub fn new(
         band: EnergyBand,
         time_bin_s: f64,
-        version: OsaVersion,
+        calibration: Arc<Calibration>,
     ) -> Result<LightCurveExtractor> {
+        let version = calibration.osa_version;
         if !(time_bin_s.is_finite() && time_bin_s >= TIME_RESOLUTION_S) {
             return Err(Error::invalid(
                 "time_bin",
@@ -403,7 +390,7 @@ impl LightCurveExtractor {
             ));
         }
         Ok(LightCurveExtractor {
-            maker: ShadowgramMaker::new(vec![band], version)?,
+            maker: ShadowgramMaker::new(vec![band], calibration)?,
             band,
             time_bin_s,
             version,
@@ -444,7 +431,7 @@ impl LightCurveExtractor {
     /// Cached per Science Window by the workflow and combined with
     /// [`LightCurveExtractor::combine`].
     pub fn scw_part(&self, events: &EventList, catalog: &Catalog) -> ScwLightCurve {
-        self.contribution(events, catalog, &Mask::isgri(), Background::spatial_map())
+        self.contribution(events, catalog, &Mask::isgri())
     }
 
     /// Combines Science Window contributions, in the order given, into one light curve per
@@ -463,13 +450,7 @@ impl ScwReduction for LightCurveExtractor {
     type Output = Vec<LightCurve>;
 
     /// The per-bin fits of one Science Window.
-    fn contribution(
-        &self,
-        ev: &EventList,
-        catalog: &Catalog,
-        mask: &Mask,
-        template: &DetectorMap,
-    ) -> ScwLightCurve {
+    fn contribution(&self, ev: &EventList, catalog: &Catalog, mask: &Mask) -> ScwLightCurve {
         let width = self.time_bin_s / SECONDS_PER_DAY;
         let h = &ev.header;
         let first = (h.tstart / width).floor() as i64;
@@ -499,7 +480,7 @@ impl ScwReduction for LightCurveExtractor {
                 if sg.exposure < 1.0 {
                     continue;
                 }
-                if let Some(rates) = fitted_rates(sg, template, &pifs, self.version) {
+                if let Some(rates) = fitted_rates(sg, &pifs) {
                     fits.push((b, sg.exposure, rates));
                 }
             }

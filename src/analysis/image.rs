@@ -17,7 +17,7 @@ use super::shadowgram::{EnergyBand, Shadowgram};
 use super::skyfit::{fit_shadowgram, onaxis_rate};
 use crate::archive::ScwId;
 use crate::error::{Error, Result};
-use crate::instrument::isgri::{Background, DetectorMap, Mask, pif};
+use crate::instrument::isgri::{DetectorMap, Mask, pif};
 use crate::osa::OsaVersion;
 use crate::sky::{Attitude, SkyCoord, TanProjection};
 use crate::time::Time;
@@ -120,6 +120,27 @@ pub struct ScwImager {
     known: Vec<SkyCoord>,
 }
 
+/// The settings that make an imager's output: thresholds, and the known sources by count and
+/// digest of their positions (hundreds of them: a digest keeps provenance records small).
+impl serde::Serialize for ScwImager {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for p in &self.known {
+            h.update(p.ra().to_le_bytes());
+            h.update(p.dec().to_le_bytes());
+        }
+        let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let mut st = s.serialize_struct("ScwImager", 4)?;
+        st.serialize_field("clean_threshold", &self.clean_threshold)?;
+        st.serialize_field("max_cleaned", &self.max_sources)?;
+        st.serialize_field("known_sources", &self.known.len())?;
+        st.serialize_field("known_positions_sha256", &digest)?;
+        st.end()
+    }
+}
+
 impl ScwImager {
     /// An imager that cleans sources above `clean_threshold` σ (at most `max_sources` per ScW).
     ///
@@ -169,7 +190,7 @@ impl ScwImager {
         }
         let d = &self.decoder;
         let w = &sg.efficiency;
-        let template = Background::spatial_map();
+        let template = &sg.background;
         let bal = d.balance(w);
         let (_, variance) = d.decode(&bal, w, &sg.counts);
         let wt = w * template;

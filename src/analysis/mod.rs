@@ -19,9 +19,11 @@ pub mod skyfit;
 
 use rayon::prelude::*;
 
+use std::sync::Arc;
+
 use crate::archive::{Archive, EventList, ScwId};
 use crate::error::{Error, Result};
-use crate::osa::OsaVersion;
+use crate::instrument::calibration::Calibration;
 use crate::sky::SkyCoord;
 use catalog::Catalog;
 use detect::SourceFinder;
@@ -90,19 +92,19 @@ pub struct ImageAnalyzer {
 
 impl ImageAnalyzer {
     /// Images in `band`, finds sources above `detection_threshold` σ in the mosaic centred on
-    /// `center`, with `version`'s calibration. Every ScW image is cleaned of the reference
-    /// catalog's sources in its field and of any other peak above 6σ.
+    /// `center`, with `calibration` (one OSA version's, from the archive). Every ScW image is
+    /// cleaned of the reference catalog's sources in its field and of any other peak above 6σ.
     ///
     /// # Errors
     /// A non-positive threshold.
     pub fn new(
         band: EnergyBand,
         detection_threshold: f64,
-        version: OsaVersion,
+        calibration: Arc<Calibration>,
         center: SkyCoord,
     ) -> Result<ImageAnalyzer> {
         Ok(ImageAnalyzer {
-            maker: ShadowgramMaker::new(vec![band], version)?,
+            maker: ShadowgramMaker::new(vec![band], calibration)?,
             imager: cleaning_imager()?,
             finder: SourceFinder::new(detection_threshold)?,
             center,

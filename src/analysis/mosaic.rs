@@ -1,8 +1,28 @@
 //! Mosaics: variance-weighted combinations of many ScW images on one TAN grid.
 //!
 //! Each output pixel takes, from every ScW image that covers it, the bilinearly interpolated
-//! intensity F_i and variance V_i and combines them as `F = V·Σ F_i/V_i`, `V = 1/Σ 1/V_i`;
+//! intensity F_i and its variance V_i and combines them as `F = V·Σ F_i/V_i`, `V = 1/Σ 1/V_i`;
 //! the significance is F/√V and the exposure the sum of the live exposures.
+//!
+//! The grids have the same pixel size, so the bilinear weights are the overlap areas of the
+//! output pixel with the four input pixels (exactly so when the grids are aligned; a rotation
+//! changes the weights but not the second moment of the kernel, 1/6 px² per axis): the
+//! resampling conserves flux and keeps positions. The variance of the interpolated intensity
+//! is propagated with the noise correlation of the decoded images, `V_i = Σ_jk w_j w_k ρ_jk
+//! σ_j σ_k`: a mask element projects onto ~2.4 detector pixels, so the noise of neighbouring
+//! image pixels is correlated, ρ(Δ) = exp(−|Δ|²/2s²) with s² = [`SCW_NOISE_CORRELATION_PX2`].
+//! Neither Σ w V (what linear interpolation of the variance gives: significance σ ≈ 0.89 on
+//! empty sky) nor Σ w² V (independent pixels: σ ≈ 1.42) is right.
+//!
+//! Measured on 16 simulated empty-sky ScWs (20–40 keV, `tests/imaging.rs`): single-ScW
+//! significance mean −0.001, standard deviation 1.000 over 1.9 × 10⁶ pixels; their mosaic
+//! −0.005 and 0.999 over 2.0 × 10⁵ pixels. Nearest-neighbour resampling also gives σ = 1.00
+//! (exact per-pixel variance) and a narrower PSF (1.07 instead of 1.11 px for a cleaned source),
+//! but moves each image by up to half a pixel (2.5′): the Crab in 4-ScW mosaics lands
+//! 0.48′ ± 0.29′ from its position against 0.05′ ± 0.02′ here, and a 50 mCrab source's peak
+//! significance was 8 % lower (21.4σ against 23.2σ). Area weights of the rotated pixels
+//! (drizzle, prototyped by subsampling each output pixel 8 × 8) gave the same PSF, rates,
+//! positions and noise as the bilinear weights, at a higher cost.
 
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -19,6 +39,20 @@ use super::decode::tangent_step_deg;
 const MAX_SIDE: usize = 1000;
 /// Margin around the pointings, degrees: the partially coded field reaches ~15° off axis.
 const FIELD_MARGIN_DEG: f64 = 15.5;
+
+/// Noise correlation of a decoded ScW image between pixels Δ apart: ρ(Δ) = exp(−|Δ|²/2s²),
+/// s² in pixels². Balanced cross-correlation decoding makes the noise correlation the shape of
+/// the point-spread function (σ ≈ 1.13 px before cleaning). Measured on empty-sky images:
+/// ρ = 0.675 for side neighbours, 0.455 for diagonal ones and 0.21 two pixels apart (s² = 1.28
+/// gives 0.677, 0.458, 0.21), the same within 0.005 from 17 to 100 keV, in 2006–2016, and in the
+/// fully and partially coded field.
+pub const SCW_NOISE_CORRELATION_PX2: f64 = 1.28;
+
+/// Noise correlation of a mosaic between pixels Δ apart, ρ(Δ) = exp(−|Δ|²/2s²), s² in pixels²:
+/// the ScW correlation widened by the bilinear kernel (second moment 1/6 px² per axis, twice).
+/// Measured on the empty-sky mosaic: 0.73, 0.54, 0.29 and 0.08 at Δ = (0, 1), (1, 1), (0, 2)
+/// and (2, 2) (this gives 0.733, 0.537, 0.289, 0.083).
+pub const MOSAIC_NOISE_CORRELATION_PX2: f64 = SCW_NOISE_CORRELATION_PX2 + 1.0 / 3.0;
 
 /// A mosaic image.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -161,6 +195,7 @@ impl MosaicSum {
         }
         let (ny, nx) = self.weight.dim();
         let projection = self.projection;
+        let rho = (-0.5 / SCW_NOISE_CORRELATION_PX2).exp();
         let rows: Vec<Vec<(f64, f64, f64)>> = (0..ny)
             .into_par_iter()
             .map(|r| {
@@ -175,7 +210,7 @@ impl MosaicSum {
                             let Some((iy, iz)) = img.pixel(&s) else {
                                 continue;
                             };
-                            if let Some((f, v)) = bilinear(img, iy, iz) {
+                            if let Some((f, v)) = bilinear(img, iy, iz, rho) {
                                 wsum += 1.0 / v;
                                 fsum += f / v;
                                 exp += img.exposure;
@@ -256,8 +291,10 @@ impl MosaicSum {
     }
 }
 
-/// Bilinear interpolation of intensity and variance; `None` unless all four neighbours are imaged.
-fn bilinear(img: &ScwImage, iy: f64, iz: f64) -> Option<(f64, f64)> {
+/// Bilinear interpolation of the intensity at fractional image position (iy, iz) and its
+/// variance, given the noise correlation `rho` of side neighbours (diagonal ones: `rho²`);
+/// `None` unless all four neighbours are imaged.
+fn bilinear(img: &ScwImage, iy: f64, iz: f64, rho: f64) -> Option<(f64, f64)> {
     let (ny, nz) = img.intensity.dim();
     if iy < 0.0 || iz < 0.0 {
         return None;
@@ -268,7 +305,8 @@ fn bilinear(img: &ScwImage, iy: f64, iz: f64) -> Option<(f64, f64)> {
     }
     let (fy, fz) = (iy - y0 as f64, iz - z0 as f64);
     let mut f = 0.0;
-    let mut v = 0.0;
+    // a[dy][dz] = w·σ of the four neighbours.
+    let mut a = [[0.0; 2]; 2];
     for (dy, wy) in [(0, 1.0 - fy), (1, fy)] {
         for (dz, wz) in [(0, 1.0 - fz), (1, fz)] {
             let var = img.variance[[y0 + dy, z0 + dz]];
@@ -276,8 +314,64 @@ fn bilinear(img: &ScwImage, iy: f64, iz: f64) -> Option<(f64, f64)> {
                 return None;
             }
             f += wy * wz * img.intensity[[y0 + dy, z0 + dz]];
-            v += wy * wz * var;
+            a[dy][dz] = wy * wz * var.sqrt();
         }
     }
+    // Var(Σ w F) = Σ_jk w_j w_k ρ_jk σ_j σ_k over the four pixels.
+    let [[a00, a01], [a10, a11]] = a;
+    let v = a00 * a00
+        + a01 * a01
+        + a10 * a10
+        + a11 * a11
+        + 2.0 * rho * (a00 * a01 + a10 * a11 + a00 * a10 + a01 * a11)
+        + 2.0 * rho * rho * (a00 * a11 + a01 * a10);
     Some((f, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::ScwId;
+    use crate::osa::OsaVersion;
+    use crate::sky::Attitude;
+    use crate::time::Time;
+
+    fn image(variance: Array2<f64>) -> ScwImage {
+        let x = SkyCoord::new(10.0, 20.0).unwrap();
+        let t = Time::from_isot("2010-01-01").unwrap();
+        ScwImage {
+            swid: "999900010010".parse::<ScwId>().unwrap(),
+            attitude: Attitude::with_roll(x, 0.0),
+            band: EnergyBand::new(20.0, 40.0).unwrap(),
+            exposure: 2000.0,
+            time_range: (t.ijd(), t.ijd() + 0.02),
+            t_mid: t,
+            osa_version: OsaVersion::Osa11_2,
+            intensity: Array2::from_shape_fn(variance.dim(), |(y, z)| (y + 2 * z) as f64),
+            variance,
+            sources: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn interpolated_variance_includes_the_neighbour_correlation() {
+        let img = image(Array2::from_elem((4, 4), 4.0));
+        let rho = 0.6;
+        // On a pixel: that pixel's value and variance.
+        assert_eq!(bilinear(&img, 1.0, 2.0, rho), Some((5.0, 4.0)));
+        // Half-way between four equal pixels: per axis Var = σ²(¼ + ¼ + ½ρ).
+        let (f, v) = bilinear(&img, 1.5, 1.5, rho).unwrap();
+        assert!((f - 4.5).abs() < 1e-12);
+        assert!((v - 4.0 * (0.5 + 0.5 * rho).powi(2)).abs() < 1e-12, "{v}");
+        // Fully correlated pixels keep their variance; independent ones average it down.
+        assert!((bilinear(&img, 1.3, 2.6, 1.0).unwrap().1 - 4.0).abs() < 1e-12);
+        let (_, v0) = bilinear(&img, 1.5, 1.5, 0.0).unwrap();
+        assert!((v0 - 1.0).abs() < 1e-12);
+        // A neighbour that is not imaged: no value.
+        let mut var = Array2::from_elem((4, 4), 4.0);
+        var[[2, 2]] = 0.0;
+        assert_eq!(bilinear(&image(var), 1.5, 1.5, rho), None);
+        assert_eq!(bilinear(&img, 3.2, 1.0, rho), None);
+        assert_eq!(bilinear(&img, -0.1, 1.0, rho), None);
+    }
 }

@@ -1,17 +1,22 @@
 //! Shadowgrams: detector images of one Science Window in an energy band (and time bin).
 //!
-//! A [`ShadowgramMaker`] holds the settings (energy bands, OSA version) and turns the events of a
-//! ScW into one [`Shadowgram`] per band, or per band and time bin. Energies are reconstructed with
-//! the OSA version's gain calibration when the file stores them on the nominal scale. Only good
-//! events (SELECT_FLAG = 0) inside the GTIs count; the efficiency map is 0 in the module gaps, on
-//! dead pixels (from the instrument model) and on noisy pixels (those with many flagged events).
+//! A [`ShadowgramMaker`] holds the settings (energy bands and the calibration of an OSA version,
+//! read from the archive) and turns the events of a ScW into one [`Shadowgram`] per band, or per
+//! band and time bin. Energies are reconstructed with the calibration's gain estimate when the
+//! file stores them on the nominal scale. Only good events (SELECT_FLAG = 0) inside the GTIs
+//! count; the efficiency map is 0 in the module gaps, on the pixels the calibration lists as dead
+//! for the era, and on pixels this ScW's own events show dead (silent) or noisy (many flagged
+//! events). Each shadowgram carries the calibration's background map for its band and time.
+
+use std::sync::Arc;
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::archive::{EnergyScale, EventList, ScwId};
 use crate::error::{Error, Result};
-use crate::instrument::isgri::{DetectorMap, EnergyCalibration, N_DETY, N_DETZ, efficiency_map};
+use crate::instrument::calibration::Calibration;
+use crate::instrument::isgri::{DetectorMap, N_DETY, N_DETZ};
 use crate::osa::OsaVersion;
 use crate::sky::Attitude;
 use crate::time::{SECONDS_PER_DAY, Time};
@@ -101,6 +106,9 @@ pub struct Shadowgram {
     pub counts: DetectorMap,
     /// Efficiency per position: 0 in gaps and on dead or noisy pixels, 1 elsewhere.
     pub efficiency: DetectorMap,
+    /// The calibration's background template for this band and time: relative count rate per
+    /// position, mean 1 over the pixels with background.
+    pub background: DetectorMap,
     /// Live exposure, s (good time × DEADC).
     pub exposure: f64,
     /// OSA version whose calibration reconstructed the energies.
@@ -113,19 +121,41 @@ pub struct Shadowgram {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShadowgramMaker {
     bands: Vec<EnergyBand>,
-    version: OsaVersion,
+    calibration: Arc<Calibration>,
+}
+
+/// The settings that make a maker's output: the bands and the calibration (its version and
+/// the checksums of its files).
+impl Serialize for ShadowgramMaker {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("ShadowgramMaker", 2)?;
+        st.serialize_field("bands", &self.bands)?;
+        st.serialize_field("calibration", self.calibration.as_ref())?;
+        st.end()
+    }
 }
 
 impl ShadowgramMaker {
-    /// A maker for `bands` under the calibration of `version`.
+    /// A maker for `bands` with `calibration` (one OSA version's, from the archive).
     ///
     /// # Errors
     /// No bands.
-    pub fn new(bands: Vec<EnergyBand>, version: OsaVersion) -> Result<ShadowgramMaker> {
+    pub fn new(bands: Vec<EnergyBand>, calibration: Arc<Calibration>) -> Result<ShadowgramMaker> {
         if bands.is_empty() {
             return Err(Error::invalid("energy bands", "none", "at least one band"));
         }
-        Ok(ShadowgramMaker { bands, version })
+        Ok(ShadowgramMaker { bands, calibration })
+    }
+
+    /// The calibration.
+    pub fn calibration(&self) -> &Arc<Calibration> {
+        &self.calibration
+    }
+
+    /// The OSA version of the calibration.
+    pub fn version(&self) -> OsaVersion {
+        self.calibration.osa_version
     }
 
     /// The bands.
@@ -149,7 +179,7 @@ impl ShadowgramMaker {
         // Header times are validated when the file is read.
         let t_mid = Time::from_ijd_unchecked(0.5 * (h.tstart + h.tstop));
         let corr = match h.energy_scale {
-            EnergyScale::Nominal => EnergyCalibration::new(self.version).correction(t_mid),
+            EnergyScale::Nominal => self.calibration.energy_correction(t_mid),
             EnergyScale::Calibrated => 1.0,
         };
         let efficiency = self.efficiency(events, t_mid);
@@ -186,6 +216,11 @@ impl ShadowgramMaker {
                 }
             }
         }
+        let templates: Vec<DetectorMap> = self
+            .bands
+            .iter()
+            .map(|b| self.calibration.background(t_mid, b.e1, b.e2))
+            .collect();
         let mut out = Vec::with_capacity(bins.len());
         let mut it = counts.into_iter();
         for &(a, z) in bins {
@@ -199,7 +234,8 @@ impl ShadowgramMaker {
             let row = self
                 .bands
                 .iter()
-                .map(|band| Shadowgram {
+                .zip(&templates)
+                .map(|(band, template)| Shadowgram {
                     swid: h.swid,
                     attitude: h.attitude,
                     band: *band,
@@ -209,8 +245,9 @@ impl ShadowgramMaker {
                         .map(|c| &c * &efficiency)
                         .unwrap_or_else(|| Array2::zeros((N_DETY, N_DETZ))),
                     efficiency: efficiency.clone(),
+                    background: template.clone(),
                     exposure: good * h.deadc,
-                    osa_version: self.version,
+                    osa_version: self.version(),
                     t_mid,
                 })
                 .collect();
@@ -219,7 +256,7 @@ impl ShadowgramMaker {
         out
     }
 
-    /// Efficiency map: the instrument's live pixels minus noisy ones seen in this ScW.
+    /// Efficiency map: the calibration's live pixels minus the silent and noisy ones of this ScW.
     fn efficiency(&self, events: &EventList, t: Time) -> DetectorMap {
         let mut flagged = vec![0u32; N_DETY * N_DETZ];
         let mut good = vec![0u32; N_DETY * N_DETZ];
@@ -233,7 +270,12 @@ impl ShadowgramMaker {
                 }
             }
         }
-        pixel_efficiency(efficiency_map(t), &flagged, &good, events.len())
+        pixel_efficiency(
+            self.calibration.efficiency(t).clone(),
+            &flagged,
+            &good,
+            events.len(),
+        )
     }
 }
 
@@ -241,10 +283,9 @@ impl ShadowgramMaker {
 /// own, is dead (a live pixel would see none with probability below e⁻²⁰).
 const DEAD_PIXEL_MIN_MEAN_COUNTS: f64 = 20.0;
 
-/// Switches off, in the instrument's map of live pixels, the noisy pixels (many flagged events)
-/// and the pixels that recorded nothing in a ScW where every live pixel should have: the
-/// instrument model's dead-pixel list is complete for simulated data, but a real archive can
-/// hold pixels that died unannounced.
+/// Switches off, in the calibration's map of live pixels, the noisy pixels (many flagged events)
+/// and the pixels that recorded nothing in a ScW where every live pixel should have: pixels that
+/// died during the era, after the calibration's map was made.
 fn pixel_efficiency(
     mut w: DetectorMap,
     flagged: &[u32],
@@ -268,8 +309,7 @@ mod tests {
 
     #[test]
     fn silent_and_noisy_pixels_are_switched_off() {
-        let t = Time::from_isot("2010-01-01").unwrap();
-        let model = efficiency_map(t);
+        let model = crate::instrument::isgri::layout_map();
         let live = model.iter().filter(|v| **v > 0.0).count();
         let mut good = vec![300u32; N_DETY * N_DETZ];
         let mut flagged = vec![0u32; N_DETY * N_DETZ];

@@ -2,18 +2,21 @@
 //!
 //! One reader serves the real INTEGRAL archive (`ODA_ARCHIVE`) and the simulated one:
 //! `scw/RRRR/RRRRPPPPSSSF.001/isgri_events.fits[.gz]` for the events and
-//! `idx/scw/GNRL-SCWG-GRP-IDX.fits` for the index.
+//! `idx/scw/GNRL-SCWG-GRP-IDX.fits` for the index, and the calibration files below `ic/`
+//! (indexed by `idx/ic/ISGR-IC-IDX.fits`).
 
+mod calibration;
 mod events;
 mod index;
 mod scw_id;
 mod select;
 mod store;
 
+pub use calibration::{CALIBRATION_INDEX_PATH, read_calibration, write_calibration};
 pub use events::{EnergyScale, EventList, Gti, ScwHeader, read_events, write_events};
 pub use index::{ScienceWindow, ScwIndex, read_index, write_index};
 pub use scw_id::{SCW_VERSION, ScwId};
 pub use select::{
     DEFAULT_MAX_POINTINGS, DEFAULT_RADIUS_DEG, SELECTION_KEYS, ScwSelection, Selection, select,
 };
-pub use store::{Archive, EVENTS_FILE, INDEX_PATH};
+pub use store::{Archive, EVENTS_FILE, EventSource, INDEX_PATH};

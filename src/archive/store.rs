@@ -1,14 +1,18 @@
 //! An archive on disk: the ScW index and the event files, simulated or real.
+//!
+//! The reader knows nothing of the simulation: a simulated archive is an [`Archive`] with an
+//! [`EventSource`] that generates the events it does not yet hold.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::{
     EventList, ScwId, ScwIndex, ScwSelection, Selection, read_events, read_index, select,
     write_events, write_index,
 };
-use crate::config::{ArchiveSource, Settings};
 use crate::error::{Error, Result};
-use crate::simulate::Simulation;
+use crate::instrument::calibration::Calibration;
+use crate::osa::OsaVersion;
 
 /// Path of the ScW index below an archive root.
 pub const INDEX_PATH: &str = "idx/scw/GNRL-SCWG-GRP-IDX.fits";
@@ -20,53 +24,82 @@ pub const EVENTS_FILE: &str = "isgri_events.fits";
 pub struct Archive {
     root: PathBuf,
     index: ScwIndex,
-    simulation: Option<Simulation>,
+    source: Option<Arc<dyn EventSource>>,
+    /// Calibrations read so far, by OSA version.
+    calibrations: Mutex<Vec<Arc<Calibration>>>,
+}
+
+/// Where a simulated archive's events come from: the simulation implements it, and the
+/// archive, the workflow and the request layer reach the simulation only through it.
+pub trait EventSource: Send + Sync + std::fmt::Debug {
+    /// The ScW index of everything the source can generate.
+    fn index(&self) -> ScwIndex;
+    /// The events of `swid`.
+    ///
+    /// # Errors
+    /// A `swid` the source does not have.
+    fn events(&self, swid: &ScwId) -> Result<EventList>;
+    /// What identifies the events of `swid` in a product's provenance: everything that, if
+    /// changed, changes them (seed, model version, the sources it sees).
+    fn provenance(&self, swid: &ScwId) -> serde_json::Value;
+    /// Writes the archive's calibration files below `root` when they are missing (as a
+    /// calibration team would have delivered them with the data).
+    ///
+    /// # Errors
+    /// Errors making or writing them.
+    fn install_calibration(&self, root: &Path) -> Result<()>;
 }
 
 impl Archive {
-    /// Opens the archive the settings name. The simulated archive writes its index on first use.
+    /// Opens the real archive at `root` (its ScW index and event files).
+    ///
+    /// [`Archive::open`] opens whichever archive the settings name (defined with the
+    /// simulation, which builds the default archive).
     ///
     /// # Errors
-    /// A real archive root without a readable index; I/O errors writing the simulated index.
-    pub fn open(settings: &Settings) -> Result<Archive> {
-        let root = settings.archive_root();
+    /// A root without a readable index, named as the setting `ODA_ARCHIVE`.
+    pub fn open_real(root: &Path) -> Result<Archive> {
         let index_path = root.join(INDEX_PATH);
-        match &settings.archive {
-            ArchiveSource::Real(_) => {
-                if !index_path.exists() {
-                    return Err(Error::Setting {
-                        name: "ODA_ARCHIVE".into(),
-                        message: format!(
-                            "{} is not an INTEGRAL archive root: {} is missing",
-                            root.display(),
-                            index_path.display()
-                        ),
-                    });
-                }
-                let index = read_index(&index_path)?;
-                Ok(Archive {
-                    root,
-                    index,
-                    simulation: None,
-                })
-            }
-            ArchiveSource::Simulated => {
-                let sim = Simulation::new(settings.seed)?;
-                // The index is derived data: (re)write it when missing or unreadable.
-                let index = match read_index(&index_path) {
-                    Ok(index) => index,
-                    Err(_) => {
-                        write_index(&index_path, &sim.index())?;
-                        read_index(&index_path)?
-                    }
-                };
-                Ok(Archive {
-                    root,
-                    index,
-                    simulation: Some(sim),
-                })
-            }
+        if !index_path.exists() {
+            return Err(Error::Setting {
+                name: "ODA_ARCHIVE".into(),
+                message: format!(
+                    "{} is not an INTEGRAL archive root: {} is missing",
+                    root.display(),
+                    index_path.display()
+                ),
+            });
         }
+        let index = read_index(&index_path)?;
+        Ok(Archive {
+            root: root.to_path_buf(),
+            index,
+            source: None,
+            calibrations: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// An archive at `root` whose events come from `source` (a simulation) and are written
+    /// to the usual files when first asked for. The index is derived data: it is (re)written
+    /// from the source when missing or unreadable.
+    ///
+    /// # Errors
+    /// I/O errors writing the index.
+    pub fn generated(root: &Path, source: Arc<dyn EventSource>) -> Result<Archive> {
+        let index_path = root.join(INDEX_PATH);
+        let index = match read_index(&index_path) {
+            Ok(index) => index,
+            Err(_) => {
+                write_index(&index_path, &source.index())?;
+                read_index(&index_path)?
+            }
+        };
+        Ok(Archive {
+            root: root.to_path_buf(),
+            index,
+            source: Some(source),
+            calibrations: Mutex::new(Vec::new()),
+        })
     }
 
     /// The archive root.
@@ -79,9 +112,72 @@ impl Archive {
         &self.index
     }
 
-    /// The simulation behind a simulated archive.
-    pub fn simulation(&self) -> Option<&Simulation> {
-        self.simulation.as_ref()
+    /// The source that generates the events of a simulated archive (`None` for a real one).
+    pub fn event_source(&self) -> Option<&dyn EventSource> {
+        self.source.as_deref()
+    }
+
+    /// True when the events are generated (a simulated archive): they can be regenerated
+    /// bit for bit, so caches may keep and drop them freely.
+    pub fn is_generated(&self) -> bool {
+        self.source.is_some()
+    }
+
+    /// What identifies the events of `swid` in a product's provenance: the generating source's
+    /// description (seed, model, sky) for a simulated archive; the file's path, size and
+    /// modification time for a real one.
+    ///
+    /// # Errors
+    /// A real archive without the events file.
+    pub fn events_provenance(&self, swid: &ScwId) -> Result<serde_json::Value> {
+        if let Some(source) = &self.source {
+            return Ok(source.provenance(swid));
+        }
+        let path = self.events_path(swid)?;
+        let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64);
+        Ok(serde_json::json!({
+            "swid": swid.to_string(),
+            "archive": self.root.display().to_string(),
+            "file": path.display().to_string(),
+            "size": meta.len(),
+            "mtime_ns": mtime,
+        }))
+    }
+
+    /// The events of `swid` as the archive holds them: generated by the source of a simulated
+    /// archive (without writing them), read from the file of a real one.
+    ///
+    /// # Errors
+    /// An unknown ScW; a real archive without its events file; I/O errors.
+    pub fn load_events(&self, swid: &ScwId) -> Result<EventList> {
+        match &self.source {
+            Some(source) => source.events(swid),
+            None => self.events(swid),
+        }
+    }
+
+    /// The calibration of `version`, read from the archive's calibration files once (a
+    /// simulated archive installs its files first).
+    ///
+    /// # Errors
+    /// Missing or unreadable calibration files (see [`super::read_calibration`]).
+    pub fn calibration(&self, version: OsaVersion) -> Result<Arc<Calibration>> {
+        // Reading takes a moment: one reader at a time, the others then find it here.
+        let mut cache = self.calibrations.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.iter().find(|c| c.osa_version == version) {
+            return Ok(c.clone());
+        }
+        if let Some(source) = &self.source {
+            source.install_calibration(&self.root)?;
+        }
+        let c = Arc::new(super::read_calibration(&self.root, version)?);
+        cache.push(c.clone());
+        Ok(c)
     }
 
     /// Selects Science Windows.
@@ -108,10 +204,10 @@ impl Archive {
         let dir = self.scw_dir(swid);
         let plain = dir.join(EVENTS_FILE);
         let gz = dir.join(format!("{EVENTS_FILE}.gz"));
-        match &self.simulation {
-            Some(sim) => {
+        match &self.source {
+            Some(source) => {
                 if !plain.exists() {
-                    let events = sim.events(swid)?;
+                    let events = source.events(swid)?;
                     write_events(&plain, &events)?;
                 }
                 Ok(plain)

@@ -5,8 +5,8 @@ use super::lm::{self, Problem};
 use super::model::ModelKind;
 use super::result::{FitParameter, SpectralFit};
 use super::stats::chi2_sf;
+use crate::datasets::Spectrum;
 use crate::error::{Error, Result};
-use crate::products::Spectrum;
 use crate::spectrum::SpectralModel;
 
 /// Default lower end of the fit band, keV (as ODA's web fit: the 20–30 keV band is the most
@@ -33,7 +33,7 @@ const EDGE_TOLERANCE: f64 = 1e-6;
 /// let (flux, err) = fit.flux(30.0, 300.0);
 /// # Ok::<(), oda::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct SpectralFitter {
     kind: ModelKind,
     e_min: f64,

@@ -6,20 +6,26 @@
 //!
 //! ```
 //! use oda::fit::{ModelKind, SpectralFitter};
-//! use oda::instrument::isgri::{Arf, Rmf};
+//! use oda::instrument::response::{Arf, Redistribution, Rmf};
 //! use oda::osa::OsaVersion;
 //! use oda::products::Spectrum;
 //! use oda::spectrum::SpectralModel;
-//! use oda::time::Time;
 //!
-//! // A noiseless Crab on 300 true-energy bins and 16 channels from 20 to 500 keV.
+//! // A noiseless Crab on 300 true-energy bins and 16 channels from 20 to 500 keV, through an
+//! // ISGRI-like response: ~900 cm² at 30–60 keV, 8 % FWHM at 60 keV, threshold at 13 keV.
 //! let log_edges = |a: f64, b: f64, n: usize| -> Vec<f64> {
 //!     (0..=n).map(|i| a * (b / a).powf(i as f64 / n as f64)).collect()
 //! };
 //! let (true_edges, ch) = (log_edges(7.0, 1100.0, 300), log_edges(20.0, 500.0, 16));
 //! let version = OsaVersion::Osa11_2;
-//! let rmf = Rmf::compute(&true_edges, &ch, Time::from_isot("2010-01-01")?, version)?;
-//! let arf = Arf::on_axis(&true_edges, version)?;
+//! let fwhm = |e: f64| 4.8 * (e / 60.0).sqrt();
+//! let rmf = Rmf::from_redistribution(&true_edges, &ch, &Redistribution {
+//!     fwhm_kev: &fwhm, pulse_per_kev: 1.0, threshold_kev: 13.0, threshold_width_kev: 0.8,
+//!     measured_per_reconstructed: 1.0,
+//! })?;
+//! let arf = Arf::from_area(&true_edges, |e| {
+//!     1000.0 * (1.0 - (-(e / 18.0).powi(3)).exp()) * (-e / 250.0).exp()
+//! })?;
 //! let crab = SpectralModel::power_law(1.0, 2.09).scaled_to_energy_flux(2.19e-8, 30.0, 300.0);
 //! let per_bin: Vec<f64> = (0..arf.specresp.len())
 //!     .map(|i| arf.specresp[i] * crab.photon_flux(arf.energ_lo[i], arf.energ_hi[i]))
@@ -54,7 +60,7 @@
 //!   inside the fit band (default 30–1000 keV, as ODA's web fit) with a finite rate and a
 //!   positive total error.
 //! - The prediction in channel j is `Σ_i RMF[i][j] · ARF[i] · ∫ N(E) dE` over true-energy
-//!   bin i, in cts/s, the rate convention of [`Spectrum`](crate::products::Spectrum).
+//!   bin i, in cts/s, the rate convention of [`Spectrum`](crate::datasets::Spectrum).
 //! - Models are those of [`SpectralModel`](crate::spectrum::SpectralModel), normalised at
 //!   100 keV; parameters are named as in [`ModelKind::parameter_names`].
 //! - Errors are 1σ for one parameter (Δχ² = 1), from the inverse of JᵀWJ at the minimum;

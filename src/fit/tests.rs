@@ -11,11 +11,10 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::lm::cholesky;
 use super::{ModelKind, SpectralFit, SpectralFitter, chi2_sf};
-use crate::instrument::isgri::{Arf, Rmf};
+use crate::datasets::Spectrum;
+use crate::instrument::response::{Arf, Rmf};
 use crate::osa::OsaVersion;
-use crate::products::Spectrum;
 use crate::spectrum::SpectralModel;
-use crate::time::Time;
 
 /// Background rate per channel, cts/s.
 const BKG_RATE: f64 = 50.0;
@@ -36,10 +35,9 @@ fn response() -> &'static (Arf, Rmf) {
     R.get_or_init(|| {
         let true_edges = log_edges(7.0, 1100.0, 300);
         let channels = log_edges(20.0, 500.0, 16);
-        let t = Time::from_isot("2010-01-01").unwrap();
         (
-            Arf::on_axis(&true_edges, OsaVersion::Osa11_2).unwrap(),
-            Rmf::compute(&true_edges, &channels, t, OsaVersion::Osa11_2).unwrap(),
+            crate::instrument::response::fixtures::arf(&true_edges),
+            crate::instrument::response::fixtures::rmf(&true_edges, &channels),
         )
     })
 }

@@ -7,14 +7,12 @@
 
 mod citation;
 mod image;
-mod lightcurve;
 mod ogip;
-mod spectrum;
 mod table;
 
+pub use crate::datasets::{ConstantFit, DEFAULT_SYSTEMATIC, LightCurve, LinearFit, Spectrum};
 pub use citation::{Citation, PUBLICATION_FILE, activate_publication, active_publication_dir};
 pub use image::{Image, write_catalog, write_image};
-pub use lightcurve::{ConstantFit, LightCurve, LinearFit};
 pub use ogip::{
     ResponseFiles, SpectrumFiles, read_arf, read_lightcurve, read_pha, read_pha_type2, read_rmf,
     write_arf, write_lightcurve, write_pha, write_pha_type2, write_pha_type2_with_responses,
@@ -22,5 +20,4 @@ pub use ogip::{
 };
 /// The polars DataFrame type the products convert to.
 pub use polars::prelude::DataFrame;
-pub use spectrum::{DEFAULT_SYSTEMATIC, Spectrum};
 pub use table::ToDataFrame;

@@ -42,15 +42,18 @@
 //!
 //! # Example
 //! ```
-//! use oda::instrument::isgri::{Arf, Rmf};
+//! use oda::instrument::response::{Arf, Redistribution, Rmf};
 //! use oda::osa::OsaVersion;
 //! use oda::products::{Spectrum, read_pha, write_spectrum_files};
-//! use oda::time::Time;
 //!
 //! let version = OsaVersion::Osa11_2;
 //! let true_edges: Vec<f64> = (0..=60).map(|i| 15.0 * 1.05f64.powi(i)).collect();
 //! let channels = [20.0, 30.0, 40.0, 60.0, 100.0, 200.0];
-//! let rmf = Rmf::compute(&true_edges, &channels, Time::from_isot("2010-01-01")?, version)?;
+//! let fwhm = |e: f64| 4.8 * (e / 60.0).sqrt();
+//! let rmf = Rmf::from_redistribution(&true_edges, &channels, &Redistribution {
+//!     fwhm_kev: &fwhm, pulse_per_kev: 1.0, threshold_kev: 13.0, threshold_width_kev: 0.8,
+//!     measured_per_reconstructed: 1.0,
+//! })?;
 //! let spectrum = Spectrum {
 //!     source: "Crab".into(),
 //!     e_min: channels[..5].to_vec(),
@@ -61,7 +64,7 @@
 //!     exposure: 1800.0,
 //!     time_range: (3653.5, 3653.52),
 //!     osa_version: version,
-//!     arf: Some(Arf::on_axis(&true_edges, version)?),
+//!     arf: Some(Arf::from_area(&true_edges, |_| 900.0)?),
 //!     rmf: Some(rmf),
 //! };
 //! let dir = tempfile::tempdir().unwrap();
@@ -328,11 +331,10 @@ mod testutil {
 
     use std::path::Path;
 
+    use crate::datasets::{LightCurve, Spectrum};
     pub(crate) use crate::fits::testutil::{delete_key, edit, fits_message, set_key};
-    use crate::instrument::isgri::{Arf, Rmf};
+    use crate::instrument::response::{Arf, Rmf};
     use crate::osa::OsaVersion;
-    use crate::products::{LightCurve, Spectrum};
-    use crate::time::Time;
 
     /// Log-spaced true-energy edges, 15–1000 keV.
     pub(crate) fn true_edges() -> Vec<f64> {
@@ -349,17 +351,11 @@ mod testutil {
     }
 
     pub(crate) fn rmf(n_channels: usize) -> Rmf {
-        Rmf::compute(
-            &true_edges(),
-            &channel_edges(n_channels),
-            Time::from_isot("2010-01-01").unwrap(),
-            OsaVersion::Osa11_2,
-        )
-        .unwrap()
+        crate::instrument::response::fixtures::rmf(&true_edges(), &channel_edges(n_channels))
     }
 
     pub(crate) fn arf() -> Arf {
-        Arf::on_axis(&true_edges(), OsaVersion::Osa11_2).unwrap()
+        crate::instrument::response::fixtures::arf(&true_edges())
     }
 
     /// A spectrum with `n` channels, its response, and deterministic, irregular values.

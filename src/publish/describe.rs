@@ -636,6 +636,7 @@ fn archive_entity(archive: &ArchiveRecord, id: &str) -> Value {
         ArchiveRecord::Simulated {
             seed,
             model_version,
+            ..
         } => json!({
             "@id": id,
             "@type": "Dataset",
@@ -938,6 +939,7 @@ pub(crate) fn ro_crate(journal: &Journal, manifest: &Manifest) -> Value {
                     ArchiveRecord::Simulated {
                         seed,
                         model_version,
+                        ..
                     } => fragment(&[
                         "archive-simulated",
                         &format!("seed{seed}"),
@@ -1309,7 +1311,7 @@ pub(crate) fn readme(journal: &Journal, manifest: &Manifest) -> String {
         }
     }
     let archive_env = match seeds.as_slice() {
-        [seed] if *seed != crate::simulate::DEFAULT_SEED => Some(format!("ODA_SIM_SEED={seed} ")),
+        [seed] if *seed != crate::config::DEFAULT_SEED => Some(format!("ODA_SIM_SEED={seed} ")),
         _ => None,
     };
     let mut notes = Vec::new();
@@ -1393,7 +1395,16 @@ pub(crate) fn readme(journal: &Journal, manifest: &Manifest) -> String {
                 ArchiveRecord::Simulated {
                     seed,
                     model_version,
+                    extra_sky_sha256: None,
                 } => format!("the simulated archive (seed {seed}, model version {model_version})"),
+                ArchiveRecord::Simulated {
+                    seed,
+                    model_version,
+                    extra_sky_sha256: Some(d),
+                } => format!(
+                    "the simulated archive (seed {seed}, model version {model_version}) with extra \
+                     sources from a sky file (SHA-256 {d})"
+                ),
                 ArchiveRecord::Real { root } => format!("the INTEGRAL archive at {}", code(root)),
             };
             let _ = writeln!(
@@ -1526,6 +1537,7 @@ mod tests {
                     ArchiveRecord::Simulated {
                         seed: 7,
                         model_version: 1,
+                        extra_sky_sha256: None,
                     },
                 ),
                 product(

@@ -307,12 +307,23 @@ fn rerun(
         ArchiveRecord::Simulated {
             seed,
             model_version,
+            extra_sky_sha256,
         } => {
-            if *model_version != crate::simulate::MODEL_VERSION {
+            if *model_version != crate::config::SIMULATION_MODEL_VERSION {
                 return Ok(ProductCheck::NotRerun(format!(
                     "made from simulation model v{model_version}; this oda simulates v{} (use the oda in the record's zip)",
-                    crate::simulate::MODEL_VERSION
+                    crate::config::SIMULATION_MODEL_VERSION
                 )));
+            }
+            let have = options.settings.sky_file.as_ref().map(|f| &f.sha256);
+            if have != extra_sky_sha256.as_ref() {
+                return Ok(ProductCheck::NotRerun(match extra_sky_sha256 {
+                    Some(d) => format!(
+                        "made with extra simulated sources (a sky file with SHA-256 {d}): set \
+                         ODA_SIM_SKY to that file"
+                    ),
+                    None => "made without extra simulated sources: unset ODA_SIM_SKY".into(),
+                }));
             }
             let mut s = options.settings.clone().with_seed(*seed);
             s.archive = crate::config::ArchiveSource::Simulated;

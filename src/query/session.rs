@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{ProductType, Request, catalog_to_oda_json};
 use crate::analysis::catalog::Catalog;
+use crate::analysis::detect::SourceFinder;
 use crate::analysis::extract::DEFAULT_CHANNELS;
 use crate::archive::{Archive, ScwId};
 use crate::config::{DataOrigin, Settings};
@@ -541,7 +542,7 @@ impl Session {
         let detection = || -> Result<DetectionUnit> {
             Ok(DetectionUnit::new(
                 MosaicUnit::new(&events, request.band, version, center, self.batch)?,
-                request.detection_threshold,
+                SourceFinder::new(request.detection_threshold)?,
             ))
         };
         let catalog_unit = || -> Result<CatalogUnit> {
@@ -573,7 +574,7 @@ impl Session {
                     catalog_unit()?,
                     Extraction::Spectrum(DEFAULT_CHANNELS.to_vec()),
                     version,
-                );
+                )?;
                 let catalog = wf.get(unit.catalog().as_ref())?;
                 if request.product == ProductType::IsgriSpectrum {
                     let Extracted::Spectra(spectra) = wf.get(&unit)? else {
@@ -609,7 +610,7 @@ impl Session {
                     catalog_unit()?,
                     Extraction::LightCurve(request.band, request.time_bin_s),
                     version,
-                );
+                )?;
                 let catalog = wf.get(unit.catalog().as_ref())?;
                 let Extracted::LightCurves(light_curves) = wf.get(&unit)? else {
                     return Err(internal("light curves"));

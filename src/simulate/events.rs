@@ -14,13 +14,16 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::weighted::WeightedAliasIndex;
 use rand_distr::{Distribution, Poisson, StandardNormal};
 
+use super::background::Background;
+use super::instrument::{
+    detection_efficiency, efficiency_map, fwhm_kev, gain, threshold_efficiency, threshold_kev,
+};
 use super::pointing::PlannedScw;
-use super::sky_model::{Component, SkyModel};
+use super::sky_model::{Component, SkyModel, SkySource};
 use crate::archive::{EnergyScale, EventList, Gti, ScwHeader};
 use crate::instrument::isgri::{
-    Background, DetectorMap, ENERGY_RANGE_KEV, Mask, N_DETY, N_DETZ, N_PIXELS, PIXEL_SIZE_MM,
-    TIME_RESOLUTION_S, detection_efficiency, efficiency_map, fwhm_kev, gain, is_gap, module_of,
-    pif, threshold_efficiency, threshold_kev,
+    DetectorMap, ENERGY_RANGE_KEV, Mask, N_DETY, N_DETZ, N_PIXELS, PIXEL_SIZE_MM,
+    TIME_RESOLUTION_S, is_gap, module_of, pif,
 };
 use crate::time::{SECONDS_PER_DAY, Time};
 
@@ -247,6 +250,13 @@ fn stream(seed: u64, p: &PlannedScw, purpose: u64) -> ChaCha8Rng {
     rng
 }
 
+/// True when pointing `p` can record photons of `source`: in the field (within 21° of the
+/// pointing) and active during the Science Window.
+pub(crate) fn sees(p: &PlannedScw, source: &SkySource) -> bool {
+    p.scw.attitude.off_axis_angle(&source.position) <= MAX_OFF_AXIS_DEG
+        && source.active_between(p.scw.tstart, p.scw.tstop)
+}
+
 /// Generates the events of the planned Science Window `p` under `sky`, for simulation `seed`.
 pub(crate) fn generate(seed: u64, sky: &SkyModel, mask: &Mask, p: &PlannedScw) -> EventList {
     let c = ScwConditions::of(p);
@@ -285,7 +295,7 @@ pub(crate) fn generate(seed: u64, sky: &SkyModel, mask: &Mask, p: &PlannedScw) -
 
     // Sources.
     for (si, source) in sky.sources().iter().enumerate() {
-        if p.scw.attitude.off_axis_angle(&source.position) > MAX_OFF_AXIS_DEG {
+        if !sees(p, source) {
             continue;
         }
         let Some((ty, tz)) = p.scw.attitude.to_tangents(&source.position) else {

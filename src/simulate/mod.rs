@@ -20,15 +20,22 @@
 //! # Ok::<(), oda::Error>(())
 //! ```
 
+mod archive;
+mod background;
+pub mod calibration;
 mod events;
+pub mod instrument;
 mod pointing;
+mod sky_file;
 mod sky_model;
 
 use std::sync::{Arc, OnceLock};
 
+pub use background::Background;
 pub use pointing::{
     Dither, FIRST_REVOLUTION, LAST_REVOLUTION, PlannedScw, PointingPlan, sun_allows, sun_position,
 };
+pub use sky_file::ExtraSky;
 pub use sky_model::{
     CRAB_FLUX_30_300, CRAB_GAMMA, CRAB_PHOTON_FLUX_20_40, Component, LightCurveModel, SkyModel,
     SkySource,
@@ -36,20 +43,17 @@ pub use sky_model::{
 
 use crate::archive::{EventList, ScienceWindow, ScwId, ScwIndex};
 use crate::error::{Error, Result};
-use crate::instrument::isgri::{
-    Background, Mask, N_PIXELS, Rmf, detection_efficiency, pif, threshold_efficiency,
-};
-use crate::osa::OsaVersion;
+use crate::instrument::isgri::{Mask, N_PIXELS, pif};
 use crate::time::SECONDS_PER_DAY;
 use events::{PIXEL_AREA_CM2, ScwConditions, background_density, log_edges};
+use instrument::{detection_efficiency, threshold_efficiency, true_rmf};
 
-/// The default simulation seed (INTEGRAL's launch date).
-pub const DEFAULT_SEED: u64 = 20_021_017;
+pub use crate::config::DEFAULT_SEED;
 
-/// Version of the simulated mission (sky, observing plan, instrument model, event generator).
-/// Materialised files live under a directory named after it, so files written by an older model
-/// are never mixed with a newer one: bump it with any change that alters an index row or an event.
-pub const MODEL_VERSION: u32 = 1;
+/// Version of the simulated mission (sky, observing plan, instrument model, event generator,
+/// calibration files): [`crate::config::SIMULATION_MODEL_VERSION`], which names the
+/// directory of the materialised archive.
+pub const MODEL_VERSION: u32 = crate::config::SIMULATION_MODEL_VERSION;
 
 /// The simulated mission with one photon seed.
 #[derive(Clone, Debug)]
@@ -58,6 +62,8 @@ pub struct Simulation {
     sky: Arc<SkyModel>,
     plan: Arc<PointingPlan>,
     mask: Arc<Mask>,
+    /// Sources added to the sky that the reference catalog does not know.
+    extra: Arc<Vec<SkySource>>,
 }
 
 fn default_sky() -> Result<Arc<SkyModel>> {
@@ -122,7 +128,30 @@ impl Simulation {
             sky: default_sky()?,
             plan: default_plan()?,
             mask: Arc::new(Mask::isgri()),
+            extra: Arc::new(Vec::new()),
         })
+    }
+
+    /// The same simulation with `extra` sources added to its sky: they change the events (and
+    /// so the provenance) of exactly the Science Windows that see them.
+    pub fn with_extra_sky(&self, extra: &ExtraSky) -> Simulation {
+        let mut all = self.extra.as_ref().clone();
+        all.extend(extra.sources().iter().cloned());
+        Simulation {
+            sky: Arc::new(
+                self.sky
+                    .as_ref()
+                    .clone()
+                    .with_extra_sources(extra.sources()),
+            ),
+            extra: Arc::new(all),
+            ..self.clone()
+        }
+    }
+
+    /// The extra sources (from a sky file) that pointing `p` sees.
+    pub fn extra_sources_seen(&self, p: &PlannedScw) -> Vec<&SkySource> {
+        self.extra.iter().filter(|s| events::sees(p, s)).collect()
     }
 
     /// The same plan and seed with another sky (to isolate sources in tests, or for what-ifs).
@@ -225,7 +254,7 @@ impl Simulation {
 
         // Sources: detected photons per true-energy bin folded through the RMF.
         let true_edges = log_edges(7.0, c.max_measured() * 1.1, 1500);
-        let rmf = Rmf::compute(&true_edges, &[m1, m2], c.t_mid, OsaVersion::Osa11_2)?;
+        let rmf = true_rmf(&true_edges, &[m1, m2], c.t_mid, c.gain)?;
         let mut sources = Vec::new();
         for src in self.sky.sources() {
             let Some((ty, tz)) = p.scw.attitude.to_tangents(&src.position) else {

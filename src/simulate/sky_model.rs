@@ -195,6 +195,23 @@ impl SkySource {
             .sum()
     }
 
+    /// False only when the source certainly gives no photons between IJD `t0` and `t1`: every
+    /// component is a [`LightCurveModel::Window`] that closes (to e⁻³⁰ of its level) before `t0`
+    /// or opens after `t1`.
+    pub fn active_between(&self, t0: f64, t1: f64) -> bool {
+        self.components.iter().any(|c| match c.light_curve {
+            LightCurveModel::Window {
+                start,
+                stop,
+                edge_s,
+            } => {
+                let margin = 30.0 * edge_s / crate::time::SECONDS_PER_DAY;
+                start - margin < t1 && stop + margin > t0
+            }
+            _ => true,
+        })
+    }
+
     /// 20–40 keV flux at IJD `t` in mCrab.
     pub fn mcrab(&self, t: f64) -> f64 {
         self.photon_flux(20.0, 40.0, t) / CRAB_PHOTON_FLUX_20_40 * 1000.0
@@ -330,6 +347,13 @@ impl SkyModel {
     /// A sky of the given sources only (for tests and what-if simulations).
     pub fn from_sources(sources: Vec<SkySource>) -> SkyModel {
         SkyModel { sources }
+    }
+
+    /// The same sky with `extra` sources added after its own (each source keeps its place, and
+    /// so its random stream).
+    pub fn with_extra_sources(mut self, extra: &[SkySource]) -> SkyModel {
+        self.sources.extend(extra.iter().cloned());
+        self
     }
 
     /// All sources.

@@ -211,6 +211,8 @@ pub struct ReferenceCatalog {
     sources: Vec<CatalogSource>,
     /// Normalised name or alias → index into `sources`.
     index: HashMap<String, usize>,
+    /// SHA-256 of the text it was parsed from, hex.
+    digest: String,
 }
 
 impl ReferenceCatalog {
@@ -311,7 +313,20 @@ impl ReferenceCatalog {
                 format!("a header line with the columns {}", COLUMNS.join(", ")),
             ));
         }
+        catalog.digest = {
+            use sha2::{Digest, Sha256};
+            Sha256::digest(text.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
         Ok(catalog)
+    }
+
+    /// SHA-256 of the catalog's text (hex): what a product's provenance records of the
+    /// catalog that named its sources, so that a new catalog never reuses old products.
+    pub fn digest(&self) -> &str {
+        &self.digest
     }
 
     /// All sources, in catalog order.

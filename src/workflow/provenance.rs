@@ -76,7 +76,8 @@ impl<'de> Deserialize<'de> for Identity {
 pub struct Node {
     /// Unit name (`ScwImage`, `Mosaic`, ...).
     pub name: String,
-    /// Unit version: bump it when the unit's code changes its output.
+    /// Unit version and the software's (`1 (oda 0.1.0)`): bump the unit's when its code
+    /// changes its output; the software's changes with every release.
     pub version: String,
     /// Parameters, a JSON object.
     pub params: serde_json::Value,
@@ -87,18 +88,22 @@ pub struct Node {
 }
 
 impl Node {
-    /// A node; its identity is computed here.
+    /// A node; its identity is computed here from `name`, `version` followed by the crate's
+    /// version, `params` and the inputs' identities.
     pub fn new(
         name: &str,
         version: &str,
         params: serde_json::Value,
         inputs: Vec<Arc<Node>>,
     ) -> Arc<Node> {
+        // The software's version is part of every unit's version: an upgrade never reuses
+        // products made by older code, even where a unit's own version was not bumped.
+        let version = format!("{version} (oda {})", env!("CARGO_PKG_VERSION"));
         let ids: Vec<Identity> = inputs.iter().map(|n| n.identity).collect();
-        let identity = identity_of(name, version, &params, &ids);
+        let identity = identity_of(name, &version, &params, &ids);
         Arc::new(Node {
             name: name.to_string(),
-            version: version.to_string(),
+            version,
             params,
             inputs,
             identity,

@@ -18,10 +18,11 @@ use super::{EntryClass, Node, Payload, Unit, Workflow, serde_payload};
 use crate::analysis::catalog::Catalog;
 use crate::analysis::detect::SourceFinder;
 use crate::analysis::extract::{LightCurveExtractor, ScwLightCurve, ScwSpectra, SpectrumExtractor};
+use crate::analysis::image::ScwImager;
 use crate::analysis::image::{ScwImage, ScwSource};
 use crate::analysis::mosaic::{Mosaic, MosaicSum};
 use crate::analysis::shadowgram::{EnergyBand, ShadowgramMaker};
-use crate::analysis::{DEFAULT_CLEAN_THRESHOLD, MAX_CLEANED_SOURCES, cleaning_imager, image_scw};
+use crate::analysis::{cleaning_imager, image_scw};
 use crate::archive::{Archive, EVENTS_FILE, EventList, ScwId, read_events, write_events};
 use crate::error::{Error, Result};
 use crate::fit::{ModelKind, SpectralFit, SpectralFitter};
@@ -88,30 +89,7 @@ impl ScwEvents {
     /// # Errors
     /// A real archive without the events file.
     pub fn new(archive: &Arc<Archive>, swid: ScwId) -> Result<ScwEvents> {
-        let params = match archive.simulation() {
-            Some(sim) => json!({
-                "swid": swid.to_string(),
-                "archive": "simulated",
-                "seed": sim.seed(),
-                "model_version": crate::simulate::MODEL_VERSION,
-            }),
-            None => {
-                let path = archive.events_path(&swid)?;
-                let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
-                let mtime = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos() as u64);
-                json!({
-                    "swid": swid.to_string(),
-                    "archive": archive.root().display().to_string(),
-                    "file": path.display().to_string(),
-                    "size": meta.len(),
-                    "mtime_ns": mtime,
-                })
-            }
-        };
+        let params = archive.events_provenance(&swid)?;
         Ok(ScwEvents {
             archive: archive.clone(),
             swid,
@@ -129,41 +107,43 @@ impl Unit for ScwEvents {
         EntryClass::Events
     }
     fn cached(&self) -> bool {
-        self.archive.simulation().is_some()
+        self.archive.is_generated()
     }
     fn run(&self, _: &Workflow) -> Result<EventList> {
-        match self.archive.simulation() {
-            Some(sim) => sim.events(&self.swid),
-            None => self.archive.events(&self.swid),
-        }
+        self.archive.load_events(&self.swid)
     }
+}
+
+/// The parameters of a unit that runs `maker`: its settings as it serialises them, so that
+/// everything configured in the maker (and nothing written by hand beside it) is in the identity.
+fn settings<T: Serialize>(maker: &T) -> serde_json::Value {
+    // Makers serialise plain numbers, strings and lists; should one ever fail, the message
+    // stands in for it (still deterministic, never silently equal to another maker's).
+    serde_json::to_value(maker).unwrap_or_else(|e| json!({ "unserialisable": e.to_string() }))
 }
 
 /// The cleaned sky image of one Science Window in one band.
 #[derive(Clone, Debug)]
 pub struct ScwImageUnit {
     events: ScwEvents,
-    band: EnergyBand,
-    version: OsaVersion,
+    maker: ShadowgramMaker,
+    imager: Arc<ScwImager>,
     node: Arc<Node>,
 }
 
 impl ScwImageUnit {
-    /// The image of `events` in `band` with `version`'s calibration.
-    pub fn new(events: ScwEvents, band: EnergyBand, version: OsaVersion) -> ScwImageUnit {
+    /// The image of `events` with the shadowgram `maker` (its first band) and `imager`.
+    pub fn new(events: ScwEvents, maker: ShadowgramMaker, imager: Arc<ScwImager>) -> ScwImageUnit {
         let node = Node::new(
             "ScwImage",
             "1",
-            json!({
-                "E1_keV": band.e1, "E2_keV": band.e2, "osa_version": version.name(),
-                "clean_threshold": DEFAULT_CLEAN_THRESHOLD, "max_cleaned": MAX_CLEANED_SOURCES,
-            }),
+            json!({ "shadowgram": settings(&maker), "imager": settings(imager.as_ref()) }),
             vec![events.node.clone()],
         );
         ScwImageUnit {
             events,
-            band,
-            version,
+            maker,
+            imager,
             node,
         }
     }
@@ -179,11 +159,7 @@ impl Unit for ScwImageUnit {
     }
     fn run(&self, wf: &Workflow) -> Result<ScwImage> {
         let events = wf.get(&self.events)?;
-        image_scw(
-            &ShadowgramMaker::new(vec![self.band], self.version)?,
-            &cleaning_imager()?,
-            &events,
-        )
+        image_scw(&self.maker, &self.imager, &events)
     }
 }
 
@@ -304,6 +280,10 @@ impl MosaicUnit {
             "projection": empty.projection,
             "shape": empty.weight.dim(),
         });
+        // The calibration is read from the archive's files; their checksums enter every
+        // identity downstream through the maker's settings.
+        let maker = ShadowgramMaker::new(vec![band], events[0].archive.calibration(version)?)?;
+        let imager = Arc::new(cleaning_imager()?);
         let batch = batch.max(1);
         let batches: Vec<MosaicBatchUnit> = events
             .chunks(batch)
@@ -311,11 +291,11 @@ impl MosaicUnit {
             .map(|(k, chunk)| {
                 let images: Vec<ScwImageUnit> = chunk
                     .iter()
-                    .map(|e| ScwImageUnit::new(e.clone(), band, version))
+                    .map(|e| ScwImageUnit::new(e.clone(), maker.clone(), imager.clone()))
                     .collect();
                 let node = Node::new(
                     "MosaicBatch",
-                    "1",
+                    "2",
                     json!({ "grid": grid }),
                     images.iter().map(|i| i.node.clone()).collect(),
                 );
@@ -330,7 +310,7 @@ impl MosaicUnit {
             .collect();
         let node = Node::new(
             "Mosaic",
-            "1",
+            "2",
             json!({}),
             batches.iter().map(|b| b.node.clone()).collect(),
         );
@@ -385,22 +365,22 @@ impl Unit for MosaicUnit {
 #[derive(Clone, Debug)]
 pub struct DetectionUnit {
     mosaic: MosaicUnit,
-    threshold: f64,
+    finder: SourceFinder,
     node: Arc<Node>,
 }
 
 impl DetectionUnit {
-    /// Sources above `threshold` σ in `mosaic`.
-    pub fn new(mosaic: MosaicUnit, threshold: f64) -> DetectionUnit {
+    /// The sources `finder` finds in `mosaic`.
+    pub fn new(mosaic: MosaicUnit, finder: SourceFinder) -> DetectionUnit {
         let node = Node::new(
             "SourceDetection",
-            "1",
-            json!({ "detection_threshold": threshold }),
+            "2",
+            settings(&finder),
             vec![mosaic.node.clone()],
         );
         DetectionUnit {
             mosaic,
-            threshold,
+            finder,
             node,
         }
     }
@@ -421,7 +401,7 @@ impl Unit for DetectionUnit {
     }
     fn run(&self, wf: &Workflow) -> Result<Catalog> {
         let stack = wf.get(&self.mosaic)?;
-        SourceFinder::new(self.threshold)?.run_with_sources(&stack.mosaic, &stack.sources)
+        self.finder.run_with_sources(&stack.mosaic, &stack.sources)
     }
 }
 
@@ -521,13 +501,19 @@ pub enum Extraction {
     LightCurve(EnergyBand, f64),
 }
 
+/// The configured extractor of an [`Extraction`]: its settings are the units' parameters.
+#[derive(Clone, Debug, Serialize)]
+enum Extractor {
+    Spectrum(SpectrumExtractor),
+    LightCurve(LightCurveExtractor),
+}
+
 /// The sky-model fits of one Science Window for spectra or light curves.
 #[derive(Clone, Debug)]
 pub struct ScwExtractionUnit {
     events: ScwEvents,
     catalog: Arc<CatalogUnit>,
-    what: Extraction,
-    version: OsaVersion,
+    extractor: Arc<Extractor>,
     node: Arc<Node>,
 }
 
@@ -552,13 +538,9 @@ impl Unit for ScwExtractionUnit {
     fn run(&self, wf: &Workflow) -> Result<ScwExtraction> {
         let catalog = wf.get(self.catalog.as_ref())?;
         let events = wf.get(&self.events)?;
-        Ok(match &self.what {
-            Extraction::Spectrum(edges) => ScwExtraction::Spectrum(
-                SpectrumExtractor::new(edges, self.version)?.scw_part(&events, &catalog),
-            ),
-            Extraction::LightCurve(band, bin) => ScwExtraction::LightCurve(
-                LightCurveExtractor::new(*band, *bin, self.version)?.scw_part(&events, &catalog),
-            ),
+        Ok(match self.extractor.as_ref() {
+            Extractor::Spectrum(x) => ScwExtraction::Spectrum(x.scw_part(&events, &catalog)),
+            Extractor::LightCurve(x) => ScwExtraction::LightCurve(x.scw_part(&events, &catalog)),
         })
     }
 }
@@ -568,31 +550,41 @@ impl Unit for ScwExtractionUnit {
 pub struct ExtractionUnit {
     parts: Vec<ScwExtractionUnit>,
     catalog: Arc<CatalogUnit>,
-    what: Extraction,
-    version: OsaVersion,
+    extractor: Arc<Extractor>,
     node: Arc<Node>,
 }
 
 impl ExtractionUnit {
     /// Extraction of `what` for the sources of `catalog` from `events`.
+    ///
+    /// # Errors
+    /// Channels or a time bin the extractors refuse (see [`SpectrumExtractor::new`],
+    /// [`LightCurveExtractor::new`]).
     pub fn new(
         events: &[ScwEvents],
         catalog: CatalogUnit,
         what: Extraction,
         version: OsaVersion,
-    ) -> ExtractionUnit {
+    ) -> Result<ExtractionUnit> {
         let catalog = Arc::new(catalog);
-        let (name, params) = match &what {
+        let Some(first) = events.first() else {
+            return Err(Error::EmptySelection {
+                reason: "no Science Windows to analyse".into(),
+            });
+        };
+        let calibration = first.archive.calibration(version)?;
+        let (name, extractor) = match &what {
             Extraction::Spectrum(edges) => (
                 "Spectrum",
-                json!({ "channels_keV": edges, "osa_version": version.name() }),
+                Extractor::Spectrum(SpectrumExtractor::new(edges, calibration)?),
             ),
             Extraction::LightCurve(band, bin) => (
                 "LightCurve",
-                json!({ "E1_keV": band.e1, "E2_keV": band.e2, "time_bin_s": bin,
-                        "osa_version": version.name() }),
+                Extractor::LightCurve(LightCurveExtractor::new(*band, *bin, calibration)?),
             ),
         };
+        let params = settings(&extractor);
+        let extractor = Arc::new(extractor);
         let parts: Vec<ScwExtractionUnit> = events
             .iter()
             .map(|e| ScwExtractionUnit {
@@ -604,8 +596,7 @@ impl ExtractionUnit {
                 ),
                 events: e.clone(),
                 catalog: catalog.clone(),
-                what: what.clone(),
-                version,
+                extractor: extractor.clone(),
             })
             .collect();
         let node = Node::new(
@@ -616,13 +607,12 @@ impl ExtractionUnit {
                 .chain(parts.iter().map(|p| p.node.clone()))
                 .collect(),
         );
-        ExtractionUnit {
+        Ok(ExtractionUnit {
             parts,
             catalog,
-            what,
-            version,
+            extractor,
             node,
-        }
+        })
     }
 
     /// The catalog unit.
@@ -637,9 +627,9 @@ impl ExtractionUnit {
         wf.get(self.catalog.as_ref())?;
         let n = self.parts.len();
         let done = std::sync::atomic::AtomicUsize::new(0);
-        let stage = match self.what {
-            Extraction::Spectrum(_) => "ScW spectral fits",
-            Extraction::LightCurve(..) => "ScW light-curve fits",
+        let stage = match self.extractor.as_ref() {
+            Extractor::Spectrum(_) => "ScW spectral fits",
+            Extractor::LightCurve(_) => "ScW light-curve fits",
         };
         let results: Vec<Result<ScwExtraction>> = self
             .parts
@@ -692,8 +682,8 @@ impl Unit for ExtractionUnit {
     fn run(&self, wf: &Workflow) -> Result<Extracted> {
         let catalog = wf.get(self.catalog.as_ref())?;
         let parts = self.parts(wf)?;
-        match &self.what {
-            Extraction::Spectrum(edges) => {
+        match self.extractor.as_ref() {
+            Extractor::Spectrum(x) => {
                 let parts: Vec<ScwSpectra> = parts
                     .into_iter()
                     .filter_map(|p| match p {
@@ -701,11 +691,9 @@ impl Unit for ExtractionUnit {
                         ScwExtraction::LightCurve(_) => None,
                     })
                     .collect();
-                Ok(Extracted::Spectra(
-                    SpectrumExtractor::new(edges, self.version)?.combine(&parts, &catalog)?,
-                ))
+                Ok(Extracted::Spectra(x.combine(&parts, &catalog)?))
             }
-            Extraction::LightCurve(band, bin) => {
+            Extractor::LightCurve(x) => {
                 let parts: Vec<ScwLightCurve> = parts
                     .into_iter()
                     .filter_map(|p| match p {
@@ -713,10 +701,7 @@ impl Unit for ExtractionUnit {
                         ScwExtraction::Spectrum(_) => None,
                     })
                     .collect();
-                Ok(Extracted::LightCurves(
-                    LightCurveExtractor::new(*band, *bin, self.version)?
-                        .combine(&parts, &catalog)?,
-                ))
+                Ok(Extracted::LightCurves(x.combine(&parts, &catalog)?))
             }
         }
     }
@@ -727,23 +712,29 @@ impl Unit for ExtractionUnit {
 pub struct FitUnit {
     spectra: ExtractionUnit,
     source: String,
-    model: ModelKind,
+    fitter: SpectralFitter,
     node: Arc<Node>,
 }
 
 impl FitUnit {
-    /// Fits `model` to the spectrum of `source` (a catalog name) among `spectra`.
+    /// Fits `model` (with the fitter's defaults) to the spectrum of `source` (a catalog name)
+    /// among `spectra`.
     pub fn new(spectra: ExtractionUnit, source: &str, model: ModelKind) -> FitUnit {
+        FitUnit::with_fitter(spectra, source, SpectralFitter::new(model))
+    }
+
+    /// Fits the spectrum of `source` among `spectra` with `fitter`.
+    pub fn with_fitter(spectra: ExtractionUnit, source: &str, fitter: SpectralFitter) -> FitUnit {
         let node = Node::new(
             "SpectralFit",
             "1",
-            json!({ "source": source, "xspec_model": model.xspec_name() }),
+            json!({ "source": source, "fitter": settings(&fitter) }),
             vec![spectra.node.clone()],
         );
         FitUnit {
             spectra,
             source: source.to_string(),
-            model,
+            fitter,
             node,
         }
     }
@@ -782,6 +773,6 @@ impl Unit for FitUnit {
                     ),
                 )
             })?;
-        SpectralFitter::new(self.model).run(spectrum)
+        self.fitter.run(spectrum)
     }
 }

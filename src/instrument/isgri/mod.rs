@@ -1,6 +1,9 @@
-//! IBIS/ISGRI: the coded mask, the CdTe detector plane, the response and the background.
+//! IBIS/ISGRI as designed: the coded mask, the CdTe detector plane, the pixel illumination and
+//! the rate convention. What changes with time or must be measured — dead pixels, background
+//! maps, gain, threshold, resolution, effective area — is calibration, read from the archive
+//! ([`crate::instrument::calibration`]).
 //!
-//! All instrument numbers live here as named constants. Values marked *cited* come from the
+//! All design numbers live here as named constants. Values marked *cited* come from the
 //! instrument papers and the OSA IBIS user manual; *assumed* values are reasonable choices that
 //! no public source pins down, kept here so they can be revised in one place.
 //!
@@ -10,22 +13,15 @@
 //! H above, centred on the same axis; a source at off-axis tangents (tan θy, tan θz) lights the
 //! detector point d through the mask point d + H·tan θ.
 
-mod background;
 mod detector;
 mod mask;
 mod pif;
 mod response;
 
-pub use background::Background;
-pub use detector::{
-    DetectorMap, NOMINAL_DEADC, dead_pixel_map, efficiency_map, is_gap, module_of, pixel_center_mm,
-};
+pub use detector::{DetectorMap, NOMINAL_DEADC, is_gap, layout_map, module_of, pixel_center_mm};
 pub use mask::{Mask, Mura};
 pub use pif::{fully_coded_half_angle, pif, zero_response_half_angle};
-pub use response::{
-    Arf, EnergyCalibration, Rmf, detection_efficiency, fwhm_kev, gain, on_axis_area_cm2,
-    on_axis_open_fraction, rate_scale, threshold_efficiency, threshold_kev,
-};
+pub use response::{OSA11_RATE_SCALE, on_axis_open_fraction, rate_scale};
 
 /// Order of the MURA basic pattern (*cited*).
 pub const MURA_ORDER: usize = 53;

@@ -6,10 +6,10 @@ use fitsio::FitsFile;
 use fitsio::tables::ColumnDataType;
 
 use super::{MJDREF, class_keys, mission_keys, time_keys, to_f32};
+use crate::datasets::LightCurve;
 use crate::error::{Error, Result};
 use crate::fits::{self, Column, Table, significant_digits};
 use crate::osa::OsaVersion;
-use crate::products::LightCurve;
 use crate::time::SECONDS_PER_DAY;
 
 /// Overlap of consecutive bins tolerated (rounding of the bin centres), as a fraction of the

@@ -14,11 +14,11 @@ use super::{
     mission_keys, read_ebounds, referenced_error, referenced_file, time_keys, to_f32,
     write_ebounds,
 };
+use crate::datasets::Spectrum;
 use crate::error::{Error, Result};
 use crate::fits::{self, Column, NewFile, Table};
-use crate::instrument::isgri::{Arf, Rmf};
+use crate::instrument::response::{Arf, Rmf};
 use crate::osa::OsaVersion;
-use crate::products::Spectrum;
 
 /// The response files a PHA file names in `RESPFILE` and `ANCRFILE`, as written in the file:
 /// names relative to the PHA file's directory (or absolute paths).
@@ -913,7 +913,7 @@ mod tests {
             "{m}"
         );
         let mut s = spectrum(8);
-        s.arf = Some(crate::instrument::isgri::Arf::on_axis(&[20.0, 30.0], s.osa_version).unwrap());
+        s.arf = Some(crate::instrument::response::fixtures::arf(&[20.0, 30.0]));
         let m = fits_message(write_spectrum_files(dir.path(), "a", &s).unwrap_err());
         assert!(
             m.contains("the RMF has 80 energy bins but the ARF has 1"),

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::fits::{self, Column, Table};
-use crate::instrument::isgri::{Arf, Rmf};
+use crate::instrument::response::{Arf, Rmf};
 
 /// The extension names an RMF's matrix may have (the second for a matrix that includes the
 /// effective area).

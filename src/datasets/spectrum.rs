@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::instrument::isgri::{Arf, Rmf};
+use crate::instrument::response::{Arf, Rmf};
 use crate::osa::OsaVersion;
 
 /// Default systematic error, as a fraction of the rate (ODA uses 1 % for ISGRI).

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use ndarray::Array2;
 
-use super::{DetectorMap, N_DETY, N_DETZ, N_PIXELS, is_gap, module_of};
+use crate::instrument::isgri::{DetectorMap, N_DETY, N_DETZ, N_PIXELS, is_gap, module_of};
 use crate::time::Time;
 
 /// Background rate in 25–80 keV over the whole detector, cts/s per live second (*derived*).
