@@ -6,6 +6,7 @@
 //! | real archive root | `--archive DIR` | `ODA_ARCHIVE` | none: the simulated archive |
 //! | simulation seed | `--seed N` | `ODA_SIM_SEED` | [`DEFAULT_SEED`] |
 //! | extra simulated sources (JSON) | `--sky FILE` | `ODA_SIM_SKY` | none |
+//! | simulated instrument off its calibration | `--perturb SPEC` | `ODA_SIM_PERTURB` | none |
 //!
 //! The command line wins over the environment, which wins over the default.
 
@@ -47,6 +48,10 @@ pub enum DataOrigin {
         /// SHA-256 of the file of extra sources added to the sky (`ODA_SIM_SKY`), if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         extra_sky_sha256: Option<String>,
+        /// How the simulated instrument differed from its calibration (`ODA_SIM_PERTURB`), if
+        /// it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        perturbation: Option<Perturbation>,
     },
     /// A real archive (its root on the machine that made the product).
     Real {
@@ -69,6 +74,138 @@ pub struct Settings {
     /// Sources added to the simulated sky (`ODA_SIM_SKY`; used only with the simulated archive).
     #[serde(default)]
     pub sky_file: Option<SkyFile>,
+    /// The simulated instrument made to differ from its calibration (`ODA_SIM_PERTURB`; used
+    /// only with the simulated archive).
+    #[serde(default)]
+    pub perturbation: Option<Perturbation>,
+}
+
+/// Deliberate differences between the simulated instrument and its calibration files: what-ifs
+/// that show how results degrade when the calibration is wrong (`--perturb SPEC`,
+/// `ODA_SIM_PERTURB`). The calibration files stay those of the nominal instrument; only the
+/// events change.
+///
+/// A spec is a comma-separated list of `name=value`; names left out keep their nominal value:
+///
+/// | name | meaning | nominal | allowed |
+/// |---|---|---|---|
+/// | `area` | effective area of the instrument over the calibrated one (1.05: 5 % more source photons at every energy) | 1 | 0.5–2 |
+/// | `gain` | gain over the instrument's gain history (1.01: pulse heights 1 % above what the calibration's gain estimate assumes) | 1 | 0.9–1.1 |
+/// | `background_ramp` | extra background, as a fraction of the nominal, rising linearly across the detector from nothing at DETY = 0 (the background's shape no longer matches the calibration's maps) | 0 | 0–1 |
+/// | `mask_shift_mm` | displacement of the mask relative to the detector along DETY:DETZ, mm (the analysis's PIF is off by as much; 1 mm is 1.07′ on the sky) | 0:0 | ±5 each |
+///
+/// ```
+/// use oda::config::Perturbation;
+/// let p: Perturbation = "area=1.05, mask_shift_mm=0.5:-1".parse()?;
+/// assert_eq!(p.area_scale, 1.05);
+/// assert_eq!(p.mask_shift_mm, [0.5, -1.0]);
+/// assert_eq!(p.gain_scale, 1.0);
+/// assert_eq!(p.to_string(), "area=1.05,gain=1,background_ramp=0,mask_shift_mm=0.5:-1");
+/// assert!("area=3".parse::<Perturbation>().is_err());
+/// # Ok::<(), oda::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Perturbation {
+    /// Effective area over the calibrated one.
+    pub area_scale: f64,
+    /// Gain over the gain history.
+    pub gain_scale: f64,
+    /// Extra background as a fraction of the nominal, as a ramp across the detector.
+    pub background_ramp: f64,
+    /// Mask displacement relative to the detector, mm, along DETY and DETZ.
+    pub mask_shift_mm: [f64; 2],
+}
+
+// Values are checked finite when parsed: equality is an equivalence.
+impl Eq for Perturbation {}
+
+impl Default for Perturbation {
+    fn default() -> Perturbation {
+        Perturbation::NOMINAL
+    }
+}
+
+impl Perturbation {
+    /// The instrument as calibrated.
+    pub const NOMINAL: Perturbation = Perturbation {
+        area_scale: 1.0,
+        gain_scale: 1.0,
+        background_ramp: 0.0,
+        mask_shift_mm: [0.0, 0.0],
+    };
+
+    /// True when nothing differs from the calibration.
+    pub fn is_nominal(&self) -> bool {
+        *self == Perturbation::NOMINAL
+    }
+
+    /// SHA-256 of the canonical spec ([`Perturbation`]'s `Display`), hex: names the archive.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(self.to_string().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Perturbation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "area={},gain={},background_ramp={},mask_shift_mm={}:{}",
+            self.area_scale,
+            self.gain_scale,
+            self.background_ramp,
+            self.mask_shift_mm[0],
+            self.mask_shift_mm[1]
+        )
+    }
+}
+
+impl std::str::FromStr for Perturbation {
+    type Err = Error;
+
+    fn from_str(spec: &str) -> Result<Perturbation> {
+        const ALLOWED: &str = "comma-separated name=value of area (0.5–2), gain (0.9–1.1), \
+                               background_ramp (0–1), mask_shift_mm (DETY:DETZ, each ±5)";
+        let bad = |value: &str, allowed: &str| Error::invalid("perturbation", value, allowed);
+        let number = |item: &str, v: &str, lo: f64, hi: f64, what: &str| -> Result<f64> {
+            match v.trim().parse::<f64>() {
+                Ok(x) if x.is_finite() && (lo..=hi).contains(&x) => Ok(x),
+                _ => Err(bad(item, what)),
+            }
+        };
+        let mut p = Perturbation::NOMINAL;
+        for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let Some((name, value)) = item.split_once('=') else {
+                return Err(bad(item, ALLOWED));
+            };
+            match name.trim() {
+                "area" => p.area_scale = number(item, value, 0.5, 2.0, "area between 0.5 and 2")?,
+                "gain" => p.gain_scale = number(item, value, 0.9, 1.1, "gain between 0.9 and 1.1")?,
+                "background_ramp" => {
+                    p.background_ramp =
+                        number(item, value, 0.0, 1.0, "background_ramp between 0 and 1")?;
+                }
+                "mask_shift_mm" => {
+                    let what = "mask_shift_mm=DETY:DETZ in mm, each between -5 and 5";
+                    let Some((y, z)) = value.split_once(':') else {
+                        return Err(bad(item, what));
+                    };
+                    p.mask_shift_mm = [
+                        number(item, y, -5.0, 5.0, what)?,
+                        number(item, z, -5.0, 5.0, what)?,
+                    ];
+                }
+                _ => return Err(bad(item, ALLOWED)),
+            }
+        }
+        // -0 and 0 are one value (one spec, one archive).
+        p.mask_shift_mm = p.mask_shift_mm.map(|x| x + 0.0);
+        p.background_ramp += 0.0;
+        Ok(p)
+    }
 }
 
 /// A file of extra sources for the simulated sky (see `oda::simulate::ExtraSky`) and the
@@ -169,13 +306,25 @@ impl Settings {
             Some(path) => Some(SkyFile::new(PathBuf::from(path))?),
             None => None,
         };
+        let perturbation = match std::env::var("ODA_SIM_PERTURB") {
+            Ok(s) if !s.trim().is_empty() => Some(parse_perturbation("ODA_SIM_PERTURB", &s)?),
+            _ => None,
+        };
         Ok(Settings {
             data_dir,
             archive,
             seed,
             cache_limit,
             sky_file,
+            perturbation,
         })
+    }
+
+    /// These settings with the simulated instrument perturbed from its calibration (a nominal
+    /// perturbation is none).
+    pub fn with_perturbation(mut self, perturbation: Perturbation) -> Settings {
+        self.perturbation = Some(perturbation).filter(|p| !p.is_nominal());
+        self
     }
 
     /// These settings adding the sources of the JSON file at `path` to the simulated sky.
@@ -213,6 +362,7 @@ impl Settings {
             seed: DEFAULT_SEED,
             cache_limit: DEFAULT_CACHE_LIMIT,
             sky_file: None,
+            perturbation: None,
         }
     }
 
@@ -229,6 +379,7 @@ impl Settings {
                 seed: self.seed,
                 model_version: SIMULATION_MODEL_VERSION,
                 extra_sky_sha256: self.sky_file.as_ref().map(|f| f.sha256.clone()),
+                perturbation: self.perturbation,
             },
             ArchiveSource::Real(root) => DataOrigin::Real {
                 root: root.display().to_string(),
@@ -246,14 +397,16 @@ impl Settings {
         match &self.archive {
             ArchiveSource::Real(root) => root.clone(),
             ArchiveSource::Simulated => {
-                let root = simulated_root(&self.data_dir, self.seed);
-                match &self.sky_file {
-                    // Extra sources change events: their archive is another directory.
-                    Some(f) => {
-                        root.with_file_name(format!("seed-{}-sky-{}", self.seed, &f.sha256[..16]))
-                    }
-                    None => root,
+                // Extra sources and a perturbed instrument change events: their archive is
+                // another directory.
+                let mut name = format!("seed-{}", self.seed);
+                if let Some(f) = &self.sky_file {
+                    name.push_str(&format!("-sky-{}", &f.sha256[..16]));
                 }
+                if let Some(p) = self.perturbation.filter(|p| !p.is_nominal()) {
+                    name.push_str(&format!("-perturbed-{}", &p.digest()[..16]));
+                }
+                simulated_root(&self.data_dir, self.seed).with_file_name(name)
             }
         }
     }
@@ -282,6 +435,20 @@ pub(crate) fn process_mark(name: &str) -> PathBuf {
         })
         .unwrap_or_default();
     std::env::temp_dir().join(format!("{name}-{}-{start}", std::process::id()))
+}
+
+/// Parses a perturbation spec given as setting `name` (see [`Perturbation`]).
+///
+/// # Errors
+/// A spec that does not parse, named as the setting.
+pub fn parse_perturbation(name: &str, value: &str) -> Result<Perturbation> {
+    value.parse().map_err(|e: Error| match e {
+        Error::InvalidParameter { value, allowed, .. } => Error::Setting {
+            name: name.into(),
+            message: format!("{value:?} is not a perturbation: give {allowed}"),
+        },
+        other => other,
+    })
 }
 
 /// Parses a seed given as setting `name`.
@@ -316,9 +483,47 @@ mod tests {
                 SIMULATION_MODEL_VERSION
             ))
         );
+        let perturbed = s
+            .clone()
+            .with_perturbation("gain=1.01".parse().unwrap())
+            .archive_root();
+        assert_ne!(perturbed, s.archive_root());
+        assert!(
+            perturbed.to_string_lossy().contains("/seed-7-perturbed-"),
+            "{perturbed:?}"
+        );
+        // A nominal perturbation is none: the nominal archive.
+        assert_eq!(
+            s.clone()
+                .with_perturbation(Perturbation::NOMINAL)
+                .archive_root(),
+            s.archive_root()
+        );
         assert_eq!(
             s.with_archive("/data/integral").archive_root(),
             PathBuf::from("/data/integral")
         );
+    }
+
+    #[test]
+    fn perturbations_parse_round_trip_or_explain() {
+        let p: Perturbation = " gain=0.99 ,background_ramp=0.2,mask_shift_mm=-0:1.5"
+            .parse()
+            .unwrap();
+        assert_eq!(p.to_string().parse::<Perturbation>().unwrap(), p);
+        assert_eq!(p.mask_shift_mm, [0.0, 1.5]);
+        assert!("".parse::<Perturbation>().unwrap().is_nominal());
+        for bad in [
+            "gain=1.2",
+            "area=nan",
+            "mask_shift_mm=1",
+            "colour=red",
+            "area",
+        ] {
+            let e = parse_perturbation("ODA_SIM_PERTURB", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("ODA_SIM_PERTURB") && e.contains(bad), "{e}");
+        }
     }
 }

@@ -29,6 +29,10 @@ struct Cli {
     /// overrides ODA_SIM_SKY.
     #[arg(long, global = true, value_name = "FILE")]
     sky: Option<std::path::PathBuf>,
+    /// The simulated instrument off its calibration, e.g. `area=1.05,gain=1.01,
+    /// background_ramp=0.1,mask_shift_mm=0.5:0`; overrides ODA_SIM_PERTURB.
+    #[arg(long, global = true, value_name = "SPEC")]
+    perturb: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -315,6 +319,9 @@ fn settings(cli: &Cli) -> oda::Result<Settings> {
     }
     if let Some(f) = &cli.sky {
         s = s.with_sky_file(f)?;
+    }
+    if let Some(spec) = &cli.perturb {
+        s = s.with_perturbation(oda::config::parse_perturbation("--perturb", spec)?);
     }
     Ok(s)
 }

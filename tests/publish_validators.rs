@@ -323,6 +323,7 @@ fn full_record() -> Record {
         seed: 7,
         model_version: 1,
         extra_sky_sha256: None,
+        perturbation: None,
     };
     let products = vec![
         product(
@@ -415,6 +416,7 @@ fn small_record() -> Record {
             seed: 1,
             model_version: 1,
             extra_sky_sha256: None,
+            perturbation: None,
         },
     )];
     Record::new(journal, &files, products)

@@ -1395,16 +1395,24 @@ pub(crate) fn readme(journal: &Journal, manifest: &Manifest) -> String {
                 ArchiveRecord::Simulated {
                     seed,
                     model_version,
-                    extra_sky_sha256: None,
-                } => format!("the simulated archive (seed {seed}, model version {model_version})"),
-                ArchiveRecord::Simulated {
-                    seed,
-                    model_version,
-                    extra_sky_sha256: Some(d),
-                } => format!(
-                    "the simulated archive (seed {seed}, model version {model_version}) with extra \
-                     sources from a sky file (SHA-256 {d})"
-                ),
+                    extra_sky_sha256,
+                    perturbation,
+                } => {
+                    let mut a = format!(
+                        "the simulated archive (seed {seed}, model version {model_version})"
+                    );
+                    if let Some(d) = extra_sky_sha256 {
+                        let _ = write!(a, " with extra sources from a sky file (SHA-256 {d})");
+                    }
+                    if let Some(q) = perturbation {
+                        let _ = write!(
+                            a,
+                            " with the instrument perturbed from its calibration ({})",
+                            code(&q.to_string())
+                        );
+                    }
+                    a
+                }
                 ArchiveRecord::Real { root } => format!("the INTEGRAL archive at {}", code(root)),
             };
             let _ = writeln!(
@@ -1538,6 +1546,7 @@ mod tests {
                         seed: 7,
                         model_version: 1,
                         extra_sky_sha256: None,
+                        perturbation: None,
                     },
                 ),
                 product(

@@ -308,6 +308,7 @@ fn rerun(
             seed,
             model_version,
             extra_sky_sha256,
+            perturbation,
         } => {
             if *model_version != crate::config::SIMULATION_MODEL_VERSION {
                 return Ok(ProductCheck::NotRerun(format!(
@@ -327,6 +328,8 @@ fn rerun(
             }
             let mut s = options.settings.clone().with_seed(*seed);
             s.archive = crate::config::ArchiveSource::Simulated;
+            // The record says all of a perturbation: it is re-made as recorded.
+            s.perturbation = *perturbation;
             s
         }
         ArchiveRecord::Real { root } => {

@@ -34,6 +34,10 @@ impl EventSource for Simulation {
             "seed": self.seed(),
             "model_version": MODEL_VERSION,
         });
+        // A perturbed instrument changes every ScW's events.
+        if !self.perturbation().is_nominal() {
+            p["perturbation"] = serde_json::to_value(self.perturbation()).unwrap_or_default();
+        }
         // Extra sources enter only where they are seen: every other ScW keeps its identity.
         if let Ok(planned) = self.planned(swid) {
             let seen = self.extra_sources_seen(planned);
@@ -71,6 +75,9 @@ impl Archive {
                         });
                     }
                     sim = sim.with_extra_sky(&extra);
+                }
+                if let Some(p) = &settings.perturbation {
+                    sim = sim.with_perturbation(*p);
                 }
                 Archive::generated(&root, Arc::new(sim))
             }

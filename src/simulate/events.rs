@@ -21,8 +21,9 @@ use super::instrument::{
 use super::pointing::PlannedScw;
 use super::sky_model::{Component, SkyModel, SkySource};
 use crate::archive::{EnergyScale, EventList, Gti, ScwHeader};
+use crate::config::Perturbation;
 use crate::instrument::isgri::{
-    DetectorMap, ENERGY_RANGE_KEV, Mask, N_DETY, N_DETZ, N_PIXELS, PIXEL_SIZE_MM,
+    DetectorMap, ENERGY_RANGE_KEV, MASK_DISTANCE_MM, Mask, N_DETY, N_DETZ, N_PIXELS, PIXEL_SIZE_MM,
     TIME_RESOLUTION_S, is_gap, module_of, pif,
 };
 use crate::time::{SECONDS_PER_DAY, Time};
@@ -43,7 +44,11 @@ const FWHM_TO_SIGMA: f64 = 0.424_660_900_144_009_5;
 /// Conditions common to the whole Science Window.
 pub(crate) struct ScwConditions {
     pub t_mid: Time,
+    /// The instrument's gain, perturbed if it is.
     pub gain: f64,
+    /// The gain of the nominal instrument: which random draws are made depends on it alone,
+    /// so that a perturbed gain moves photons without reshuffling the random streams.
+    pub nominal_gain: f64,
     pub threshold: f64,
     pub efficiency: DetectorMap,
     pub live_fraction: f64,
@@ -51,11 +56,12 @@ pub(crate) struct ScwConditions {
 }
 
 impl ScwConditions {
-    pub(crate) fn of(p: &PlannedScw) -> ScwConditions {
+    pub(crate) fn of(p: &PlannedScw, perturbation: &Perturbation) -> ScwConditions {
         let t_mid = Time::from_ijd_unchecked(0.5 * (p.scw.tstart + p.scw.tstop));
         ScwConditions {
             t_mid,
-            gain: gain(t_mid),
+            gain: gain(t_mid) * perturbation.gain_scale,
+            nominal_gain: gain(t_mid),
             threshold: threshold_kev(t_mid),
             efficiency: efficiency_map(t_mid),
             live_fraction: p.deadc,
@@ -257,9 +263,28 @@ pub(crate) fn sees(p: &PlannedScw, source: &SkySource) -> bool {
         && source.active_between(p.scw.tstart, p.scw.tstop)
 }
 
-/// Generates the events of the planned Science Window `p` under `sky`, for simulation `seed`.
-pub(crate) fn generate(seed: u64, sky: &SkyModel, mask: &Mask, p: &PlannedScw) -> EventList {
-    let c = ScwConditions::of(p);
+/// The direction tangents at which a mask displaced by the perturbation's shift casts the
+/// shadow that the nominal mask casts for (`ty`, `tz`): the shadow moves with the mask, as it
+/// would for a source `shift / MASK_DISTANCE_MM` radians away.
+pub(crate) fn shifted_by_mask(ty: f64, tz: f64, perturbation: &Perturbation) -> (f64, f64) {
+    let [sy, sz] = perturbation.mask_shift_mm;
+    (ty + sy / MASK_DISTANCE_MM, tz + sz / MASK_DISTANCE_MM)
+}
+
+/// Random streams of the perturbations, apart from every nominal stream.
+const STREAM_BACKGROUND_RAMP: u64 = 3;
+const STREAM_AREA: u64 = 1 << 40;
+
+/// Generates the events of the planned Science Window `p` under `sky`, for simulation `seed`,
+/// by the instrument perturbed by `perturbation` from its calibration.
+pub(crate) fn generate(
+    seed: u64,
+    sky: &SkyModel,
+    mask: &Mask,
+    p: &PlannedScw,
+    perturbation: &Perturbation,
+) -> EventList {
+    let c = ScwConditions::of(p, perturbation);
     let mut cols = Columns::default();
     let live = c.ontime * c.live_fraction;
 
@@ -279,6 +304,17 @@ pub(crate) fn generate(seed: u64, sky: &SkyModel, mask: &Mask, p: &PlannedScw) -
             background_density(m) * threshold_efficiency(m * c.gain, c.threshold)
         });
         let times = TimeSampler::new(p, None);
+        // A perturbed background shape: extra events, a fraction of the nominal ones, on a
+        // ramp across the detector (nothing at DETY = 0), from a stream of their own.
+        let ramp: Vec<f64> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| w * (i / N_DETZ) as f64)
+            .collect();
+        let ramp_sum: f64 = ramp.iter().sum();
+        let ramp_events = (perturbation.background_ramp > 0.0 && ramp_sum > 0.0)
+            .then(|| WeightedAliasIndex::new(ramp).ok())
+            .flatten();
         if let (Some(sampler), Ok(pixels)) = (sampler, WeightedAliasIndex::new(weights)) {
             let n = poisson(&mut rng, sampler.total * level * live_pixels * live);
             for _ in 0..n {
@@ -289,6 +325,20 @@ pub(crate) fn generate(seed: u64, sky: &SkyModel, mask: &Mask, p: &PlannedScw) -
                     pixels.sample(&mut rng),
                     0,
                 );
+            }
+            if let Some(ramp_pixels) = ramp_events {
+                let mut rng = stream(seed, p, STREAM_BACKGROUND_RAMP);
+                let lambda = sampler.total * level * live_pixels * live;
+                let n = poisson(&mut rng, lambda * perturbation.background_ramp);
+                for _ in 0..n {
+                    let m = sampler.sample(&mut rng);
+                    cols.push(
+                        times.sample(&mut rng),
+                        m * c.gain,
+                        ramp_pixels.sample(&mut rng),
+                        0,
+                    );
+                }
             }
         }
     }
@@ -301,6 +351,7 @@ pub(crate) fn generate(seed: u64, sky: &SkyModel, mask: &Mask, p: &PlannedScw) -
         let Some((ty, tz)) = p.scw.attitude.to_tangents(&source.position) else {
             continue;
         };
+        let (ty, tz) = shifted_by_mask(ty, tz, perturbation);
         let lit = pif(mask, ty, tz) * &c.efficiency;
         let lit_sum = lit.sum();
         if lit_sum <= 0.0 {
@@ -310,8 +361,26 @@ pub(crate) fn generate(seed: u64, sky: &SkyModel, mask: &Mask, p: &PlannedScw) -
             continue;
         };
         for (ci, comp) in source.components.iter().enumerate() {
-            let mut rng = stream(seed, p, 1000 + (si as u64) * 1000 + ci as u64);
-            add_component(&mut rng, comp, &c, p, lit_sum, &pixels, &mut cols);
+            let purpose = 1000 + (si as u64) * 1000 + ci as u64;
+            let mut rng = stream(seed, p, purpose);
+            let draw = Draw {
+                lit_sum,
+                pixels: &pixels,
+                share: 1.0,
+            };
+            // A perturbed area thins the nominal photons, or adds photons, on a stream of
+            // its own: the nominal photons stay as they are.
+            let scale = perturbation.area_scale;
+            let mut thinning = stream(seed, p, STREAM_AREA + purpose);
+            let keep = (scale < 1.0).then_some((&mut thinning, scale));
+            add_component(&mut rng, comp, &c, p, &draw, keep, &mut cols);
+            if scale > 1.0 {
+                let extra = Draw {
+                    share: scale - 1.0,
+                    ..draw
+                };
+                add_component(&mut thinning, comp, &c, p, &extra, None, &mut cols);
+            }
         }
     }
 
@@ -319,16 +388,31 @@ pub(crate) fn generate(seed: u64, sky: &SkyModel, mask: &Mask, p: &PlannedScw) -
     finish(p, cols)
 }
 
-/// Draws the detected photons of one source component.
+/// Where a source's photons land: the sum of its lit-pixel weights, a sampler of them, and the
+/// share of its photons to draw (1; the excess of a perturbed area).
+#[derive(Clone, Copy)]
+struct Draw<'a> {
+    lit_sum: f64,
+    pixels: &'a WeightedAliasIndex<f64>,
+    share: f64,
+}
+
+/// Draws the detected photons of one source component, keeping each with probability `keep.1`
+/// (drawn from `keep.0`) when given.
 fn add_component(
     rng: &mut ChaCha8Rng,
     comp: &Component,
     c: &ScwConditions,
     p: &PlannedScw,
-    lit_sum: f64,
-    pixels: &WeightedAliasIndex<f64>,
+    draw: &Draw<'_>,
+    mut keep: Option<(&mut ChaCha8Rng, f64)>,
     cols: &mut Columns,
 ) {
+    let Draw {
+        lit_sum,
+        pixels,
+        share,
+    } = *draw;
     let span = p.scw.telapse;
     let lc = &comp.light_curve;
     let level_fn = |t: f64| lc.at(t);
@@ -349,7 +433,8 @@ fn add_component(
         return;
     };
     // Detected photons before the threshold: flux × pixel area × lit pixels × live time.
-    let lambda = sampler.total * PIXEL_AREA_CM2 * lit_sum * times.weighted_time * c.live_fraction;
+    let lambda =
+        sampler.total * PIXEL_AREA_CM2 * lit_sum * times.weighted_time * c.live_fraction * share;
     let n = poisson(rng, lambda);
     let max_m = c.max_measured();
     for _ in 0..n {
@@ -361,13 +446,21 @@ fn add_component(
             continue;
         }
         // Far above the threshold its efficiency is 1 to double precision: skip the draw.
-        if pulse < c.threshold + 10.0
+        // Whether to draw depends on the nominal gain only (a perturbed gain of 0.9–1.1 keeps
+        // such pulses ≥ 4 keV above the threshold, where the efficiency is still 1).
+        if m * c.nominal_gain < c.threshold + 10.0
             && rng.random::<f64>() >= threshold_efficiency(pulse, c.threshold)
         {
             continue;
         }
         let t = times.sample(rng);
-        cols.push(t, pulse, pixels.sample(rng), 0);
+        let pixel = pixels.sample(rng);
+        if let Some((thinning, fraction)) = keep.as_mut()
+            && thinning.random::<f64>() >= *fraction
+        {
+            continue;
+        }
+        cols.push(t, pulse, pixel, 0);
     }
 }
 

@@ -131,16 +131,27 @@ pub fn true_rmf(
     t: Time,
     gain_estimate: f64,
 ) -> Result<Rmf> {
+    true_rmf_with_gain(true_edges, channel_edges, t, gain(t), gain_estimate)
+}
+
+/// [`true_rmf`] of an instrument whose gain at `t` is `gain` (a perturbed one).
+pub(crate) fn true_rmf_with_gain(
+    true_edges: &[f64],
+    channel_edges: &[f64],
+    t: Time,
+    gain: f64,
+    gain_estimate: f64,
+) -> Result<Rmf> {
     Rmf::from_redistribution(
         true_edges,
         channel_edges,
         &Redistribution {
             fwhm_kev: &fwhm_kev,
-            pulse_per_kev: gain(t),
+            pulse_per_kev: gain,
             threshold_kev: threshold_kev(t),
             threshold_width_kev: THRESHOLD_WIDTH_KEV,
             // R = M·g/ĝ: channel [a, b) in R is [a, b)·ĝ/g in measured energy M.
-            measured_per_reconstructed: gain_estimate / gain(t),
+            measured_per_reconstructed: gain_estimate / gain,
         },
     )
 }

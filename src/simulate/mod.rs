@@ -46,9 +46,9 @@ use crate::error::{Error, Result};
 use crate::instrument::isgri::{Mask, N_PIXELS, pif};
 use crate::time::SECONDS_PER_DAY;
 use events::{PIXEL_AREA_CM2, ScwConditions, background_density, log_edges};
-use instrument::{detection_efficiency, threshold_efficiency, true_rmf};
+use instrument::{detection_efficiency, threshold_efficiency, true_rmf_with_gain};
 
-pub use crate::config::DEFAULT_SEED;
+pub use crate::config::{DEFAULT_SEED, Perturbation};
 
 /// Version of the simulated mission (sky, observing plan, instrument model, event generator,
 /// calibration files): [`crate::config::SIMULATION_MODEL_VERSION`], which names the
@@ -64,6 +64,8 @@ pub struct Simulation {
     mask: Arc<Mask>,
     /// Sources added to the sky that the reference catalog does not know.
     extra: Arc<Vec<SkySource>>,
+    /// How the simulated instrument differs from its calibration.
+    perturbation: Perturbation,
 }
 
 fn default_sky() -> Result<Arc<SkyModel>> {
@@ -129,7 +131,25 @@ impl Simulation {
             plan: default_plan()?,
             mask: Arc::new(Mask::isgri()),
             extra: Arc::new(Vec::new()),
+            perturbation: Perturbation::NOMINAL,
         })
+    }
+
+    /// The same simulation with its instrument perturbed from its calibration (see
+    /// [`Perturbation`]): every Science Window's events change, the calibration files do not.
+    /// Perturbed photons are added to or removed from the nominal ones on streams of their own,
+    /// so a perturbed universe differs from the nominal one of the same seed only by the
+    /// perturbation's effect (shifts are measured precisely on few Science Windows).
+    pub fn with_perturbation(&self, perturbation: Perturbation) -> Simulation {
+        Simulation {
+            perturbation,
+            ..self.clone()
+        }
+    }
+
+    /// How the simulated instrument differs from its calibration.
+    pub fn perturbation(&self) -> &Perturbation {
+        &self.perturbation
     }
 
     /// The same simulation with `extra` sources added to its sky: they change the events (and
@@ -213,7 +233,7 @@ impl Simulation {
 
     /// The events of any planned pointing, including ones made up for a test.
     pub fn events_for(&self, p: &PlannedScw) -> EventList {
-        events::generate(self.seed, &self.sky, &self.mask, p)
+        events::generate(self.seed, &self.sky, &self.mask, p, &self.perturbation)
     }
 
     /// Expected good events with nominal-scale energy in [e1, e2) keV for pointing `p`,
@@ -229,7 +249,7 @@ impl Simulation {
                 "0 < E1 < E2",
             ));
         }
-        let c = ScwConditions::of(p);
+        let c = ScwConditions::of(p, &self.perturbation);
         let (m1, m2) = (e1 / c.gain, (e2 / c.gain).min(c.max_measured()));
         let live = c.ontime * c.live_fraction;
 
@@ -250,16 +270,18 @@ impl Simulation {
             * Background::level(c.t_mid)
             * p.background_scale
             * (weights_sum / N_PIXELS as f64)
-            * live;
+            * live
+            * (1.0 + self.perturbation.background_ramp);
 
         // Sources: detected photons per true-energy bin folded through the RMF.
         let true_edges = log_edges(7.0, c.max_measured() * 1.1, 1500);
-        let rmf = true_rmf(&true_edges, &[m1, m2], c.t_mid, c.gain)?;
+        let rmf = true_rmf_with_gain(&true_edges, &[m1, m2], c.t_mid, c.gain, c.gain)?;
         let mut sources = Vec::new();
         for src in self.sky.sources() {
             let Some((ty, tz)) = p.scw.attitude.to_tangents(&src.position) else {
                 continue;
             };
+            let (ty, tz) = events::shifted_by_mask(ty, tz, &self.perturbation);
             let lit = (pif(&self.mask, ty, tz) * &c.efficiency).sum();
             if lit <= 0.0 {
                 continue;
@@ -277,7 +299,11 @@ impl Simulation {
                         )
                     })
                     .collect();
-                counts += rmf.fold(&per_bin)?[0] * PIXEL_AREA_CM2 * lit * exposure;
+                counts += rmf.fold(&per_bin)?[0]
+                    * PIXEL_AREA_CM2
+                    * lit
+                    * exposure
+                    * self.perturbation.area_scale;
             }
             sources.push((src.name.clone(), counts));
         }
