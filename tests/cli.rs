@@ -15,6 +15,8 @@ fn oda(args: &[&str]) -> Output {
         .args(args)
         .env_remove("ODA_ARCHIVE")
         .env_remove("ODA_SIM_SEED")
+        .env_remove("ODA_SIM_SKY")
+        .env_remove("ODA_SIM_PERTURB")
         .output()
         .unwrap()
 }
@@ -116,8 +118,31 @@ fn scw_fetch_materialises_and_prints_paths() {
 }
 
 #[test]
+fn a_perturbed_instrument_has_its_own_archive_and_events() {
+    let list = oda(&[
+        "scw",
+        "list",
+        "src_name=NGC 2110",
+        "T1=2004-01-01",
+        "T2=2012-01-01",
+        "max_pointings=1",
+    ]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let id = stdout(&list)[..12].to_string();
+    let nominal = oda(&["scw", "fetch", &id]);
+    let perturbed = oda(&["--perturb", "area=1.05,gain=1.01", "scw", "fetch", &id]);
+    assert!(perturbed.status.success(), "{}", stderr(&perturbed));
+    let (a, b) = (stdout(&nominal), stdout(&perturbed));
+    assert!(b.contains("/seed-20021017-perturbed-"), "{b}");
+    assert!(!a.contains("perturbed"), "{a}");
+    let read = |p: &str| std::fs::read(p.trim()).unwrap();
+    // Same ScW, same seed, another instrument: other events.
+    assert!(read(&a) != read(&b));
+}
+
+#[test]
 fn bad_input_fails_clearly() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 10] = [
         (
             &[
                 "scw",
@@ -186,6 +211,14 @@ fn bad_input_fails_clearly() {
         (
             &["--seed", "many", "scw", "list", "src_name=Crab"],
             "--seed",
+        ),
+        (
+            &["--perturb", "gain=2", "scw", "list", "src_name=Crab"],
+            "gain between 0.9 and 1.1",
+        ),
+        (
+            &["--perturb", "tilt=1", "scw", "list", "src_name=Crab"],
+            "--perturb",
         ),
     ];
     for (args, needle) in cases {

@@ -22,6 +22,9 @@
 
 use oda::analysis::catalog::Catalog;
 use oda::analysis::extract::{DEFAULT_CHANNELS, SpectrumExtractor};
+use oda::analysis::image::ScwImager;
+use oda::analysis::image_scw;
+use oda::analysis::shadowgram::{EnergyBand, ShadowgramMaker};
 use oda::analysis::skyfit::onaxis_rate;
 use oda::archive::{ScwId, ScwSelection, select};
 use oda::config::Perturbation;
@@ -31,7 +34,8 @@ use oda::osa::OsaVersion;
 use oda::products::Spectrum;
 use oda::simulate::calibration::simulated_calibration;
 use oda::simulate::instrument::efficiency_map;
-use oda::simulate::{DEFAULT_SEED, Simulation};
+use oda::simulate::{DEFAULT_SEED, PlannedScw, Simulation, SkyModel};
+use oda::sky::{Attitude, SkyCoord};
 use oda::time::Time;
 use rayon::prelude::*;
 
@@ -255,4 +259,50 @@ fn perturbed_instruments_move_crab_and_ngc_2110_results_by_the_expected_amounts(
         }
     }
     eprintln!("{}", report.join("\n"));
+}
+
+#[test]
+fn a_shifted_mask_moves_the_imaged_source_by_its_angle() {
+    // The analysis's PIF assumes the nominal mask: displaced by (3, −2) mm, the mask casts the
+    // Crab's shadow where the nominal one casts that of a source (3, −2) mm / 3200 mm away,
+    // and that is where the image finds it (3.2′ and −2.1′ along the spacecraft Y and Z).
+    let base = Simulation::new(DEFAULT_SEED).unwrap();
+    let crab = base.sky().source("Crab").unwrap().clone();
+    let sim = base.with_sky(SkyModel::from_sources(vec![crab.clone()]));
+    let axis = SkyCoord::new(crab.position.ra() + 2.0, crab.position.dec() - 1.0).unwrap();
+    let p = PlannedScw::staring(
+        "999900010010".parse().unwrap(),
+        Attitude::with_roll(axis, 30.0),
+        Time::from_isot("2012-03-01").unwrap(),
+        10_000.0,
+    );
+    let maker = ShadowgramMaker::new(
+        vec![EnergyBand::new(20.0, 40.0).unwrap()],
+        simulated_calibration(VERSION).unwrap(),
+    )
+    .unwrap();
+    let imager = ScwImager::new(6.0, 10).unwrap();
+    let found = |spec: &str| {
+        let events = sim.with_perturbation(perturbed(spec)).events_for(&p);
+        let image = image_scw(&maker, &imager, &events).unwrap();
+        let s = image.sources[0].clone();
+        (p.scw.attitude.to_tangents(&s.position).unwrap(), s.rate)
+    };
+    let ((ty0, tz0), rate0) = found("");
+    let ((ty1, tz1), rate1) = found("mask_shift_mm=3:-2");
+    let arcmin = |t: f64| t.atan().to_degrees() * 60.0;
+    let (dy, dz) = (arcmin(ty1 - ty0), arcmin(tz1 - tz0));
+    let (ey, ez) = (
+        arcmin(3.0 / MASK_DISTANCE_MM),
+        arcmin(-2.0 / MASK_DISTANCE_MM),
+    );
+    assert!(
+        (dy - ey).abs() < 0.3 && (dz - ez).abs() < 0.3,
+        "moved by ({dy:.2}′, {dz:.2}′), expected ({ey:.2}′, {ez:.2}′)"
+    );
+    // Found where the shadow says, the source keeps its rate (the PIF fits the shifted shadow).
+    assert!(
+        (rate1 / rate0 - 1.0).abs() < 0.02,
+        "rate {rate0:.2} → {rate1:.2}"
+    );
 }

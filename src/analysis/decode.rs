@@ -20,7 +20,8 @@
 //! the spacecraft Y (first axis) and Z (second axis).
 //!
 //! The FFT plans and the spectra of the decoding arrays are computed once ([`CodedMaskDecoder::new`])
-//! and shared by every Science Window; [`correlate_direct`] is the slow, obviously correct oracle.
+//! and shared by every Science Window; a direct summation beside them (in the tests) is the slow,
+//! obviously correct oracle.
 
 use std::sync::{Arc, OnceLock};
 
@@ -101,7 +102,7 @@ fn cell_open_fraction(mask: &Mask, y: f64, z: f64) -> f64 {
 }
 
 /// The mask sampled on the detector pitch: open fraction per cell, `[MASK_SAMPLES; 2]`.
-pub fn sampled_mask(mask: &Mask) -> Array2<f64> {
+pub(crate) fn sampled_mask(mask: &Mask) -> Array2<f64> {
     let c = (MASK_SAMPLES as f64 - 1.0) / 2.0;
     Array2::from_shape_fn((MASK_SAMPLES, MASK_SAMPLES), |(k, l)| {
         cell_open_fraction(
@@ -113,7 +114,8 @@ pub fn sampled_mask(mask: &Mask) -> Array2<f64> {
 }
 
 /// Slow oracle: `(g⋆x)(s) = Σ_d x(d)·g(d + s)` for all image shifts, by direct summation.
-pub fn correlate_direct(g: &Array2<f64>, x: &DetectorMap) -> Array2<f64> {
+#[cfg(test)]
+fn correlate_direct(g: &Array2<f64>, x: &DetectorMap) -> Array2<f64> {
     let mut out = Array2::zeros((IMAGE_NY, IMAGE_NZ));
     for iy in 0..IMAGE_NY {
         for iz in 0..IMAGE_NZ {

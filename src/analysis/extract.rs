@@ -2,7 +2,7 @@
 //!
 //! For every Science Window, energy channel (or time bin), the intensities of all catalog sources
 //! in the field and the background scale are fitted together to the shadowgram
-//! ([`fit_shadowgram`]); the on-axis equivalent rates are then
+//! (the sky-model fit of [`super::skyfit`]); the on-axis equivalent rates are then
 //! combined over Science Windows with inverse-variance weights. A catalog with spurious entries
 //! (ghosts, `NEW_n`) degrades the fits: edit it first.
 

@@ -5,7 +5,8 @@
 //! and W the efficiency. The fit is weighted linear least squares with Poisson weights taken from
 //! the model itself (two passes: background-only first, then the full model), which stays
 //! unbiased down to a fraction of a count per pixel. r_k is in counts per fully lit pixel; see
-//! [`onaxis_rate`] for the conversion to on-axis equivalent count rates.
+//! [`onaxis_rate`] for the conversion to on-axis equivalent count rates. The fit itself is internal
+//! to the spectral and light-curve extraction and the imager's cleaning.
 
 use crate::error::{Error, Result};
 use crate::instrument::isgri::{DetectorMap, N_PIXELS, on_axis_open_fraction, rate_scale};
@@ -13,7 +14,7 @@ use crate::osa::OsaVersion;
 
 /// Result of a sky-model fit.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ShadowgramFit {
+pub(crate) struct ShadowgramFit {
     /// Source intensities r_k, counts per fully lit pixel.
     pub rates: Vec<f64>,
     /// Their 1σ errors.
@@ -40,7 +41,7 @@ pub fn onaxis_rate(r: f64, exposure: f64, version: OsaVersion) -> f64 {
 ///
 /// # Errors
 /// No usable pixel, or a singular system (for example two sources at the same position).
-pub fn fit_shadowgram(
+pub(crate) fn fit_shadowgram(
     counts: &DetectorMap,
     w: &DetectorMap,
     template: &DetectorMap,
