@@ -241,12 +241,35 @@ pub(crate) fn erf(x: f64) -> f64 {
 pub(crate) mod fixtures {
     use super::*;
 
-    /// Area, cm², at `e` keV: a smooth made-up curve of a hard X-ray camera's shape (rising
-    /// through the low-energy absorption, falling as the detector turns transparent), ~1100 cm²
-    /// at 50 keV. Not any instrument's: tests of the response machinery need only a plausible one.
+    /// Area, cm², at `e` keV: 1730 cm² × an efficiency curve of CdTe behind the mask support
+    /// (linear in log–log between the nodes). The same nodes as the simulated instrument's
+    /// efficiency (`oda::simulate::instrument`), which this layer may not import: the fit's
+    /// science tests are sized for an ISGRI-like area (their error and linearity statements
+    /// hold for it, not for any smooth curve).
     pub(crate) fn area_cm2(e: f64) -> f64 {
-        let e = e.max(1.0);
-        1300.0 * (1.0 - (-(e / 22.0).powf(2.5)).exp()) * (-e / 350.0).exp()
+        const NODES: [(f64, f64); 16] = [
+            (10.0, 0.28),
+            (15.0, 0.50),
+            (20.0, 0.635),
+            (25.0, 0.71),
+            (30.0, 0.75),
+            (40.0, 0.80),
+            (50.0, 0.815),
+            (60.0, 0.80),
+            (80.0, 0.765),
+            (100.0, 0.715),
+            (150.0, 0.585),
+            (200.0, 0.47),
+            (300.0, 0.32),
+            (500.0, 0.18),
+            (1000.0, 0.075),
+            (2000.0, 0.03),
+        ];
+        let x = e.clamp(NODES[0].0, NODES[15].0);
+        let i = NODES.partition_point(|n| n.0 <= x).clamp(1, 15);
+        let (a, b) = (NODES[i - 1], NODES[i]);
+        let f = (x / a.0).ln() / (b.0 / a.0).ln();
+        1730.0 * (a.1.ln() + f * (b.1 / a.1).ln()).exp()
     }
 
     /// The fixture ARF on `edges`.
