@@ -84,18 +84,24 @@ fn scw_list_json_is_machine_readable() {
     assert_eq!(doc["request"]["max_pointings"], 7);
 }
 
-#[test]
-fn scw_fetch_materialises_and_prints_paths() {
+/// The SWIDs of `n` NGC 2110 pointings of 2004–2011, as `oda scw list` picks them.
+fn ngc_2110_scws(n: usize) -> Vec<String> {
+    let max = format!("max_pointings={n}");
     let list = oda(&[
         "scw",
         "list",
         "src_name=NGC 2110",
         "T1=2004-01-01",
         "T2=2012-01-01",
-        "max_pointings=2",
+        &max,
     ]);
     assert!(list.status.success(), "{}", stderr(&list));
-    let ids: Vec<String> = stdout(&list).lines().map(|l| l[..12].to_string()).collect();
+    stdout(&list).lines().map(|l| l[..12].to_string()).collect()
+}
+
+#[test]
+fn scw_fetch_materialises_and_prints_paths() {
+    let ids = ngc_2110_scws(2);
     let out = oda(&["scw", "fetch", &ids[0], &format!("{}.001", ids[1])]);
     assert!(out.status.success(), "{}", stderr(&out));
     let paths: Vec<String> = stdout(&out).lines().map(String::from).collect();
@@ -119,16 +125,7 @@ fn scw_fetch_materialises_and_prints_paths() {
 
 #[test]
 fn a_perturbed_instrument_has_its_own_archive_and_events() {
-    let list = oda(&[
-        "scw",
-        "list",
-        "src_name=NGC 2110",
-        "T1=2004-01-01",
-        "T2=2012-01-01",
-        "max_pointings=1",
-    ]);
-    assert!(list.status.success(), "{}", stderr(&list));
-    let id = stdout(&list)[..12].to_string();
+    let id = ngc_2110_scws(1).remove(0);
     let nominal = oda(&["scw", "fetch", &id]);
     let perturbed = oda(&["--perturb", "area=1.05,gain=1.01", "scw", "fetch", &id]);
     assert!(perturbed.status.success(), "{}", stderr(&perturbed));
