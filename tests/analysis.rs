@@ -362,20 +362,7 @@ fn truth_fit(
     spec: &Spectrum,
     fitter: &SpectralFitter,
 ) -> (f64, f64) {
-    let src = sim.sky().source(name).unwrap();
-    let t = Time::from_ijd(0.5 * (p.scw.tstart + p.scw.tstop)).unwrap();
-    let mut truth = spec.clone();
-    for (i, (a, b)) in spec.e_min.iter().zip(&spec.e_max).enumerate() {
-        truth.rate[i] = src
-            .components
-            .iter()
-            .map(|c| {
-                onaxis_rate(&c.spectrum, (*a, *b), t, OsaVersion::Osa11_2)
-                    * mean_level(&c.light_curve, p.scw.tstart, p.scw.tstop)
-            })
-            .sum();
-    }
-    let f = fitter.run(&truth).unwrap();
+    let f = fitter.run(&noiseless_truth(sim, name, p, spec)).unwrap();
     (
         f.parameter("Gamma").unwrap().value,
         f.parameter("Ecut").unwrap().value,

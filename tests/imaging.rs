@@ -1,17 +1,17 @@
 //! Single-ScW imaging and mosaics against injected truth: positions, rates, empty-sky
 //! statistics, the WCS.
 
+#[path = "support/truth.rs"]
+mod truth;
+
 use oda::analysis::catalog::Origin;
 use oda::analysis::detect::SourceFinder;
 use oda::analysis::image::{ScwImage, ScwImager};
 use oda::analysis::mosaic::MosaicMaker;
 use oda::analysis::shadowgram::{EnergyBand, ShadowgramMaker};
-use oda::analysis::skyfit::onaxis_rate;
 use oda::archive::ScwId;
-use oda::instrument::isgri::{Mask, pif};
 use oda::osa::OsaVersion;
 use oda::simulate::calibration::simulated_calibration;
-use oda::simulate::instrument::efficiency_map;
 use oda::simulate::{LightCurveModel, PlannedScw, Simulation, SkyModel};
 use oda::sky::{Attitude, SkyCoord};
 use oda::time::Time;
@@ -26,21 +26,9 @@ fn pointing(x: SkyCoord, date: &str) -> PlannedScw {
     )
 }
 
-/// True on-axis equivalent 20–40 keV rate of `name` in pointing `p` (OSA11.2), from the model.
+/// True on-axis equivalent rate of `name` in pointing `p` (OSA11.2), from the model.
 fn true_rate(sim: &Simulation, p: &PlannedScw, name: &str, band: EnergyBand) -> f64 {
-    let t = Time::from_ijd(0.5 * (p.scw.tstart + p.scw.tstop)).unwrap();
-    // The analysis reconstructs energies with the calibration's gain estimate.
-    let g = simulated_calibration(OsaVersion::Osa11_2)
-        .unwrap()
-        .gain_estimate(t);
-    let counts = sim
-        .expected_counts(p, band.e1 * g, band.e2 * g)
-        .unwrap()
-        .source(name);
-    let src = sim.sky().source(name).unwrap();
-    let (ty, tz) = p.scw.attitude.to_tangents(&src.position).unwrap();
-    let lit = (pif(&Mask::isgri(), ty, tz) * &efficiency_map(t)).sum();
-    onaxis_rate(counts / lit, p.exposure(), OsaVersion::Osa11_2)
+    truth::onaxis_truth(sim, p, name, (band.e1, band.e2), OsaVersion::Osa11_2)
 }
 
 #[test]

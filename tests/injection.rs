@@ -10,17 +10,17 @@
 //! seeds; its rate's pulls against the model's on-axis equivalent rate have mean within ±0.2 and
 //! standard deviation within 0.85–1.15 (all cases together, 160 pulls); no other `NEW_n` appears.
 
+#[path = "support/truth.rs"]
+mod truth;
+
 use oda::analysis::catalog::{Catalog, CatalogEntry};
 use oda::analysis::detect::SourceFinder;
 use oda::analysis::mosaic::MosaicMaker;
 use oda::analysis::shadowgram::{EnergyBand, ShadowgramMaker};
-use oda::analysis::skyfit::onaxis_rate;
 use oda::analysis::{cleaning_imager, image_scw};
 use oda::archive::ScwId;
-use oda::instrument::isgri::{Mask, pif};
 use oda::osa::OsaVersion;
 use oda::simulate::calibration::simulated_calibration;
-use oda::simulate::instrument::efficiency_map;
 use oda::simulate::{CRAB_PHOTON_FLUX_20_40, ExtraSky, PlannedScw, Simulation};
 use oda::sky::{Attitude, ReferenceCatalog, SkyCoord};
 use oda::time::Time;
@@ -134,22 +134,6 @@ fn sky_file(position: &SkyCoord, case: &Case, scws: &[PlannedScw]) -> ExtraSky {
     .unwrap()
 }
 
-/// The model's on-axis equivalent 20–40 keV rate of the unknown source in ScW `p`, as the
-/// analysis defines it (energies reconstructed with the calibration's gain).
-fn true_rate(sim: &Simulation, p: &PlannedScw, position: &SkyCoord) -> f64 {
-    let t = Time::from_ijd(0.5 * (p.scw.tstart + p.scw.tstop)).unwrap();
-    let g = simulated_calibration(OsaVersion::Osa11_2)
-        .unwrap()
-        .gain_estimate(t);
-    let counts = sim
-        .expected_counts(p, BAND.0 * g, BAND.1 * g)
-        .unwrap()
-        .source("Unknown X-1");
-    let (ty, tz) = p.scw.attitude.to_tangents(position).unwrap();
-    let lit = (pif(&Mask::isgri(), ty, tz) * &efficiency_map(t)).sum();
-    onaxis_rate(counts / lit, p.exposure(), OsaVersion::Osa11_2)
-}
-
 /// One seed of one case.
 struct Outcome {
     /// The catalog entry nearest the injected position, if any is within 30′.
@@ -208,7 +192,7 @@ fn run(case: &Case, center: &SkyCoord, seed: u64) -> Outcome {
     };
     let truth = shining
         .iter()
-        .map(|p| true_rate(&sim, p, &position))
+        .map(|p| truth::onaxis_truth(&sim, p, "Unknown X-1", BAND, OsaVersion::Osa11_2))
         .sum::<f64>()
         / shining.len() as f64;
     Outcome {

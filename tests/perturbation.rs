@@ -20,20 +20,21 @@
 //! A gain off by the calibration's stated error (0.5 %) moves results by no more than the
 //! systematic error stated for it.
 
+#[path = "support/truth.rs"]
+mod truth;
+
 use oda::analysis::catalog::Catalog;
 use oda::analysis::extract::{DEFAULT_CHANNELS, SpectrumExtractor};
 use oda::analysis::image::ScwImager;
 use oda::analysis::image_scw;
 use oda::analysis::shadowgram::{EnergyBand, ShadowgramMaker};
-use oda::analysis::skyfit::onaxis_rate;
 use oda::archive::{ScwId, ScwSelection, select};
 use oda::config::Perturbation;
 use oda::fit::{ModelKind, SpectralFitter};
-use oda::instrument::isgri::{MASK_DISTANCE_MM, Mask, pif};
+use oda::instrument::isgri::MASK_DISTANCE_MM;
 use oda::osa::OsaVersion;
 use oda::products::Spectrum;
 use oda::simulate::calibration::simulated_calibration;
-use oda::simulate::instrument::efficiency_map;
 use oda::simulate::{DEFAULT_SEED, PlannedScw, Simulation, SkyModel};
 use oda::sky::{Attitude, SkyCoord};
 use oda::time::Time;
@@ -132,26 +133,13 @@ fn spectrum(t: &Target, ids: &[ScwId], p: Perturbation) -> Spectrum {
 }
 
 /// `template` with its rates replaced by the noiseless truth of the target in ScW `id` as the
-/// instrument perturbed by `p` records it: the model's expected counts in each channel's
-/// pulse-height range (the channel's reconstructed energies × the calibration's gain
-/// estimate), over the source's lit pixels, as an on-axis equivalent rate.
+/// instrument perturbed by `p` records it.
 fn noiseless(t: &Target, id: &ScwId, p: Perturbation, template: &Spectrum) -> Spectrum {
     let sim = Simulation::new(DEFAULT_SEED).unwrap().with_perturbation(p);
     let planned = sim.planned(id).unwrap();
-    let time = Time::from_ijd(0.5 * (planned.scw.tstart + planned.scw.tstop)).unwrap();
-    let g = simulated_calibration(VERSION).unwrap().gain_estimate(time);
-    let position = sim.sky().source(t.name).unwrap().position;
-    let (ty, tz) = planned.scw.attitude.to_tangents(&position).unwrap();
-    let [sy, sz] = p.mask_shift_mm;
-    let (ty, tz) = (ty + sy / MASK_DISTANCE_MM, tz + sz / MASK_DISTANCE_MM);
-    let lit = (pif(&Mask::isgri(), ty, tz) * &efficiency_map(time)).sum();
     let mut truth = template.clone();
-    for (i, (a, b)) in template.e_min.iter().zip(&template.e_max).enumerate() {
-        let counts = sim
-            .expected_counts(planned, a * g, b * g)
-            .unwrap()
-            .source(t.name);
-        truth.rate[i] = onaxis_rate(counts / lit, planned.exposure(), VERSION);
+    for (i, band) in template.e_min.iter().zip(&template.e_max).enumerate() {
+        truth.rate[i] = truth::onaxis_truth(&sim, planned, t.name, (*band.0, *band.1), VERSION);
     }
     truth
 }

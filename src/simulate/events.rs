@@ -305,15 +305,13 @@ pub(crate) fn generate(
         });
         let times = TimeSampler::new(p, None);
         // A perturbed background shape: extra events, a fraction of the nominal ones, on a
-        // ramp across the detector (nothing at DETY = 0), from a stream of their own.
-        let ramp: Vec<f64> = weights
-            .iter()
-            .enumerate()
-            .map(|(i, w)| w * (i / N_DETZ) as f64)
-            .collect();
-        let ramp_sum: f64 = ramp.iter().sum();
-        let ramp_events = (perturbation.background_ramp > 0.0 && ramp_sum > 0.0)
-            .then(|| WeightedAliasIndex::new(ramp).ok())
+        // ramp across the detector (nothing at DETY = 0), from a stream of their own. Built
+        // only when asked for (an all-zero ramp has no sampler, and so no events).
+        let ramp_events = (perturbation.background_ramp > 0.0)
+            .then(|| {
+                let ramp = weights.iter().enumerate();
+                WeightedAliasIndex::new(ramp.map(|(i, w)| w * (i / N_DETZ) as f64).collect()).ok()
+            })
             .flatten();
         if let (Some(sampler), Ok(pixels)) = (sampler, WeightedAliasIndex::new(weights)) {
             let n = poisson(&mut rng, sampler.total * level * live_pixels * live);
