@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
     let maker = ShadowgramMaker::new(vec![band], version.clone()).expect("maker");
     let events = archive.events(&ids[0]).expect("events");
     let sg = maker.run(&events).remove(0);
-    let decoder = CodedMaskDecoder::shared();
+    let decoder = CodedMaskDecoder::for_geometry(&version.geometry);
 
     // Inputs and outputs of one decoding, for the numpy comparison.
     let bal = decoder.balance(&sg.efficiency);

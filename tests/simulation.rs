@@ -2,7 +2,7 @@
 //! Poisson counts per band and per detector region, the Crab calibration, determinism.
 
 use oda::archive::{EventList, ScwId};
-use oda::instrument::isgri::{Mask, N_DETZ, N_PIXELS, is_gap, pif, rate_scale};
+use oda::instrument::isgri::{N_DETZ, N_PIXELS, geometry, is_gap, rate_scale};
 use oda::osa::OsaVersion;
 use oda::simulate::Background;
 use oda::simulate::calibration::simulated_calibration;
@@ -113,7 +113,7 @@ fn source_and_background_fall_where_the_pif_and_the_map_say() {
     let t = Time::from_ijd(p.scw.tstart).unwrap();
     let eff = efficiency_map(t);
     let (ty, tz) = p.scw.attitude.to_tangents(&crab()).unwrap();
-    let lit = pif(&Mask::isgri(), ty, tz) * &eff;
+    let lit = geometry().pif(ty, tz) * &eff;
     let bmap = Background::spatial_map() * &eff;
     let mut counts = vec![0.0; eff.len()];
     for i in 0..ev.len() {

@@ -17,9 +17,11 @@ use ndarray::Array2;
 
 use super::catalog::{Catalog, CatalogEntry, Origin};
 use super::image::{ScwImage, ScwSource, subpixel};
-use super::mosaic::{MOSAIC_NOISE_CORRELATION_PX2, Mosaic};
+use super::mosaic::{Mosaic, mosaic_noise_correlation_px2};
 use crate::archive::ScwId;
 use crate::error::{Error, Result};
+use crate::instrument::calibration::ImagingCalibration;
+use crate::instrument::isgri;
 use crate::sky::{ReferenceCatalog, SkyCoord};
 
 /// Smallest naming radius, arcmin.
@@ -30,16 +32,12 @@ const SCW_ONLY_MIN_SIGMA: f64 = 6.0;
 /// Two peaks closer than this (pixels) are one source.
 const MERGE_PX: f64 = 3.0;
 
-/// ISGRI 90 % point-source location error, arcmin, at significance `s`.
-pub fn error_radius_arcmin(s: f64) -> f64 {
-    22.1 * s.max(1.0).powf(-0.95) + 0.16
-}
-
 /// Finds sources above a significance threshold.
 #[derive(Clone, Debug)]
 pub struct SourceFinder {
     threshold: f64,
     reference: &'static ReferenceCatalog,
+    imaging: ImagingCalibration,
 }
 
 /// The settings that make a finder's output: the threshold and the reference catalog that
@@ -47,8 +45,9 @@ pub struct SourceFinder {
 impl serde::Serialize for SourceFinder {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("SourceFinder", 2)?;
+        let mut st = s.serialize_struct("SourceFinder", 3)?;
         st.serialize_field("detection_threshold", &self.threshold)?;
+        st.serialize_field("imaging", &self.imaging)?;
         st.serialize_field("reference_catalog_sha256", self.reference.digest())?;
         st.end()
     }
@@ -63,8 +62,8 @@ struct Peak {
 }
 
 impl SourceFinder {
-    /// A finder for peaks above `detection_threshold` σ, naming them after the bundled
-    /// reference catalog.
+    /// A finder for peaks above `detection_threshold` σ in ISGRI mosaics, naming them after the
+    /// bundled reference catalog.
     ///
     /// # Errors
     /// A threshold that is not positive and finite; a bundled catalog that does not parse.
@@ -79,7 +78,15 @@ impl SourceFinder {
         Ok(SourceFinder {
             threshold: detection_threshold,
             reference: ReferenceCatalog::bundled()?,
+            imaging: isgri::imaging_calibration(),
         })
+    }
+
+    /// The same finder for mosaics of a telescope with the imaging calibration `imaging`
+    /// (its mosaic point-spread function and location error law).
+    pub fn with_imaging(mut self, imaging: &ImagingCalibration) -> SourceFinder {
+        self.imaging = imaging.clone();
+        self
     }
 
     /// The same finder naming sources after `reference` instead of the bundled catalog.
@@ -116,7 +123,7 @@ impl SourceFinder {
             .into_iter()
             .map(|(r, c)| {
                 let (fr, fc) = subpixel(&sig, (r, c));
-                let (rate, rate_err) = psf_photometry(mosaic, fr, fc);
+                let (rate, rate_err) = psf_photometry(&self.imaging, mosaic, fr, fc);
                 (
                     Peak {
                         position: mosaic.sky(fr, fc),
@@ -176,7 +183,7 @@ impl SourceFinder {
         let mut entries: Vec<CatalogEntry> = Vec::new();
         let mut n_new = 0;
         for (p, origin) in peaks {
-            let err = error_radius_arcmin(p.significance);
+            let err = self.imaging.location_error.radius_arcmin(p.significance);
             let radius = (2.0 * err).max(MIN_MATCH_ARCMIN) / 60.0;
             let name = reference
                 .nearest(&p.position, radius)
@@ -202,26 +209,20 @@ impl SourceFinder {
     }
 }
 
-/// σ of a point source in a mosaic of images not cleaned of it, pixels: the decoded PSF
-/// (Gaussian fit σ = 1.125 px, peak 1.075 × the rate, on average over sub-pixel positions)
-/// widened by the bilinear resampling (second moment 1/6 px² per axis). Measured on mosaics of
-/// the simulated Crab, 8 × 4 ScWs up to 5° off axis, not cleaned: 1.19 ± 0.01.
-const MOSAIC_PSF_SIGMA_PX: f64 = 1.19;
-/// Peak of that PSF per unit rate, measured the same way against the Crab's single-ScW PIF
-/// fits: 0.94 ± 0.01 (1.075 × 1.125²/1.19² = 0.96 if the fits were exactly flux-conserving).
-const MOSAIC_PSF_PEAK: f64 = 0.94;
-
 /// Rate of a point source at fractional mosaic position (r, c): the inverse-variance weighted
 /// least-squares amplitude of the mosaic PSF over the 5 × 5 pixels around it, and its error.
 ///
 /// Only sources without single-ScW fits are measured here, i.e. sources the images were not
-/// cleaned of, so the PSF is the decoded one ([`MOSAIC_PSF_SIGMA_PX`]); a cleaned source is a
-/// narrower clean Gaussian (σ = 1.03 px in the ScW images, 1.11 px and peak 0.85 × its rate in
-/// the mosaic) and would come out 15 % low here (the 50-ScW Crab: 176.3 against 207.9 cts/s).
+/// cleaned of, so the PSF is the decoded one (the calibration's mosaic PSF); for ISGRI a cleaned
+/// source is a narrower clean Gaussian (σ = 1.03 px in the ScW images, 1.11 px and peak 0.85 ×
+/// its rate in the mosaic) and would come out 15 % low here (the 50-ScW Crab: 176.3 against
+/// 207.9 cts/s).
 /// Neighbouring mosaic pixels share most of their noise (the PSF spans them), so the error
 /// propagates the mosaic's noise correlation: on empty-sky mosaics the rate / error of this fit
 /// has standard deviation 0.99 (the error of the peak pixel alone would give 1.24).
-fn psf_photometry(m: &Mosaic, r: f64, c: f64) -> (f64, f64) {
+fn psf_photometry(imaging: &ImagingCalibration, m: &Mosaic, r: f64, c: f64) -> (f64, f64) {
+    let (peak, sigma) = (imaging.mosaic_psf_peak, imaging.mosaic_psf_sigma_px);
+    let correlation_px2 = mosaic_noise_correlation_px2(imaging.noise_correlation_px2);
     let (nr, nc) = m.intensity.dim();
     let (r0, c0) = (r.round() as i64, c.round() as i64);
     let (mut num, mut den) = (0.0, 0.0);
@@ -237,8 +238,7 @@ fn psf_photometry(m: &Mosaic, r: f64, c: f64) -> (f64, f64) {
                 continue;
             }
             let d2 = (a as f64 - r).powi(2) + (b as f64 - c).powi(2);
-            let g =
-                MOSAIC_PSF_PEAK * (-0.5 * d2 / (MOSAIC_PSF_SIGMA_PX * MOSAIC_PSF_SIGMA_PX)).exp();
+            let g = peak * (-0.5 * d2 / (sigma * sigma)).exp();
             num += m.intensity[[a as usize, b as usize]] * g / v;
             den += g * g / v;
             used.push((a as f64, b as f64, g / v, v.sqrt()));
@@ -252,7 +252,7 @@ fn psf_photometry(m: &Mosaic, r: f64, c: f64) -> (f64, f64) {
     for p in &used {
         for q in &used {
             let d2 = (p.0 - q.0).powi(2) + (p.1 - q.1).powi(2);
-            var += p.2 * q.2 * p.3 * q.3 * (-0.5 * d2 / MOSAIC_NOISE_CORRELATION_PX2).exp();
+            var += p.2 * q.2 * p.3 * q.3 * (-0.5 * d2 / correlation_px2).exp();
         }
     }
     (num / den, var.sqrt() / den)
@@ -294,9 +294,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_radius_follows_the_isgri_law() {
-        assert!((error_radius_arcmin(10.0) - 2.67).abs() < 0.05);
-        assert!(error_radius_arcmin(100.0) < 0.5);
+    fn error_radius_follows_the_calibration_law() {
+        let finder = SourceFinder::new(7.0).unwrap();
+        let law = finder.imaging.location_error;
+        assert!((law.radius_arcmin(10.0) - 2.67).abs() < 0.05);
+        assert!(law.radius_arcmin(100.0) < 0.5);
+        assert_eq!(law.radius_arcmin(0.3), law.radius_arcmin(1.0));
         assert!(
             SourceFinder::new(0.0)
                 .unwrap_err()
@@ -308,9 +311,11 @@ mod tests {
     #[test]
     fn psf_photometry_returns_the_rate_of_the_mosaic_psf() {
         let (r, c, rate) = (10.3, 11.6, 7.0);
+        let imaging = isgri::imaging_calibration();
+        let (psf_peak, sigma) = (imaging.mosaic_psf_peak, imaging.mosaic_psf_sigma_px);
         let intensity = Array2::from_shape_fn((24, 24), |(a, b)| {
             let d2 = (a as f64 - r).powi(2) + (b as f64 - c).powi(2);
-            rate * MOSAIC_PSF_PEAK * (-0.5 * d2 / (MOSAIC_PSF_SIGMA_PX * MOSAIC_PSF_SIGMA_PX)).exp()
+            rate * psf_peak * (-0.5 * d2 / (sigma * sigma)).exp()
         });
         let m = Mosaic {
             projection: crate::sky::TanProjection::new(
@@ -326,16 +331,16 @@ mod tests {
             exposure: Array2::from_elem((24, 24), 1.0),
             n_images: 1,
         };
-        let (f, e) = psf_photometry(&m, r, c);
+        let (f, e) = psf_photometry(&imaging, &m, r, c);
         assert!((f - rate).abs() < 1e-9, "{f}");
         // Correlated pixels: more than the peak pixel's error divided by the PSF peak,
         // less than if the 5 × 5 pixels were one.
-        let peak = 0.5 / MOSAIC_PSF_PEAK;
+        let peak = 0.5 / psf_peak;
         assert!(e > peak && e < 2.0 * peak, "{e} vs {peak}");
         // Nothing covered: no rate.
         let mut empty = m.clone();
         empty.variance.fill(0.0);
-        assert_eq!(psf_photometry(&empty, r, c), (0.0, 0.0));
+        assert_eq!(psf_photometry(&imaging, &empty, r, c), (0.0, 0.0));
     }
 
     #[test]

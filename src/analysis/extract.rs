@@ -19,7 +19,8 @@ use crate::archive::{EventList, ScwId};
 use crate::datasets::{DEFAULT_SYSTEMATIC, LightCurve, Spectrum};
 use crate::error::{Error, Result};
 use crate::instrument::calibration::Calibration;
-use crate::instrument::isgri::{DetectorMap, Mask, TIME_RESOLUTION_S, pif};
+use crate::instrument::coded_mask::{CodedMaskGeometry, DetectorMap};
+use crate::instrument::isgri::TIME_RESOLUTION_S;
 use crate::instrument::response::Rmf;
 use crate::osa::OsaVersion;
 use crate::time::{SECONDS_PER_DAY, Time};
@@ -41,7 +42,7 @@ fn true_energy_edges() -> Vec<f64> {
 fn sources_in_field(
     events: &EventList,
     catalog: &Catalog,
-    mask: &Mask,
+    geometry: &CodedMaskGeometry,
 ) -> Vec<(usize, DetectorMap)> {
     catalog
         .entries()
@@ -49,7 +50,7 @@ fn sources_in_field(
         .enumerate()
         .filter_map(|(k, e)| {
             let (ty, tz) = events.header.attitude.to_tangents(&e.position)?;
-            let p = pif(mask, ty, tz);
+            let p = geometry.pif(ty, tz);
             (p.sum() > 1.0).then_some((k, p))
         })
         .collect()
@@ -80,7 +81,11 @@ fn check_catalog(catalog: &Catalog) -> Result<()> {
 
 /// The sky-model fit of one shadowgram as on-axis equivalent (rate, error) per source in
 /// `pifs` order; `None` when the fit is singular.
-fn fitted_rates(sg: &Shadowgram, pifs: &[DetectorMap]) -> Option<Vec<(f64, f64)>> {
+fn fitted_rates(
+    geometry: &CodedMaskGeometry,
+    sg: &Shadowgram,
+    pifs: &[DetectorMap],
+) -> Option<Vec<(f64, f64)>> {
     let version = sg.osa_version;
     let fit = fit_shadowgram(&sg.counts, &sg.efficiency, &sg.background, pifs).ok()?;
     Some(
@@ -89,8 +94,8 @@ fn fitted_rates(sg: &Shadowgram, pifs: &[DetectorMap]) -> Option<Vec<(f64, f64)>
             .zip(&fit.errors)
             .map(|(r, e)| {
                 (
-                    onaxis_rate(*r, sg.exposure, version),
-                    onaxis_rate(*e, sg.exposure, version),
+                    onaxis_rate(geometry, *r, sg.exposure, version),
+                    onaxis_rate(geometry, *e, sg.exposure, version),
                 )
             })
             .collect(),
@@ -105,7 +110,7 @@ trait ScwReduction: Sync {
     /// The combined product.
     type Output;
     /// Fits one Science Window.
-    fn contribution(&self, ev: &EventList, catalog: &Catalog, mask: &Mask) -> Self::Part;
+    fn contribution(&self, ev: &EventList, catalog: &Catalog) -> Self::Part;
     /// Combines the contributions, in order.
     fn combine(&self, parts: &[Self::Part], catalog: &Catalog) -> Result<Self::Output>;
 }
@@ -117,10 +122,9 @@ fn reduce_sequential<R: ScwReduction>(
     catalog: &Catalog,
 ) -> Result<R::Output> {
     check_catalog(catalog)?;
-    let mask = Mask::isgri();
     let parts = events
         .into_iter()
-        .map(|ev| ev.map(|ev| r.contribution(&ev, catalog, &mask)))
+        .map(|ev| ev.map(|ev| r.contribution(&ev, catalog)))
         .collect::<Result<Vec<_>>>()?;
     r.combine(&parts, catalog)
 }
@@ -133,10 +137,9 @@ fn reduce_parallel<R: ScwReduction>(
     catalog: &Catalog,
 ) -> Result<R::Output> {
     check_catalog(catalog)?;
-    let mask = Mask::isgri();
     let parts = scws
         .par_iter()
-        .map(|id| load(id).map(|ev| r.contribution(&ev, catalog, &mask)))
+        .map(|id| load(id).map(|ev| r.contribution(&ev, catalog)))
         .collect::<Result<Vec<_>>>()?;
     r.combine(&parts, catalog)
 }
@@ -217,7 +220,7 @@ impl SpectrumExtractor {
     /// The fits of one Science Window: its contribution to the spectra of `catalog`. Cached
     /// per Science Window by the workflow and combined with [`SpectrumExtractor::combine`].
     pub fn scw_part(&self, events: &EventList, catalog: &Catalog) -> ScwSpectra {
-        self.contribution(events, catalog, &Mask::isgri())
+        self.contribution(events, catalog)
     }
 
     /// Combines Science Window contributions, in the order given, into one spectrum per source
@@ -236,8 +239,9 @@ impl ScwReduction for SpectrumExtractor {
     type Output = Vec<Spectrum>;
 
     /// The per-channel fits of one Science Window.
-    fn contribution(&self, ev: &EventList, catalog: &Catalog, mask: &Mask) -> ScwSpectra {
-        let in_field = sources_in_field(ev, catalog, mask);
+    fn contribution(&self, ev: &EventList, catalog: &Catalog) -> ScwSpectra {
+        let geometry = &*self.maker.calibration().geometry;
+        let in_field = sources_in_field(ev, catalog, geometry);
         let mut part = ScwSpectra {
             sources: in_field.iter().map(|(k, _)| *k).collect(),
             channels: Vec::new(),
@@ -250,7 +254,10 @@ impl ScwReduction for SpectrumExtractor {
         let sgs = self.maker.run(ev);
         let pifs: Vec<DetectorMap> = in_field.into_iter().map(|(_, p)| p).collect();
         part.exposure = sgs.first().map_or(0.0, |sg| sg.exposure);
-        part.channels = sgs.iter().map(|sg| fitted_rates(sg, &pifs)).collect();
+        part.channels = sgs
+            .iter()
+            .map(|sg| fitted_rates(geometry, sg, &pifs))
+            .collect();
         part
     }
 
@@ -431,7 +438,7 @@ impl LightCurveExtractor {
     /// Cached per Science Window by the workflow and combined with
     /// [`LightCurveExtractor::combine`].
     pub fn scw_part(&self, events: &EventList, catalog: &Catalog) -> ScwLightCurve {
-        self.contribution(events, catalog, &Mask::isgri())
+        self.contribution(events, catalog)
     }
 
     /// Combines Science Window contributions, in the order given, into one light curve per
@@ -450,7 +457,8 @@ impl ScwReduction for LightCurveExtractor {
     type Output = Vec<LightCurve>;
 
     /// The per-bin fits of one Science Window.
-    fn contribution(&self, ev: &EventList, catalog: &Catalog, mask: &Mask) -> ScwLightCurve {
+    fn contribution(&self, ev: &EventList, catalog: &Catalog) -> ScwLightCurve {
+        let geometry = &*self.maker.calibration().geometry;
         let width = self.time_bin_s / SECONDS_PER_DAY;
         let h = &ev.header;
         let first = (h.tstart / width).floor() as i64;
@@ -471,7 +479,7 @@ impl ScwReduction for LightCurveExtractor {
                 (b, g * SECONDS_PER_DAY)
             })
             .collect();
-        let in_field = sources_in_field(ev, catalog, mask);
+        let in_field = sources_in_field(ev, catalog, geometry);
         let mut fits = Vec::new();
         if !in_field.is_empty() {
             let pifs: Vec<DetectorMap> = in_field.iter().map(|(_, p)| p.clone()).collect();
@@ -480,7 +488,7 @@ impl ScwReduction for LightCurveExtractor {
                 if sg.exposure < 1.0 {
                     continue;
                 }
-                if let Some(rates) = fitted_rates(sg, &pifs) {
+                if let Some(rates) = fitted_rates(geometry, sg, &pifs) {
                     fits.push((b, sg.exposure, rates));
                 }
             }

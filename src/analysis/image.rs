@@ -4,7 +4,8 @@
 //! flat-fielding), then iterates: find the most significant peak, refine its position by fitting
 //! its PIF to the shadowgram, fit all found sources and the background together, subtract them
 //! from the shadowgram and decode the residual. The cleaned image is the residual plus each
-//! source as a clean point-spread function (Gaussian, 12′ FWHM). Intensities are on-axis
+//! source as a clean point-spread function (a Gaussian of the calibration's width; 12′ FWHM for
+//! ISGRI). Intensities are on-axis
 //! equivalent count rates (cts/s), corrected for the off-axis response.
 
 use std::sync::Arc;
@@ -12,18 +13,17 @@ use std::sync::Arc;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::decode::{CodedMaskDecoder, IMAGE_NY, IMAGE_NZ, pixel_to_tangents, tangents_to_pixel};
+use super::decode::{CodedMaskDecoder, ImageGrid};
 use super::shadowgram::{EnergyBand, Shadowgram};
 use super::skyfit::{fit_shadowgram, onaxis_rate};
 use crate::archive::ScwId;
 use crate::error::{Error, Result};
-use crate::instrument::isgri::{DetectorMap, Mask, pif};
+use crate::instrument::calibration::Calibration;
+use crate::instrument::coded_mask::{CodedMaskGeometry, DetectorMap};
+use crate::instrument::isgri;
 use crate::osa::OsaVersion;
 use crate::sky::{Attitude, SkyCoord, TanProjection};
 use crate::time::Time;
-
-/// σ of the point-spread function in image pixels (12′ FWHM / 4.94′ / 2.355).
-pub const PSF_SIGMA_PX: f64 = 1.03;
 
 /// A source found and fitted while cleaning a ScW image.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,6 +61,11 @@ pub struct ScwImage {
     pub variance: Array2<f64>,
     /// Sources found and removed while cleaning, brightest first.
     pub sources: Vec<ScwSource>,
+    /// The image's sky grid (its telescope's decoding grid).
+    pub grid: ImageGrid,
+    /// Noise correlation between pixels Δ apart, ρ(Δ) = exp(−|Δ|²/2s²): s², pixels² (the
+    /// calibration's).
+    pub noise_correlation_px2: f64,
 }
 
 impl ScwImage {
@@ -71,14 +76,14 @@ impl ScwImage {
 
     /// Sky position of fractional image position (iy, iz).
     pub fn sky(&self, iy: f64, iz: f64) -> SkyCoord {
-        let (ty, tz) = pixel_to_tangents(iy, iz);
+        let (ty, tz) = self.grid.pixel_to_tangents(iy, iz);
         self.attitude.from_tangents(ty, tz)
     }
 
     /// Fractional image position of a sky position, if it is in front of the telescope.
     pub fn pixel(&self, s: &SkyCoord) -> Option<(f64, f64)> {
         let (ty, tz) = self.attitude.to_tangents(s)?;
-        Some(tangents_to_pixel(ty, tz))
+        Some(self.grid.tangents_to_pixel(ty, tz))
     }
 
     /// The image's WCS: a TAN projection centred on the pointing; FITS axis 1 runs along the
@@ -87,10 +92,10 @@ impl ScwImage {
     /// # Errors
     /// Never for a valid attitude (the CD matrix is a scaled rotation).
     pub fn projection(&self) -> Result<TanProjection> {
-        let s = super::decode::tangent_step_deg();
+        let s = self.grid.tangent_step_deg();
         // On the sky, Z points at position angle `roll` and Y at `roll + 90°` (east for roll 0).
         let (sr, cr) = self.attitude.roll().to_radians().sin_cos();
-        let (oy, oz) = super::decode::ON_AXIS;
+        let (oy, oz) = self.grid.on_axis();
         TanProjection::from_cd(
             self.attitude.pointing(),
             [oz as f64 + 1.0, oy as f64 + 1.0],
@@ -114,7 +119,10 @@ pub fn significance_map(intensity: &Array2<f64>, variance: &Array2<f64>) -> Arra
 /// Settings of single-ScW imaging.
 #[derive(Clone, Debug)]
 pub struct ScwImager {
+    geometry: Arc<CodedMaskGeometry>,
     decoder: Arc<CodedMaskDecoder>,
+    psf_sigma_px: f64,
+    noise_correlation_px2: f64,
     clean_threshold: f64,
     max_sources: usize,
     known: Vec<SkyCoord>,
@@ -132,7 +140,11 @@ impl serde::Serialize for ScwImager {
             h.update(p.dec().to_le_bytes());
         }
         let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        let mut st = s.serialize_struct("ScwImager", 4)?;
+        let mut st = s.serialize_struct("ScwImager", 8)?;
+        st.serialize_field("telescope", self.geometry.name())?;
+        st.serialize_field("geometry_sha256", &self.geometry.digest())?;
+        st.serialize_field("psf_sigma_px", &self.psf_sigma_px)?;
+        st.serialize_field("noise_correlation_px2", &self.noise_correlation_px2)?;
         st.serialize_field("clean_threshold", &self.clean_threshold)?;
         st.serialize_field("max_cleaned", &self.max_sources)?;
         st.serialize_field("known_sources", &self.known.len())?;
@@ -142,7 +154,8 @@ impl serde::Serialize for ScwImager {
 }
 
 impl ScwImager {
-    /// An imager that cleans sources above `clean_threshold` σ (at most `max_sources` per ScW).
+    /// An ISGRI imager that cleans sources above `clean_threshold` σ (at most `max_sources`
+    /// per ScW); [`ScwImager::with_calibration`] images with another telescope.
     ///
     /// # Errors
     /// A threshold that is not positive and finite.
@@ -154,8 +167,12 @@ impl ScwImager {
                 "a positive significance",
             ));
         }
+        let geometry = isgri::geometry();
         Ok(ScwImager {
-            decoder: CodedMaskDecoder::shared(),
+            decoder: CodedMaskDecoder::for_geometry(&geometry),
+            geometry,
+            psf_sigma_px: isgri::imaging_calibration().psf_sigma_px,
+            noise_correlation_px2: isgri::imaging_calibration().noise_correlation_px2,
             clean_threshold,
             max_sources,
             known: Vec::new(),
@@ -169,6 +186,22 @@ impl ScwImager {
     pub fn with_known_sources(mut self, positions: Vec<SkyCoord>) -> ScwImager {
         self.known = positions;
         self
+    }
+
+    /// The same imager for the telescope of `calibration`: its geometry (the decoder is built
+    /// once per process and shared), its clean point-spread function and its images' noise
+    /// correlation.
+    pub fn with_calibration(mut self, calibration: &Calibration) -> ScwImager {
+        self.decoder = CodedMaskDecoder::for_geometry(&calibration.geometry);
+        self.geometry = calibration.geometry.clone();
+        self.psf_sigma_px = calibration.imaging.psf_sigma_px;
+        self.noise_correlation_px2 = calibration.imaging.noise_correlation_px2;
+        self
+    }
+
+    /// The telescope this imager decodes.
+    pub fn geometry(&self) -> &Arc<CodedMaskGeometry> {
+        &self.geometry
     }
 
     /// The same imager cleaning at most `n` sources per ScW (0: no cleaning).
@@ -197,7 +230,8 @@ impl ScwImager {
         let beta0 = sg.counts.sum() / wt.sum().max(1e-9);
         let mut residual_counts = &sg.counts - &(&wt * beta0);
         let mut residual = d.decode_intensity(&bal, w, &residual_counts);
-        let mask = Mask::isgri();
+        let geometry = &*self.geometry;
+        let grid = d.grid();
         let mut positions: Vec<(f64, f64)> = Vec::new(); // image pixels of sources
         let mut pifs: Vec<DetectorMap> = Vec::new();
         let mut found_sig: Vec<f64> = Vec::new();
@@ -207,9 +241,9 @@ impl ScwImager {
                 let Some((ty, tz)) = sg.attitude.to_tangents(s) else {
                     continue;
                 };
-                let p = pif(&mask, ty, tz);
+                let p = geometry.pif(ty, tz);
                 if (&p * w).sum() > 1.0 {
-                    positions.push(tangents_to_pixel(ty, tz));
+                    positions.push(grid.tangents_to_pixel(ty, tz));
                     pifs.push(p);
                     found_sig.push(0.0);
                 }
@@ -241,9 +275,9 @@ impl ScwImager {
                 break;
             }
             let guess = subpixel(&residual, peak);
-            let pos = refine_position(&sg.counts, w, template, &pifs, &mask, guess);
-            let (ty, tz) = pixel_to_tangents(pos.0, pos.1);
-            let p = pif(&mask, ty, tz);
+            let pos = refine_position(&sg.counts, w, template, &pifs, geometry, &grid, guess);
+            let (ty, tz) = grid.pixel_to_tangents(pos.0, pos.1);
+            let p = geometry.pif(ty, tz);
             if p.sum() <= 0.0 {
                 break;
             }
@@ -268,12 +302,13 @@ impl ScwImager {
         let mut clean = residual;
         if let Some(f) = &fit {
             for ((iy, iz), r) in positions.iter().zip(&f.rates) {
-                add_psf(&mut clean, *iy, *iz, r * d.off_axis_response(*iy, *iz));
+                let amplitude = r * d.off_axis_response(*iy, *iz);
+                add_psf(&mut clean, *iy, *iz, amplitude, self.psf_sigma_px);
             }
         }
-        let k = onaxis_rate(1.0, sg.exposure, sg.osa_version);
-        let mut intensity = Array2::zeros((IMAGE_NY, IMAGE_NZ));
-        let mut var = Array2::zeros((IMAGE_NY, IMAGE_NZ));
+        let k = onaxis_rate(geometry, 1.0, sg.exposure, sg.osa_version);
+        let mut intensity = Array2::zeros(grid.dim());
+        let mut var = Array2::zeros(grid.dim());
         for ((iy, iz), v) in variance.indexed_iter() {
             if *v > 0.0 {
                 let resp = d.off_axis_response(iy as f64, iz as f64);
@@ -291,7 +326,7 @@ impl ScwImager {
                     .zip(f.rates.iter().zip(&f.errors))
                     .zip(&found_sig)
                     .map(|(((iy, iz), (r, e)), sig)| {
-                        let (ty, tz) = pixel_to_tangents(*iy, *iz);
+                        let (ty, tz) = grid.pixel_to_tangents(*iy, *iz);
                         ScwSource {
                             position: attitude.from_tangents(ty, tz),
                             rate: r * k,
@@ -316,6 +351,8 @@ impl ScwImager {
             intensity,
             variance: var,
             sources,
+            grid,
+            noise_correlation_px2: self.noise_correlation_px2,
         })
     }
 }
@@ -399,7 +436,8 @@ fn refine_position(
     w: &DetectorMap,
     template: &DetectorMap,
     others: &[DetectorMap],
-    mask: &Mask,
+    geometry: &CodedMaskGeometry,
+    grid: &ImageGrid,
     guess: (f64, f64),
 ) -> (f64, f64) {
     let h = 0.35;
@@ -413,8 +451,8 @@ fn refine_position(
                 guess.0 + (a as f64 - 1.0) * h,
                 guess.1 + (b as f64 - 1.0) * h,
             );
-            let (ty, tz) = pixel_to_tangents(iy, iz);
-            pifs[last] = pif(mask, ty, tz);
+            let (ty, tz) = grid.pixel_to_tangents(iy, iz);
+            pifs[last] = geometry.pif(ty, tz);
             *c = fit_shadowgram(counts, w, template, &pifs).map_or(f64::INFINITY, |f| f.chi2);
         }
     }
@@ -443,16 +481,15 @@ fn refine_position(
     )
 }
 
-/// Adds a Gaussian PSF of peak `amplitude` at (iy, iz).
-fn add_psf(img: &mut Array2<f64>, iy: f64, iz: f64, amplitude: f64) {
+/// Adds a Gaussian PSF of peak `amplitude` and width `sigma` (pixels) at (iy, iz).
+fn add_psf(img: &mut Array2<f64>, iy: f64, iz: f64, amplitude: f64, sigma: f64) {
     let (ny, nz) = img.dim();
-    let r = (4.0 * PSF_SIGMA_PX).ceil() as i64;
+    let r = (4.0 * sigma).ceil() as i64;
     let (cy, cz) = (iy.round() as i64, iz.round() as i64);
     for y in (cy - r).max(0)..=(cy + r).min(ny as i64 - 1) {
         for z in (cz - r).max(0)..=(cz + r).min(nz as i64 - 1) {
             let d2 = (y as f64 - iy).powi(2) + (z as f64 - iz).powi(2);
-            img[[y as usize, z as usize]] +=
-                amplitude * (-0.5 * d2 / (PSF_SIGMA_PX * PSF_SIGMA_PX)).exp();
+            img[[y as usize, z as usize]] += amplitude * (-0.5 * d2 / (sigma * sigma)).exp();
         }
     }
 }

@@ -104,9 +104,9 @@ impl ImageAnalyzer {
         center: SkyCoord,
     ) -> Result<ImageAnalyzer> {
         Ok(ImageAnalyzer {
+            imager: cleaning_imager()?.with_calibration(&calibration),
+            finder: SourceFinder::new(detection_threshold)?.with_imaging(&calibration.imaging),
             maker: ShadowgramMaker::new(vec![band], calibration)?,
-            imager: cleaning_imager()?,
-            finder: SourceFinder::new(detection_threshold)?,
             center,
         })
     }
@@ -143,7 +143,9 @@ impl ImageAnalyzer {
             .par_iter()
             .map(|id| image_scw(&self.maker, &self.imager, &load(id)?))
             .collect::<Result<_>>()?;
-        let mosaic = MosaicMaker::new(self.center, None).run(&scw_images)?;
+        let mosaic = MosaicMaker::new(self.center, None)
+            .with_calibration(self.maker.calibration())
+            .run(&scw_images)?;
         let catalog = self.finder.run(&mosaic, &scw_images)?;
         Ok(ImageAnalysis {
             scw_images,

@@ -10,7 +10,9 @@
 //! resampling conserves flux and keeps positions. The variance of the interpolated intensity
 //! is propagated with the noise correlation of the decoded images, `V_i = Σ_jk w_j w_k ρ_jk
 //! σ_j σ_k`: a mask element projects onto ~2.4 detector pixels, so the noise of neighbouring
-//! image pixels is correlated, ρ(Δ) = exp(−|Δ|²/2s²) with s² = [`SCW_NOISE_CORRELATION_PX2`].
+//! image pixels is correlated, ρ(Δ) = exp(−|Δ|²/2s²) with the s² each image carries (its
+//! telescope's calibration: 1.28 px² for ISGRI, see
+//! [`crate::instrument::isgri::imaging_calibration`]).
 //! Neither Σ w V (what linear interpolation of the variance gives: significance σ ≈ 0.89 on
 //! empty sky) nor Σ w² V (independent pixels: σ ≈ 1.42) is right.
 //!
@@ -33,26 +35,19 @@ use super::shadowgram::EnergyBand;
 use crate::error::{Error, Result};
 use crate::sky::{SkyCoord, TanProjection};
 
-use super::decode::tangent_step_deg;
+use super::decode::ImageGrid;
+use crate::instrument::calibration::Calibration;
 
 /// Largest mosaic side, pixels (≈ 80°).
 const MAX_SIDE: usize = 1000;
-/// Margin around the pointings, degrees: the partially coded field reaches ~15° off axis.
-const FIELD_MARGIN_DEG: f64 = 15.5;
 
-/// Noise correlation of a decoded ScW image between pixels Δ apart: ρ(Δ) = exp(−|Δ|²/2s²),
-/// s² in pixels². Balanced cross-correlation decoding makes the noise correlation the shape of
-/// the point-spread function (σ ≈ 1.13 px before cleaning). Measured on empty-sky images:
-/// ρ = 0.675 for side neighbours, 0.455 for diagonal ones and 0.21 two pixels apart (s² = 1.28
-/// gives 0.677, 0.458, 0.21), the same within 0.005 from 17 to 100 keV, in 2006–2016, and in the
-/// fully and partially coded field.
-pub const SCW_NOISE_CORRELATION_PX2: f64 = 1.28;
-
-/// Noise correlation of a mosaic between pixels Δ apart, ρ(Δ) = exp(−|Δ|²/2s²), s² in pixels²:
-/// the ScW correlation widened by the bilinear kernel (second moment 1/6 px² per axis, twice).
-/// Measured on the empty-sky mosaic: 0.73, 0.54, 0.29 and 0.08 at Δ = (0, 1), (1, 1), (0, 2)
-/// and (2, 2) (this gives 0.733, 0.537, 0.289, 0.083).
-pub const MOSAIC_NOISE_CORRELATION_PX2: f64 = SCW_NOISE_CORRELATION_PX2 + 1.0 / 3.0;
+/// Noise correlation s² (pixels²) of a mosaic of images whose own is `scw_px2`: the images'
+/// correlation widened by the bilinear kernel (second moment 1/6 px² per axis, twice).
+/// Measured on an empty-sky ISGRI mosaic: 0.73, 0.54, 0.29 and 0.08 at Δ = (0, 1), (1, 1),
+/// (0, 2) and (2, 2) (s² = 1.28 + 1/3 gives 0.733, 0.537, 0.289, 0.083).
+pub fn mosaic_noise_correlation_px2(scw_px2: f64) -> f64 {
+    scw_px2 + 1.0 / 3.0
+}
 
 /// A mosaic image.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -94,12 +89,29 @@ impl Mosaic {
 pub struct MosaicMaker {
     center: SkyCoord,
     side_deg: Option<f64>,
+    grid: ImageGrid,
+    field_margin_deg: f64,
 }
 
 impl MosaicMaker {
-    /// A mosaic centred on `center`, large enough for all images (or `side_deg` wide if set).
+    /// A mosaic centred on `center`, large enough for all images (or `side_deg` wide if set),
+    /// of ISGRI images ([`MosaicMaker::with_calibration`] for another telescope's).
     pub fn new(center: SkyCoord, side_deg: Option<f64>) -> MosaicMaker {
-        MosaicMaker { center, side_deg }
+        use crate::instrument::isgri;
+        MosaicMaker {
+            center,
+            side_deg,
+            grid: ImageGrid::of(&isgri::geometry()),
+            field_margin_deg: isgri::imaging_calibration().field_margin_deg,
+        }
+    }
+
+    /// The same maker for images of the telescope of `calibration`: the mosaic's pixels are its
+    /// images' tangent step, and the mosaic reaches its partially coded field.
+    pub fn with_calibration(mut self, calibration: &Calibration) -> MosaicMaker {
+        self.grid = ImageGrid::of(&calibration.geometry);
+        self.field_margin_deg = calibration.imaging.field_margin_deg;
+        self
     }
 
     /// Empty sums for a mosaic in `band` of images pointed at `pointings`: the grid is centred
@@ -112,7 +124,7 @@ impl MosaicMaker {
         band: EnergyBand,
         pointings: impl IntoIterator<Item = SkyCoord>,
     ) -> Result<MosaicSum> {
-        let step = tangent_step_deg();
+        let step = self.grid.tangent_step_deg();
         let side = match self.side_deg {
             Some(s) => s,
             None => {
@@ -120,7 +132,7 @@ impl MosaicMaker {
                     .into_iter()
                     .map(|p| p.separation(&self.center))
                     .fold(0.0, f64::max);
-                2.0 * (far + FIELD_MARGIN_DEG)
+                2.0 * (far + self.field_margin_deg)
             }
         };
         let n = ((side / step).ceil() as usize).clamp(16, MAX_SIDE);
@@ -142,7 +154,11 @@ impl MosaicMaker {
                 reason: "no ScW images to combine into a mosaic".into(),
             });
         };
-        let mut sum = self.start(first.band, images.iter().map(|i| i.attitude.pointing()))?;
+        let maker = MosaicMaker {
+            grid: first.grid,
+            ..self.clone()
+        };
+        let mut sum = maker.start(first.band, images.iter().map(|i| i.attitude.pointing()))?;
         sum.add_all(images)?;
         sum.into_mosaic()
     }
@@ -195,7 +211,11 @@ impl MosaicSum {
         }
         let (ny, nx) = self.weight.dim();
         let projection = self.projection;
-        let rho = (-0.5 / SCW_NOISE_CORRELATION_PX2).exp();
+        // Neighbour correlation of each image's noise, once per image.
+        let rhos: Vec<f64> = images
+            .iter()
+            .map(|i| (-0.5 / i.noise_correlation_px2).exp())
+            .collect();
         let rows: Vec<Vec<(f64, f64, f64)>> = (0..ny)
             .into_par_iter()
             .map(|r| {
@@ -203,7 +223,7 @@ impl MosaicSum {
                     .map(|c| {
                         let s = projection.pixel_to_world(c as f64 + 1.0, r as f64 + 1.0);
                         let (mut wsum, mut fsum, mut exp) = (0.0, 0.0, 0.0);
-                        for img in images {
+                        for (img, &rho) in images.iter().zip(&rhos) {
                             if img.attitude.off_axis_angle(&s) > 20.0 {
                                 continue;
                             }
@@ -350,6 +370,8 @@ mod tests {
             intensity: Array2::from_shape_fn(variance.dim(), |(y, z)| (y + 2 * z) as f64),
             variance,
             sources: Vec::new(),
+            grid: ImageGrid::of(&crate::instrument::isgri::geometry()),
+            noise_correlation_px2: 1.28,
         }
     }
 

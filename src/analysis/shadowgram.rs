@@ -16,17 +16,18 @@ use serde::{Deserialize, Serialize};
 use crate::archive::{EnergyScale, EventList, ScwId};
 use crate::error::{Error, Result};
 use crate::instrument::calibration::Calibration;
-use crate::instrument::isgri::{DetectorMap, N_DETY, N_DETZ};
+use crate::instrument::coded_mask::DetectorMap;
 use crate::osa::OsaVersion;
 use crate::sky::Attitude;
 use crate::time::{SECONDS_PER_DAY, Time};
 
 /// ISGRI energy range accepted in requests, keV (ODA's limits).
-pub const ISGRI_BAND_LIMITS: (f64, f64) = (15.0, 800.0);
+pub const ISGRI_BAND_LIMITS: (f64, f64) = crate::instrument::isgri::BAND_LIMITS_KEV;
 /// A pixel with more flagged events than this in a ScW is treated as noisy and switched off.
 const NOISY_PIXEL_FLAGGED: u32 = 20;
 
-/// An energy band in reconstructed keV, validated against the ISGRI range.
+/// An energy band in reconstructed keV, validated against an instrument's range (ISGRI's for
+/// [`EnergyBand::new`]).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EnergyBand {
     /// Lower edge, keV.
@@ -41,19 +42,27 @@ impl EnergyBand {
     /// # Errors
     /// `E1_keV` ≥ `E2_keV`, or either outside 15–800 keV (ODA's ISGRI range).
     pub fn new(e1: f64, e2: f64) -> Result<EnergyBand> {
-        let (lo, hi) = ISGRI_BAND_LIMITS;
+        EnergyBand::within(e1, e2, "ISGRI", ISGRI_BAND_LIMITS)
+    }
+
+    /// A band [e1, e2) keV of `instrument`, whose range is `limits` keV.
+    ///
+    /// # Errors
+    /// `E1_keV` ≥ `E2_keV`, or either outside `limits`.
+    pub fn within(e1: f64, e2: f64, instrument: &str, limits: (f64, f64)) -> Result<EnergyBand> {
+        let (lo, hi) = limits;
         if !(e1.is_finite() && (lo..hi).contains(&e1)) {
             return Err(Error::invalid(
                 "E1_keV",
                 e1,
-                format!("ISGRI energy range is restricted to {lo} - {hi} keV"),
+                format!("{instrument} energy range is restricted to {lo} - {hi} keV"),
             ));
         }
         if !(e2.is_finite() && e2 > lo && e2 <= hi) {
             return Err(Error::invalid(
                 "E2_keV",
                 e2,
-                format!("ISGRI energy range is restricted to {lo} - {hi} keV"),
+                format!("{instrument} energy range is restricted to {lo} - {hi} keV"),
             ));
         }
         if e1 >= e2 {
@@ -140,10 +149,14 @@ impl ShadowgramMaker {
     /// A maker for `bands` with `calibration` (one OSA version's, from the archive).
     ///
     /// # Errors
-    /// No bands.
+    /// No bands, or a band outside the calibrated instrument's range.
     pub fn new(bands: Vec<EnergyBand>, calibration: Arc<Calibration>) -> Result<ShadowgramMaker> {
         if bands.is_empty() {
             return Err(Error::invalid("energy bands", "none", "at least one band"));
+        }
+        let limits = calibration.imaging.band_limits_kev;
+        for b in &bands {
+            EnergyBand::within(b.e1, b.e2, calibration.geometry.name(), limits)?;
         }
         Ok(ShadowgramMaker { bands, calibration })
     }
@@ -184,7 +197,8 @@ impl ShadowgramMaker {
         };
         let efficiency = self.efficiency(events, t_mid);
         let nb = self.bands.len();
-        let mut counts = vec![Array2::<f64>::zeros((N_DETY, N_DETZ)); bins.len() * nb];
+        let (n_dety, n_detz) = self.calibration.geometry.detector().dim();
+        let mut counts = vec![Array2::<f64>::zeros((n_dety, n_detz)); bins.len() * nb];
         let contiguous = self.bands.windows(2).all(|w| w[0].e2 <= w[1].e1);
         for i in 0..events.len() {
             if events.select_flag[i] != 0 {
@@ -199,7 +213,7 @@ impl ShadowgramMaker {
             };
             let e = f64::from(events.energy[i]) * corr;
             let (y, z) = (usize::from(events.dety[i]), usize::from(events.detz[i]));
-            if y >= N_DETY || z >= N_DETZ {
+            if y >= n_dety || z >= n_detz {
                 continue;
             }
             if contiguous {
@@ -243,7 +257,7 @@ impl ShadowgramMaker {
                     counts: it
                         .next()
                         .map(|c| &c * &efficiency)
-                        .unwrap_or_else(|| Array2::zeros((N_DETY, N_DETZ))),
+                        .unwrap_or_else(|| Array2::zeros((n_dety, n_detz))),
                     efficiency: efficiency.clone(),
                     background: template.clone(),
                     exposure: good * h.deadc,
@@ -258,15 +272,16 @@ impl ShadowgramMaker {
 
     /// Efficiency map: the calibration's live pixels minus the silent and noisy ones of this ScW.
     fn efficiency(&self, events: &EventList, t: Time) -> DetectorMap {
-        let mut flagged = vec![0u32; N_DETY * N_DETZ];
-        let mut good = vec![0u32; N_DETY * N_DETZ];
+        let (n_dety, n_detz) = self.calibration.geometry.detector().dim();
+        let mut flagged = vec![0u32; n_dety * n_detz];
+        let mut good = vec![0u32; n_dety * n_detz];
         for i in 0..events.len() {
             let (y, z) = (usize::from(events.dety[i]), usize::from(events.detz[i]));
-            if y < N_DETY && z < N_DETZ {
+            if y < n_dety && z < n_detz {
                 if events.select_flag[i] != 0 {
-                    flagged[y * N_DETZ + z] += 1;
+                    flagged[y * n_detz + z] += 1;
                 } else {
-                    good[y * N_DETZ + z] += 1;
+                    good[y * n_detz + z] += 1;
                 }
             }
         }
@@ -294,8 +309,9 @@ fn pixel_efficiency(
 ) -> DetectorMap {
     let live = w.iter().filter(|v| **v > 0.0).count().max(1);
     let mean = n_events as f64 / live as f64;
+    let n_detz = w.ncols();
     for (k, (f, g)) in flagged.iter().zip(good).enumerate() {
-        let (y, z) = (k / N_DETZ, k % N_DETZ);
+        let (y, z) = (k / n_detz, k % n_detz);
         if *f > NOISY_PIXEL_FLAGGED || (*g == 0 && mean >= DEAD_PIXEL_MIN_MEAN_COUNTS) {
             w[[y, z]] = 0.0;
         }
@@ -309,6 +325,7 @@ mod tests {
 
     #[test]
     fn silent_and_noisy_pixels_are_switched_off() {
+        use crate::instrument::isgri::{N_DETY, N_DETZ};
         let model = crate::instrument::isgri::layout_map();
         let live = model.iter().filter(|v| **v > 0.0).count();
         let mut good = vec![300u32; N_DETY * N_DETZ];

@@ -9,7 +9,8 @@
 //! to the spectral and light-curve extraction and the imager's cleaning.
 
 use crate::error::{Error, Result};
-use crate::instrument::isgri::{DetectorMap, N_PIXELS, on_axis_open_fraction, rate_scale};
+use crate::instrument::coded_mask::{CodedMaskGeometry, DetectorMap};
+use crate::instrument::isgri::rate_scale;
 use crate::osa::OsaVersion;
 
 /// Result of a sky-model fit.
@@ -28,12 +29,19 @@ pub(crate) struct ShadowgramFit {
 }
 
 /// On-axis equivalent count rate (cts/s) of a source with intensity `r` counts per fully lit
-/// pixel in `exposure` live seconds, in the rate convention of `version`.
-pub fn onaxis_rate(r: f64, exposure: f64, version: OsaVersion) -> f64 {
+/// pixel of the telescope `geometry` in `exposure` live seconds, in the rate convention of
+/// `version`: r × pixels × on-axis open fraction / exposure × the version's scale.
+pub fn onaxis_rate(
+    geometry: &CodedMaskGeometry,
+    r: f64,
+    exposure: f64,
+    version: OsaVersion,
+) -> f64 {
     if exposure <= 0.0 {
         return 0.0;
     }
-    r * N_PIXELS as f64 * on_axis_open_fraction() / exposure * rate_scale(version)
+    r * geometry.detector().n_pixels() as f64 * geometry.on_axis_open_fraction() / exposure
+        * rate_scale(version)
 }
 
 /// Fits `counts` with the background `template` and the source `pifs` (all on the detector
@@ -166,7 +174,7 @@ pub(crate) fn invert(a: &[f64], n: usize) -> Option<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instrument::isgri::{Mask, N_DETY, layout_map, pif};
+    use crate::instrument::isgri::{N_DETY, geometry, layout_map};
     use rand::SeedableRng;
     use rand_distr::{Distribution, Poisson};
 
@@ -186,9 +194,9 @@ mod tests {
     #[test]
     fn two_overlapping_sources_and_background_are_recovered_within_errors() {
         let w = layout_map();
-        let mask = Mask::isgri();
-        let p1 = pif(&mask, 0.02, -0.01);
-        let p2 = pif(&mask, 0.035, 0.0); // 50′ away: overlapping shadows
+        let g = geometry();
+        let p1 = g.pif(0.02, -0.01);
+        let p2 = g.pif(0.035, 0.0); // 50′ away: overlapping shadows
         // A background template with structure: a gradient across DETY.
         let tmpl = ndarray::Array2::from_shape_fn(w.dim(), |(y, z)| {
             w[[y, z]] * (1.0 + 0.06 * (y as f64 / (N_DETY - 1) as f64 - 0.5))

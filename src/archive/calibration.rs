@@ -468,6 +468,8 @@ pub fn read_calibration(root: &Path, version: OsaVersion) -> Result<Calibration>
     let (resolution, _) = read_pairs(&rsp_path, "ISGR-RESO-MOD", ["ENERGY", "FWHM"])?;
     let (area, _) = read_pairs(&rsp_path, "ISGR-AREA-MOD", ["ENERGY", "AREA"])?;
     let cal = Calibration {
+        geometry: crate::instrument::isgri::geometry(),
+        imaging: crate::instrument::isgri::imaging_calibration(),
         osa_version: version,
         eras,
         gain,

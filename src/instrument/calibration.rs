@@ -1,7 +1,8 @@
 //! Calibration: what the analysis knows about the instrument beyond its design, as read from
 //! the archive's calibration files (see [`crate::archive::read_calibration`]).
 //!
-//! One [`Calibration`] holds everything one OSA version says about ISGRI over the mission:
+//! One [`Calibration`] holds everything one OSA version says about a telescope (ISGRI) over the
+//! mission, on its [`CodedMaskGeometry`]:
 //! - per era, the **efficiency map** (0 on pixels known dead for the whole era and in the gaps;
 //!   pixels that die or turn noisy within a Science Window are found from its own events) and the
 //!   **background maps** per energy band (the detector's count rate per pixel on blank sky, used
@@ -14,13 +15,67 @@
 //! The checksums of the files it was read from are part of every product's identity, so a new
 //! calibration file never reuses products made with another.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
-use super::isgri::DetectorMap;
+use super::coded_mask::{CodedMaskGeometry, DetectorMap};
 use super::response::{Arf, Redistribution, Rmf};
 use crate::error::{Error, Result};
 use crate::osa::OsaVersion;
 use crate::time::Time;
+
+/// The imaging side of a coded-mask telescope's calibration: the energies its analysis accepts,
+/// its point-spread functions and its location accuracy. OSA keeps these in its imaging code
+/// rather than in calibration files, and so does this project: they are filled in from the
+/// instrument's module ([`crate::instrument::isgri::imaging_calibration`]) for every calibration
+/// read.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImagingCalibration {
+    /// Lowest and highest energies requests may ask for, keV.
+    pub band_limits_kev: (f64, f64),
+    /// σ of the clean point-spread function put back into cleaned single-ScW images, image
+    /// pixels.
+    pub psf_sigma_px: f64,
+    /// σ of a point source the images were not cleaned of, in a mosaic, image pixels.
+    pub mosaic_psf_sigma_px: f64,
+    /// Peak of that point-spread function per unit rate.
+    pub mosaic_psf_peak: f64,
+    /// The 90 % point-source location error.
+    pub location_error: LocationErrorLaw,
+    /// Noise correlation of a decoded single-ScW image between pixels Δ apart,
+    /// ρ(Δ) = exp(−|Δ|²/2s²): s², image pixels². Mosaics propagate it into their variances.
+    pub noise_correlation_px2: f64,
+    /// How far beyond the farthest pointing a mosaic must reach to hold the partially coded
+    /// field, degrees.
+    pub field_margin_deg: f64,
+}
+
+/// A 90 % location error radius falling as a power of the significance S:
+/// r90 = scale·S^slope + floor, arcmin (S below 1 taken as 1).
+///
+/// ```
+/// use oda::instrument::isgri;
+/// let law = isgri::imaging_calibration().location_error;
+/// assert!((law.radius_arcmin(10.0) - 2.67).abs() < 0.05);
+/// assert!(law.radius_arcmin(100.0) < 0.5);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct LocationErrorLaw {
+    /// Radius at S = 1 above the floor, arcmin.
+    pub scale_arcmin: f64,
+    /// Power of the significance (negative).
+    pub slope: f64,
+    /// Systematic floor, arcmin.
+    pub floor_arcmin: f64,
+}
+
+impl LocationErrorLaw {
+    /// The 90 % error radius at significance `s`, arcmin.
+    pub fn radius_arcmin(&self, s: f64) -> f64 {
+        self.scale_arcmin * s.max(1.0).powf(self.slope) + self.floor_arcmin
+    }
+}
 
 /// The background rate map of one energy band, cts/s per pixel (0 on dead pixels and gaps).
 #[derive(Clone, Debug, PartialEq)]
@@ -59,6 +114,10 @@ pub struct CalibrationFile {
 /// Everything one OSA version's calibration says about ISGRI (see the module documentation).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Calibration {
+    /// The telescope calibrated: its maps are on this geometry's detector grid.
+    pub geometry: Arc<CodedMaskGeometry>,
+    /// Its imaging calibration.
+    pub imaging: ImagingCalibration,
     /// The OSA version.
     pub osa_version: OsaVersion,
     /// The eras, by time.
@@ -81,7 +140,7 @@ pub struct Calibration {
 /// The provenance of a calibration: which version, from which files (by checksum).
 #[derive(Serialize)]
 struct CalibrationId<'a> {
-    instrument: &'static str,
+    instrument: &'a str,
     osa_version: &'static str,
     files: &'a [CalibrationFile],
 }
@@ -89,7 +148,7 @@ struct CalibrationId<'a> {
 impl Serialize for Calibration {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         CalibrationId {
-            instrument: "ISGRI",
+            instrument: self.geometry.name(),
             osa_version: self.osa_version.name(),
             files: &self.files,
         }
@@ -167,7 +226,7 @@ impl Calibration {
                 "at least one era",
             ));
         }
-        let shape = (super::isgri::N_DETY, super::isgri::N_DETZ);
+        let shape = self.geometry.detector().dim();
         for (k, era) in self.eras.iter().enumerate() {
             let name = format!("calibration era {}", k + 1);
             if era.start.partial_cmp(&era.stop) != Some(std::cmp::Ordering::Less)

@@ -1,5 +1,7 @@
-//! Instruments of INTEGRAL: IBIS/ISGRI as designed ([`isgri`]), the responses spectra carry
+//! Instruments of INTEGRAL: the geometry of a coded-mask telescope ([`coded_mask`]), IBIS/ISGRI
+//! as designed ([`isgri`]), the responses spectra carry
 //! ([`response`]) and the calibration the analysis reads from the archive ([`calibration`]).
 pub mod calibration;
+pub mod coded_mask;
 pub mod isgri;
 pub mod response;

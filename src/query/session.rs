@@ -542,7 +542,8 @@ impl Session {
         let detection = || -> Result<DetectionUnit> {
             Ok(DetectionUnit::new(
                 MosaicUnit::new(&events, request.band, version, center, self.batch)?,
-                SourceFinder::new(request.detection_threshold)?,
+                SourceFinder::new(request.detection_threshold)?
+                    .with_imaging(&archive.calibration(version)?.imaging),
             ))
         };
         let catalog_unit = || -> Result<CatalogUnit> {

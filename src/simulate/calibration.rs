@@ -516,6 +516,8 @@ pub fn team_calibrations() -> Result<Vec<Calibration>> {
             })
             .collect();
         out.push(Calibration {
+            geometry: crate::instrument::isgri::geometry(),
+            imaging: crate::instrument::isgri::imaging_calibration(),
             osa_version: v,
             eras: eras_out,
             gain: if osa10 {

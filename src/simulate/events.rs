@@ -22,9 +22,10 @@ use super::pointing::PlannedScw;
 use super::sky_model::{Component, SkyModel, SkySource};
 use crate::archive::{EnergyScale, EventList, Gti, ScwHeader};
 use crate::config::Perturbation;
+use crate::instrument::coded_mask::CodedMaskGeometry;
 use crate::instrument::isgri::{
-    DetectorMap, ENERGY_RANGE_KEV, MASK_DISTANCE_MM, Mask, N_DETY, N_DETZ, N_PIXELS, PIXEL_SIZE_MM,
-    TIME_RESOLUTION_S, is_gap, module_of, pif,
+    DetectorMap, ENERGY_RANGE_KEV, MASK_DISTANCE_MM, N_DETY, N_DETZ, N_PIXELS, PIXEL_SIZE_MM,
+    TIME_RESOLUTION_S, is_gap, module_of,
 };
 use crate::time::{SECONDS_PER_DAY, Time};
 
@@ -280,7 +281,7 @@ const STREAM_AREA: u64 = 1 << 40;
 pub(crate) fn generate(
     seed: u64,
     sky: &SkyModel,
-    mask: &Mask,
+    telescope: &CodedMaskGeometry,
     p: &PlannedScw,
     perturbation: &Perturbation,
 ) -> EventList {
@@ -350,7 +351,7 @@ pub(crate) fn generate(
             continue;
         };
         let (ty, tz) = shifted_by_mask(ty, tz, perturbation);
-        let lit = pif(mask, ty, tz) * &c.efficiency;
+        let lit = telescope.pif(ty, tz) * &c.efficiency;
         let lit_sum = lit.sum();
         if lit_sum <= 0.0 {
             continue;

@@ -43,7 +43,8 @@ pub use sky_model::{
 
 use crate::archive::{EventList, ScienceWindow, ScwId, ScwIndex};
 use crate::error::{Error, Result};
-use crate::instrument::isgri::{Mask, N_PIXELS, pif};
+use crate::instrument::coded_mask::CodedMaskGeometry;
+use crate::instrument::isgri::N_PIXELS;
 use crate::time::SECONDS_PER_DAY;
 use events::{PIXEL_AREA_CM2, ScwConditions, background_density, log_edges};
 use instrument::{detection_efficiency, threshold_efficiency, true_rmf_with_gain};
@@ -61,7 +62,7 @@ pub struct Simulation {
     seed: u64,
     sky: Arc<SkyModel>,
     plan: Arc<PointingPlan>,
-    mask: Arc<Mask>,
+    telescope: Arc<CodedMaskGeometry>,
     /// Sources added to the sky that the reference catalog does not know.
     extra: Arc<Vec<SkySource>>,
     /// How the simulated instrument differs from its calibration.
@@ -129,7 +130,7 @@ impl Simulation {
             seed,
             sky: default_sky()?,
             plan: default_plan()?,
-            mask: Arc::new(Mask::isgri()),
+            telescope: crate::instrument::isgri::geometry(),
             extra: Arc::new(Vec::new()),
             perturbation: Perturbation::NOMINAL,
         })
@@ -233,7 +234,7 @@ impl Simulation {
 
     /// The events of any planned pointing, including ones made up for a test.
     pub fn events_for(&self, p: &PlannedScw) -> EventList {
-        events::generate(self.seed, &self.sky, &self.mask, p, &self.perturbation)
+        events::generate(self.seed, &self.sky, &self.telescope, p, &self.perturbation)
     }
 
     /// Expected good events with nominal-scale energy in [e1, e2) keV for pointing `p`,
@@ -282,7 +283,7 @@ impl Simulation {
                 continue;
             };
             let (ty, tz) = events::shifted_by_mask(ty, tz, &self.perturbation);
-            let lit = (pif(&self.mask, ty, tz) * &c.efficiency).sum();
+            let lit = (self.telescope.pif(ty, tz) * &c.efficiency).sum();
             if lit <= 0.0 {
                 continue;
             }

@@ -136,7 +136,8 @@ impl ScwImageUnit {
     pub fn new(events: ScwEvents, maker: ShadowgramMaker, imager: Arc<ScwImager>) -> ScwImageUnit {
         let node = Node::new(
             "ScwImage",
-            "1",
+            // 2: images carry their sky grid (the telescope's).
+            "2",
             json!({ "shadowgram": settings(&maker), "imager": settings(imager.as_ref()) }),
             vec![events.node.clone()],
         );
@@ -274,16 +275,17 @@ impl MosaicUnit {
                     .unwrap_or(center)
             })
             .collect();
-        let empty =
-            crate::analysis::mosaic::MosaicMaker::new(center, None).start(band, pointings)?;
+        // The calibration is read from the archive's files; their checksums enter every
+        // identity downstream through the maker's settings.
+        let maker = ShadowgramMaker::new(vec![band], events[0].archive.calibration(version)?)?;
+        let imager = Arc::new(cleaning_imager()?.with_calibration(maker.calibration()));
+        let empty = crate::analysis::mosaic::MosaicMaker::new(center, None)
+            .with_calibration(maker.calibration())
+            .start(band, pointings)?;
         let grid = json!({
             "projection": empty.projection,
             "shape": empty.weight.dim(),
         });
-        // The calibration is read from the archive's files; their checksums enter every
-        // identity downstream through the maker's settings.
-        let maker = ShadowgramMaker::new(vec![band], events[0].archive.calibration(version)?)?;
-        let imager = Arc::new(cleaning_imager()?);
         let batch = batch.max(1);
         let batches: Vec<MosaicBatchUnit> = events
             .chunks(batch)

@@ -1,7 +1,7 @@
 //! The simulation's truth as the analysis measures it, for tests that compare the two.
 
 use oda::analysis::skyfit::onaxis_rate;
-use oda::instrument::isgri::{MASK_DISTANCE_MM, Mask, pif};
+use oda::instrument::isgri::{MASK_DISTANCE_MM, geometry};
 use oda::osa::OsaVersion;
 use oda::simulate::calibration::simulated_calibration;
 use oda::simulate::instrument::efficiency_map;
@@ -27,6 +27,7 @@ pub fn onaxis_truth(
     // A displaced mask casts the shadow of a source displaced by as much.
     let [sy, sz] = sim.perturbation().mask_shift_mm;
     let (ty, tz) = (ty + sy / MASK_DISTANCE_MM, tz + sz / MASK_DISTANCE_MM);
-    let lit = (pif(&Mask::isgri(), ty, tz) * &efficiency_map(t)).sum();
-    onaxis_rate(counts / lit, p.exposure(), version)
+    let g = geometry();
+    let lit = (g.pif(ty, tz) * &efficiency_map(t)).sum();
+    onaxis_rate(&g, counts / lit, p.exposure(), version)
 }

@@ -9,8 +9,7 @@ use ndarray::Array2;
 
 use super::{N_DETY, N_DETZ, PIXEL_PITCH_MM};
 
-/// A value per detector position on the 130 × 134 grid, indexed `[dety, detz]`.
-pub type DetectorMap = Array2<f64>;
+pub use crate::instrument::coded_mask::DetectorMap;
 
 /// The layout's own efficiency: 1 on every pixel, 0 in the gaps between modules.
 pub fn layout_map() -> DetectorMap {

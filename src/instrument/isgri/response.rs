@@ -8,9 +8,6 @@
 //! OSA11 normalises its rates differently from OSA10 (higher for the same data); its ARF is
 //! scaled by the same factor so that fluxes agree.
 
-use std::sync::OnceLock;
-
-use super::{Mask, N_PIXELS, pif};
 use crate::osa::OsaVersion;
 
 /// OSA11's rate normalisation relative to OSA10 (*assumed*, from the 2016 Crab: OSA11 quotes
@@ -19,8 +16,7 @@ pub const OSA11_RATE_SCALE: f64 = 1.32;
 
 /// Mean on-axis PIF over all 16 384 pixels: the open fraction seen by an on-axis source.
 pub fn on_axis_open_fraction() -> f64 {
-    static F: OnceLock<f64> = OnceLock::new();
-    *F.get_or_init(|| pif(&Mask::isgri(), 0.0, 0.0).sum() / N_PIXELS as f64)
+    super::geometry().on_axis_open_fraction()
 }
 
 /// Factor by which `version` scales on-axis equivalent rates (and its ARF) relative to OSA10.
