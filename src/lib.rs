@@ -83,7 +83,7 @@ pub mod prelude {
     pub use crate::archive::{Archive, ScienceWindow, ScwId, ScwSelection, Selection};
     pub use crate::config::Settings;
     pub use crate::display::{Chart, Comparison};
-    pub use crate::fit::{ModelKind, SpectralFit, SpectralFitter};
+    pub use crate::fit::{JointFit, ModelKind, SpectralFit, SpectralFitter};
     pub use crate::osa::OsaVersion;
     pub use crate::products::{Image, LightCurve, Spectrum, ToDataFrame};
     pub use crate::publish::{Creator, Metadata, Publication, PublishOptions, Target};

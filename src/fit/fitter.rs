@@ -211,44 +211,16 @@ impl SpectralFitter {
             data.e_min.first().copied().unwrap_or(self.e_min),
             data.e_max.last().copied().unwrap_or(self.e_max),
         );
-        let transforms = self.kind.transforms();
-        let frozen: Vec<(usize, f64)> = self
-            .frozen
-            .iter()
-            .map(|&(i, v)| (i, transforms[i].to_internal(v)))
-            .collect();
+        let frozen = self.internal_frozen();
         let problem = Free::new(&data, np, &frozen);
         let all_bounds = self.kind.bounds(band);
         let bounds: Vec<(f64, f64)> = problem.free.iter().map(|&i| all_bounds[i]).collect();
 
-        let mut starts = grid_starts(self.kind, &data, band, n_starts(self.kind), &frozen);
+        let mut starts = grid_starts(self.kind, &[&data], band, self.n_starts(), &frozen);
         if let Some(m) = &self.start {
             starts.push(self.kind.to_internal(&ModelKind::values(m)));
         }
-        let mut best: Option<lm::Outcome> = None;
-        let mut n_evaluations = 0;
-        for s in &starts {
-            if let Some(out) =
-                lm::minimize(&problem, &problem.project(s), &bounds, self.max_iterations)
-            {
-                n_evaluations += out.n_evaluations;
-                // Lowest χ² wins; on a tie (same minimum) a converged run is preferred.
-                let better = match &best {
-                    None => true,
-                    Some(b) => {
-                        let tie = (out.chi2 - b.chi2).abs() <= 1e-9 * (1.0 + b.chi2);
-                        if tie {
-                            out.converged && !b.converged
-                        } else {
-                            out.chi2 < b.chi2
-                        }
-                    }
-                };
-                if better {
-                    best = Some(out);
-                }
-            }
-        }
+        let (best, n_evaluations) = best_run(&problem, &starts, &bounds, self.max_iterations);
         let Some(best) = best else {
             return Err(Error::invalid(
                 "spectral fit",
@@ -257,21 +229,18 @@ impl SpectralFitter {
             ));
         };
         let theta = problem.expand(&best.theta);
+        let transforms = self.kind.transforms();
 
         // Covariance of the free internal parameters, then in the physical ones (a frozen
         // parameter has no variance).
         let nd = data.rate.len();
         let nf = problem.free.len();
-        let mut r = vec![0.0; nd];
-        let mut jac = vec![0.0; nd * nf];
-        problem.eval(&best.theta, &mut r, Some(&mut jac));
-        let (a, _) = lm::normal_equations(&jac, &r, nf);
         let mut values = self.kind.to_physical(&theta);
         // Report a frozen value exactly as given (not through its log round trip).
         for &(i, v) in &self.frozen {
             values[i] = v;
         }
-        let Some(cov_free) = lm::spd_inverse(&a, nf) else {
+        let Some(cov_free) = free_covariance(&problem, &best.theta) else {
             let shown: Vec<String> = self
                 .kind
                 .parameter_names()
@@ -326,22 +295,7 @@ impl SpectralFitter {
             .map(|((d, p), e)| (d - p) / e)
             .collect();
         let dof = nd - nf;
-        let mut message = best.message.clone();
-        let names = self.kind.parameter_names();
-        let at_bound: Vec<&str> = problem
-            .free
-            .iter()
-            .zip(&best.theta)
-            .zip(&bounds)
-            .filter(|((_, t), (lo, hi))| **t <= *lo || **t >= *hi)
-            .map(|((i, _), _)| names[*i])
-            .collect();
-        if !at_bound.is_empty() {
-            message.push_str(&format!(
-                "; at the limit of its range: {}",
-                at_bound.join(", ")
-            ));
-        }
+        let message = bounds_message(&best, &problem.free, &bounds, self.kind.parameter_names());
         Ok(SpectralFit {
             source: spectrum.source.clone(),
             kind: self.kind,
@@ -367,26 +321,124 @@ impl SpectralFitter {
     }
 }
 
-/// How many of the best grid points start a Levenberg–Marquardt run.
-fn n_starts(kind: ModelKind) -> usize {
-    match kind {
-        ModelKind::PowerLaw => 2,
-        ModelKind::CutoffPowerLaw | ModelKind::BrokenPowerLaw => 3,
+impl SpectralFitter {
+    /// The frozen parameters as (index, internal value).
+    pub(super) fn internal_frozen(&self) -> Vec<(usize, f64)> {
+        let transforms = self.kind.transforms();
+        self.frozen
+            .iter()
+            .map(|&(i, v)| (i, transforms[i].to_internal(v)))
+            .collect()
+    }
+
+    /// The frozen parameters as (index, physical value).
+    pub(super) fn frozen_values(&self) -> &[(usize, f64)] {
+        &self.frozen
+    }
+
+    /// The explicit starting model, if any.
+    pub(super) fn start_model(&self) -> Option<&SpectralModel> {
+        self.start.as_ref()
+    }
+
+    /// The iteration limit of one Levenberg–Marquardt run.
+    pub(super) fn max_iterations_limit(&self) -> usize {
+        self.max_iterations
+    }
+
+    /// How many of the best grid points start a Levenberg–Marquardt run.
+    pub(super) fn n_starts(&self) -> usize {
+        match self.kind {
+            ModelKind::PowerLaw => 2,
+            ModelKind::CutoffPowerLaw | ModelKind::BrokenPowerLaw => 3,
+        }
     }
 }
 
+/// Runs Levenberg–Marquardt from every start and keeps the lowest χ² (on a tie, a converged
+/// run); returns it with the number of model evaluations over all runs.
+pub(super) fn best_run<P: Problem>(
+    problem: &Free<'_, P>,
+    starts: &[Vec<f64>],
+    bounds: &[(f64, f64)],
+    max_iterations: usize,
+) -> (Option<lm::Outcome>, usize) {
+    let mut best: Option<lm::Outcome> = None;
+    let mut n_evaluations = 0;
+    for s in starts {
+        if let Some(out) = lm::minimize(problem, &problem.project(s), bounds, max_iterations) {
+            n_evaluations += out.n_evaluations;
+            // Lowest χ² wins; on a tie (same minimum) a converged run is preferred.
+            let better = match &best {
+                None => true,
+                Some(b) => {
+                    let tie = (out.chi2 - b.chi2).abs() <= 1e-9 * (1.0 + b.chi2);
+                    if tie {
+                        out.converged && !b.converged
+                    } else {
+                        out.chi2 < b.chi2
+                    }
+                }
+            };
+            if better {
+                best = Some(out);
+            }
+        }
+    }
+    (best, n_evaluations)
+}
+
+/// Covariance of the free internal parameters at `theta` (row-major), the inverse of JᵀWJ;
+/// `None` when it is singular.
+pub(super) fn free_covariance<P: Problem>(
+    problem: &Free<'_, P>,
+    theta: &[f64],
+) -> Option<Vec<f64>> {
+    let nd = problem.n_data();
+    let nf = problem.free.len();
+    let mut r = vec![0.0; nd];
+    let mut jac = vec![0.0; nd * nf];
+    problem.eval(theta, &mut r, Some(&mut jac));
+    let (a, _) = lm::normal_equations(&jac, &r, nf);
+    lm::spd_inverse(&a, nf)
+}
+
+/// The run's message, with the free parameters (named by `names`) left at a bound.
+pub(super) fn bounds_message(
+    best: &lm::Outcome,
+    free: &[usize],
+    bounds: &[(f64, f64)],
+    names: &[&str],
+) -> String {
+    let mut message = best.message.clone();
+    let at_bound: Vec<&str> = free
+        .iter()
+        .zip(&best.theta)
+        .zip(bounds)
+        .filter(|((_, t), (lo, hi))| **t <= *lo || **t >= *hi)
+        .map(|((i, _), _)| names[*i])
+        .collect();
+    if !at_bound.is_empty() {
+        message.push_str(&format!(
+            "; at the limit of its range: {}",
+            at_bound.join(", ")
+        ));
+    }
+    message
+}
+
 /// The usable channels of one spectrum with the folded response.
-struct FitData {
-    channels: Vec<usize>,
-    e_min: Vec<f64>,
-    e_max: Vec<f64>,
-    rate: Vec<f64>,
-    error: Vec<f64>,
-    forward: Forward,
+pub(super) struct FitData {
+    pub(super) channels: Vec<usize>,
+    pub(super) e_min: Vec<f64>,
+    pub(super) e_max: Vec<f64>,
+    pub(super) rate: Vec<f64>,
+    pub(super) error: Vec<f64>,
+    pub(super) forward: Forward,
 }
 
 impl FitData {
-    fn new(fitter: &SpectralFitter, s: &Spectrum) -> Result<FitData> {
+    pub(super) fn new(fitter: &SpectralFitter, s: &Spectrum) -> Result<FitData> {
         let n = s.n_channels();
         for (name, len) in [
             ("e_min", s.e_min.len()),
@@ -533,29 +585,30 @@ impl Problem for FitData {
     }
 }
 
-/// The `n` best distinct shapes of the coarse grid, with K solved linearly for each
-/// (K = Σ d·m/σ² / Σ m²/σ² for the unit-normalisation prediction m).
-fn grid_starts(
+/// The `n` best distinct shapes of the coarse grid, with K solved linearly for each over all
+/// of `data` (K = Σ d·m/σ² / Σ m²/σ² for the unit-normalisation prediction m).
+pub(super) fn grid_starts(
     kind: ModelKind,
-    data: &FitData,
+    data: &[&FitData],
     band: (f64, f64),
     n: usize,
     frozen: &[(usize, f64)],
 ) -> Vec<Vec<f64>> {
-    let nd = data.rate.len();
-    let mut pred = vec![0.0; nd];
+    let mut pred: Vec<Vec<f64>> = data.iter().map(|d| vec![0.0; d.rate.len()]).collect();
     let mut scored: Vec<(f64, Vec<f64>)> = Vec::new();
     for mut shape in kind.start_grid(band) {
         for &(i, v) in frozen {
             shape[i] = v;
         }
-        data.forward.predict(&shape, &mut pred, None);
         let (mut sdm, mut smm, mut sdd) = (0.0, 0.0, 0.0);
-        for ((d, m), e) in data.rate.iter().zip(&pred).zip(&data.error) {
-            let w = 1.0 / (e * e);
-            sdm += w * d * m;
-            smm += w * m * m;
-            sdd += w * d * d;
+        for (data, pred) in data.iter().zip(&mut pred) {
+            data.forward.predict(&shape, pred, None);
+            for ((d, m), e) in data.rate.iter().zip(pred.iter()).zip(&data.error) {
+                let w = 1.0 / (e * e);
+                sdm += w * d * m;
+                smm += w * m * m;
+                sdd += w * d * d;
+            }
         }
         if !(smm > 0.0 && smm.is_finite() && sdm > 0.0) {
             continue;
@@ -588,18 +641,18 @@ fn grid_starts(
     out
 }
 
-/// The fit problem in the free parameters only: frozen ones are inserted at their values
+/// A fit problem in the free parameters only: frozen ones are inserted at their values
 /// before each evaluation and their Jacobian columns dropped.
-struct Free<'a> {
-    data: &'a FitData,
+pub(super) struct Free<'a, P> {
+    data: &'a P,
     /// A full internal parameter vector holding the frozen values.
     template: Vec<f64>,
     /// Indices of the free parameters, in order.
-    free: Vec<usize>,
+    pub(super) free: Vec<usize>,
 }
 
-impl<'a> Free<'a> {
-    fn new(data: &'a FitData, np: usize, frozen: &[(usize, f64)]) -> Free<'a> {
+impl<'a, P: Problem> Free<'a, P> {
+    pub(super) fn new(data: &'a P, np: usize, frozen: &[(usize, f64)]) -> Free<'a, P> {
         let mut template = vec![0.0; np];
         for &(i, v) in frozen {
             template[i] = v;
@@ -615,12 +668,12 @@ impl<'a> Free<'a> {
     }
 
     /// The free parameters of a full vector.
-    fn project(&self, full: &[f64]) -> Vec<f64> {
+    pub(super) fn project(&self, full: &[f64]) -> Vec<f64> {
         self.free.iter().map(|&i| full[i]).collect()
     }
 
     /// The full vector for free parameters `theta`.
-    fn expand(&self, theta: &[f64]) -> Vec<f64> {
+    pub(super) fn expand(&self, theta: &[f64]) -> Vec<f64> {
         let mut full = self.template.clone();
         for (&i, v) in self.free.iter().zip(theta) {
             full[i] = *v;
@@ -629,7 +682,7 @@ impl<'a> Free<'a> {
     }
 }
 
-impl Problem for Free<'_> {
+impl<P: Problem> Problem for Free<'_, P> {
     fn n_data(&self) -> usize {
         self.data.n_data()
     }

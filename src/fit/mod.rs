@@ -2,7 +2,9 @@
 //! band fluxes and goodness of fit.
 //!
 //! Settings go to a [`SpectralFitter`] (model kind, energy band), data to its
-//! [`run`](SpectralFitter::run), which returns a [`SpectralFit`].
+//! [`run`](SpectralFitter::run), which returns a [`SpectralFit`]; several spectra fitted together
+//! with shared parameters and cross-normalisation constants go to
+//! [`run_joint`](SpectralFitter::run_joint), which returns a [`JointFit`].
 //!
 //! ```
 //! use oda::fit::{ModelKind, SpectralFitter};
@@ -75,6 +77,7 @@
 
 mod fitter;
 mod forward;
+mod joint;
 mod lm;
 mod model;
 mod result;
@@ -83,6 +86,7 @@ mod stats;
 mod tests;
 
 pub use fitter::{DEFAULT_E_MAX, DEFAULT_E_MIN, DEFAULT_MAX_ITERATIONS, SpectralFitter};
+pub use joint::{JointFit, JointPart};
 pub use model::ModelKind;
 pub use result::{FitParameter, SpectralFit};
 pub use stats::chi2_sf;

@@ -118,60 +118,64 @@ impl SpectralFit {
         self.propagate(|m| m.photon_flux(e1, e2))
     }
 
-    /// Covariance of the internal parameters (ln K, Γ, ln Ecut, ...), row-major.
-    fn internal_covariance(&self) -> (Vec<f64>, Vec<f64>) {
-        let values = ModelKind::values(&self.model);
-        let theta = self.kind.to_internal(&values);
-        let d: Vec<f64> = self
-            .kind
-            .transforms()
-            .iter()
-            .zip(&theta)
-            .map(|(t, v)| t.derivative(*v))
-            .collect();
-        let n = theta.len();
-        let mut cov = vec![0.0; n * n];
-        for i in 0..n {
-            for j in 0..n {
-                cov[i * n + j] = self
-                    .covariance
-                    .get(i)
-                    .and_then(|r| r.get(j))
-                    .copied()
-                    .unwrap_or(f64::NAN)
-                    / (d[i] * d[j]);
-            }
-        }
-        (theta, cov)
-    }
-
     /// Value of `f` at the best fit and its linearly propagated 1σ error.
     fn propagate(&self, f: impl Fn(&SpectralModel) -> f64) -> (f64, f64) {
-        let value = f(&self.model);
-        let (theta, cov) = self.internal_covariance();
-        let n = theta.len();
-        let at = |t: &[f64]| f(&self.kind.model_unchecked(&self.kind.to_physical(t)));
-        let grad: Vec<f64> = (0..n)
-            .map(|k| {
-                let (mut up, mut down) = (theta.clone(), theta.clone());
-                up[k] += GRADIENT_STEP;
-                down[k] -= GRADIENT_STEP;
-                (at(&up) - at(&down)) / (2.0 * GRADIENT_STEP)
-            })
-            .collect();
-        let mut var = 0.0;
-        for i in 0..n {
-            for j in 0..n {
-                var += grad[i] * cov[i * n + j] * grad[j];
-            }
-        }
-        (value, var.max(0.0).sqrt())
+        propagate(self.kind, &self.model, &self.covariance, f)
     }
+}
+
+/// Value of `f` for `model` and its 1σ error propagated linearly from `covariance` (of the
+/// physical parameters of `kind`) with a numerical gradient in the internal parameters (central
+/// differences in ln K, Γ, ln Ecut, ...).
+pub(super) fn propagate(
+    kind: ModelKind,
+    model: &SpectralModel,
+    covariance: &[Vec<f64>],
+    f: impl Fn(&SpectralModel) -> f64,
+) -> (f64, f64) {
+    let value = f(model);
+    let values = ModelKind::values(model);
+    let theta = kind.to_internal(&values);
+    let n = theta.len();
+    // Covariance of the internal parameters, row-major.
+    let d: Vec<f64> = kind
+        .transforms()
+        .iter()
+        .zip(&theta)
+        .map(|(t, v)| t.derivative(*v))
+        .collect();
+    let mut cov = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            cov[i * n + j] = covariance
+                .get(i)
+                .and_then(|r| r.get(j))
+                .copied()
+                .unwrap_or(f64::NAN)
+                / (d[i] * d[j]);
+        }
+    }
+    let at = |t: &[f64]| f(&kind.model_unchecked(&kind.to_physical(t)));
+    let grad: Vec<f64> = (0..n)
+        .map(|k| {
+            let (mut up, mut down) = (theta.clone(), theta.clone());
+            up[k] += GRADIENT_STEP;
+            down[k] -= GRADIENT_STEP;
+            (at(&up) - at(&down)) / (2.0 * GRADIENT_STEP)
+        })
+        .collect();
+    let mut var = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            var += grad[i] * cov[i * n + j] * grad[j];
+        }
+    }
+    (value, var.max(0.0).sqrt())
 }
 
 /// `v` with about four significant digits: fixed notation for moderate magnitudes,
 /// scientific otherwise.
-fn num(v: f64) -> String {
+pub(super) fn num(v: f64) -> String {
     let a = v.abs();
     if v == 0.0 || (1e-2..1e5).contains(&a) {
         let decimals = if v == 0.0 {
@@ -183,6 +187,29 @@ fn num(v: f64) -> String {
     } else {
         format!("{v:.3e}")
     }
+}
+
+/// The parameter table of a fit summary: name, value, error (or "frozen") and unit.
+pub(super) fn write_parameters<'a>(
+    f: &mut fmt::Formatter<'_>,
+    parameters: impl IntoIterator<Item = &'a FitParameter>,
+) -> fmt::Result {
+    writeln!(f, "  {:<8} {:>12} {:>12}  unit", "param", "value", "error")?;
+    for p in parameters {
+        let line = format!(
+            "  {:<8} {:>12} {:>12}  {}",
+            p.name,
+            num(p.value),
+            if p.frozen {
+                "frozen".to_string()
+            } else {
+                num(p.error)
+            },
+            p.unit
+        );
+        writeln!(f, "{}", line.trim_end())?;
+    }
+    Ok(())
 }
 
 impl fmt::Display for SpectralFit {
@@ -200,21 +227,7 @@ impl fmt::Display for SpectralFit {
             self.energy_range.1,
             self.rate.len()
         )?;
-        writeln!(f, "  {:<8} {:>12} {:>12}  unit", "param", "value", "error")?;
-        for p in &self.parameters {
-            let line = format!(
-                "  {:<8} {:>12} {:>12}  {}",
-                p.name,
-                num(p.value),
-                if p.frozen {
-                    "frozen".to_string()
-                } else {
-                    num(p.error)
-                },
-                p.unit
-            );
-            writeln!(f, "{}", line.trim_end())?;
-        }
+        write_parameters(f, &self.parameters)?;
         writeln!(
             f,
             "  chi2/dof = {}/{} = {}, p-value = {}",

@@ -556,3 +556,135 @@ fn freeze_errors_name_the_parameter() {
         .unwrap();
     assert_eq!(f.frozen(), vec![("Gamma2", 2.7)]);
 }
+
+/// `model` times `c`: what an instrument whose calibration reads `c` times higher sees.
+fn scaled(model: &SpectralModel, c: f64) -> SpectralModel {
+    let kind = ModelKind::of(model);
+    let mut v = ModelKind::values(model);
+    v[0] *= c;
+    kind.model(&v).unwrap()
+}
+
+#[test]
+fn a_joint_fit_of_one_spectrum_is_the_single_fit() {
+    for truth in [crab(), hard_state()] {
+        let kind = ModelKind::of(&truth);
+        let s = synthetic(&truth, EXPOSURE, 0.01, Some(7));
+        let fitter = SpectralFitter::new(kind);
+        let single = fitter.run(&s).unwrap();
+        let joint = fitter.run_joint(&[&s]).unwrap();
+        assert_eq!((joint.chi2, joint.dof), (single.chi2, single.dof), "{kind}");
+        assert_eq!(joint.parameters, single.parameters, "{kind}");
+        assert_eq!(joint.parts[0].residuals, single.residuals, "{kind}");
+        assert_eq!(joint.flux(30.0, 300.0), single.flux(30.0, 300.0), "{kind}");
+        assert_eq!(joint.constants.len(), 1);
+        let part = joint.part_fit(0).unwrap();
+        assert_eq!(
+            (part.parameters, part.chi2),
+            (single.parameters, single.chi2)
+        );
+        assert!(joint.part_fit(1).is_none());
+    }
+}
+
+#[test]
+fn cross_normalisations_and_the_shared_shape_have_standard_normal_pulls() {
+    // Three spectra of the Crab over different bands, as three instruments would see it: the
+    // first over 20–100 keV, the second 8 % low over 40–500 keV, the third 5 % high over
+    // 30–300 keV.
+    let truth = crab();
+    let (c2, c3) = (0.92, 1.05);
+    let fitter = SpectralFitter::new(ModelKind::PowerLaw);
+    let mut pulls: [Vec<f64>; 4] = Default::default();
+    let flux_true = truth.energy_flux(30.0, 300.0);
+    for seed in 0..N_SEEDS {
+        let a = synthetic(&truth, EXPOSURE, 0.0, Some(seed));
+        let b = synthetic(&scaled(&truth, c2), EXPOSURE, 0.0, Some(seed + 1000));
+        let c = synthetic(&scaled(&truth, c3), EXPOSURE, 0.0, Some(seed + 2000));
+        let fit = fitter
+            .run_joint_in(&[
+                (&a, (20.0, 100.0)),
+                (&b, (40.0, 500.0)),
+                (&c, (30.0, 300.0)),
+            ])
+            .unwrap();
+        assert!(fit.converged, "seed {seed}: {}", fit.message);
+        let channels: usize = fit.parts.iter().map(|p| p.rate.len()).sum();
+        assert_eq!((channels, fit.dof), (8 + 12 + 10, 8 + 12 + 10 - 4));
+        let chi2: f64 = fit.parts.iter().map(|p| p.chi2).sum();
+        assert!((chi2 - fit.chi2).abs() < 1e-9 * fit.chi2.max(1.0));
+        for (k, (name, v)) in [("Gamma", 2.09), ("C_2", c2), ("C_3", c3)]
+            .iter()
+            .enumerate()
+        {
+            let p = fit.parameter(name).unwrap();
+            pulls[k].push((p.value - v) / p.error);
+        }
+        let (f, fe) = fit.flux(30.0, 300.0);
+        pulls[3].push((f - flux_true) / fe);
+    }
+    for (name, p) in ["Gamma", "C_2", "C_3", "flux"].iter().zip(&pulls) {
+        let (m, s) = mean_std(p);
+        println!("joint fit: {name} pull {m:+.3} ± {s:.3}");
+        assert!(m.abs() < 0.25, "{name} pull mean {m}");
+        assert!((0.8..1.25).contains(&s), "{name} pull std {s}");
+    }
+}
+
+#[test]
+fn a_frozen_shape_parameter_is_shared_by_the_joint_fit() {
+    let truth = hard_state();
+    let (a, b) = (
+        synthetic(&truth, EXPOSURE, 0.0, None),
+        synthetic(&scaled(&truth, 1.1), EXPOSURE, 0.0, None),
+    );
+    let fit = SpectralFitter::new(ModelKind::CutoffPowerLaw)
+        .freeze("Ecut", 110.0)
+        .unwrap()
+        .run_joint(&[&a, &b])
+        .unwrap();
+    let (g, c) = (
+        fit.parameter("Gamma").unwrap(),
+        fit.parameter("C_2").unwrap(),
+    );
+    assert!((g.value - 1.0).abs() < 1e-4, "{}", g.value);
+    assert!((c.value - 1.1).abs() < 1e-5, "{}", c.value);
+    let ecut = fit.parameter("Ecut").unwrap();
+    assert!(ecut.frozen && ecut.value == 110.0 && ecut.error == 0.0);
+    let channels: usize = fit.parts.iter().map(|p| p.rate.len()).sum();
+    assert_eq!(fit.dof, channels - 3);
+    // Seen by the second spectrum: the model 10 % brighter.
+    let part = fit.part_fit(1).unwrap();
+    let ratio = part.flux(30.0, 300.0).0 / fit.flux(30.0, 300.0).0;
+    assert!((ratio - 1.1).abs() < 1e-5, "{ratio}");
+    let text = fit.to_string();
+    for s in [
+        "Joint fit of 2 spectra",
+        "C_2",
+        "C_1",
+        "frozen",
+        "spectrum 2",
+    ] {
+        assert!(text.contains(s), "{s} missing from\n{text}");
+    }
+}
+
+#[test]
+fn joint_fit_errors_name_the_problem() {
+    let fitter = SpectralFitter::new(ModelKind::PowerLaw);
+    assert_eq!(
+        fitter.run_joint(&[]).unwrap_err().parameter(),
+        Some("spectra")
+    );
+    let s = synthetic(&crab(), EXPOSURE, 0.0, None);
+    let mut bare = s.clone();
+    bare.arf = None;
+    let e = fitter.run_joint(&[&s, &bare]).unwrap_err();
+    assert_eq!(e.parameter(), Some("spectra"));
+    assert!(
+        e.to_string().contains("spectrum 2") && e.to_string().contains("arf"),
+        "{e}"
+    );
+    let e = fitter.run_joint_in(&[(&s, (300.0, 30.0))]).unwrap_err();
+    assert_eq!(e.parameter(), Some("e_max"));
+}
