@@ -292,6 +292,30 @@ impl<'a> Table<'a> {
     }
 
     /// Fails naming every column of `names` that the table lacks.
+    /// The MJD of time 0: MJDREF, or MJDREFI + MJDREFF.
+    pub(crate) fn mjdref(&self, f: &mut FitsFile) -> Result<f64> {
+        match self.optional_key::<f64>(f, "MJDREF")? {
+            Some(v) => Ok(v),
+            None => match (
+                self.optional_key::<f64>(f, "MJDREFI")?,
+                self.optional_key::<f64>(f, "MJDREFF")?,
+            ) {
+                (Some(i), ff) => Ok(i + ff.unwrap_or(0.0)),
+                (None, _) => Err(self.error("missing keyword MJDREF (or MJDREFI)")),
+            },
+        }
+    }
+
+    /// Fails unless the table's time system (TIMESYS, if given) is TT, INTEGRAL's.
+    pub(crate) fn require_tt(&self, f: &mut FitsFile) -> Result<()> {
+        match self.optional_text(f, "TIMESYS")? {
+            Some(sys) if !sys.eq_ignore_ascii_case("TT") => Err(self.error(format!(
+                "TIMESYS = {sys:?}; only TT (the INTEGRAL time scale) is supported"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn require_columns(&self, names: &[&str]) -> Result<()> {
         let missing: Vec<&str> = names
             .iter()

@@ -1,9 +1,13 @@
 //! The archive end to end: selection as ODA does it, materialisation, the same reader on a
 //! real-layout tree, bad files, and an independent check of the files with astropy.
 
+#[path = "support/astropy.rs"]
+mod astropy;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
+
+use astropy::astropy_check;
 
 use oda::archive::{Archive, INDEX_PATH, ScwId, ScwSelection, read_events, read_index};
 use oda::config::Settings;
@@ -343,24 +347,6 @@ fn a_truncated_event_file_is_a_clear_error() {
     assert!(
         ar.events(&id).is_ok(),
         "deleting the broken file lets it regenerate"
-    );
-}
-
-/// Runs the independent astropy checker on a file.
-fn astropy_check(kind: &str, path: &Path) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_fits.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(kind)
-        .arg(path)
-        .output()
-        .expect("python3 is needed for this test");
-    assert!(
-        out.status.success(),
-        "astropy check of {} failed (install the test tools with `python3 -m pip install -r requirements.txt`):\n{}{}",
-        path.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
     );
 }
 

@@ -1,7 +1,9 @@
 //! Instruments of INTEGRAL: the geometry of a coded-mask telescope ([`coded_mask`]), IBIS/ISGRI
 //! as designed ([`isgri`]), the responses spectra carry
-//! ([`response`]) and the calibration the analysis reads from the archive ([`calibration`]).
+//! ([`response`]), the calibration the analysis reads from the archive ([`calibration`]), and the
+//! SPI anti-coincidence shield as a burst monitor ([`spiacs`]).
 pub mod calibration;
 pub mod coded_mask;
 pub mod isgri;
 pub mod response;
+pub mod spiacs;

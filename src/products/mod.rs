@@ -5,12 +5,16 @@
 //! [response](crate::instrument::isgri) defines them; the ARF and RMF of a [`Spectrum`] turn a
 //! photon spectrum into those rates.
 
+mod acs;
 mod citation;
 mod image;
 mod ogip;
 mod table;
 
-pub use crate::datasets::{ConstantFit, DEFAULT_SYSTEMATIC, LightCurve, LinearFit, Spectrum};
+pub use crate::datasets::{
+    AcsLightCurve, ConstantFit, DEFAULT_SYSTEMATIC, LightCurve, LinearFit, Spectrum,
+};
+pub use acs::{read_acs_lightcurve, write_acs_lightcurve};
 pub use citation::{Citation, PUBLICATION_FILE, activate_publication, active_publication_dir};
 pub use image::{Image, write_catalog, write_image};
 pub use ogip::{

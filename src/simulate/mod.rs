@@ -28,6 +28,7 @@ pub mod instrument;
 mod pointing;
 mod sky_file;
 mod sky_model;
+pub mod spiacs;
 
 use std::sync::{Arc, OnceLock};
 

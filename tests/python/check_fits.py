@@ -4,6 +4,8 @@
 Usage:
     check_fits.py events PATH   # an ISGRI event file, isgri_events.fits[.gz]
     check_fits.py index PATH    # the ScW index, GNRL-SCWG-GRP-IDX.fits[.gz]
+    check_fits.py acs_lc PATH   # an SPI-ACS light curve written by oda (spi_acs_lc)
+    check_fits.py acs_lc_layout PATH  # the same layout, primary HDU not checked (ODA's files)
 
 Verifies the extension names, column names, formats (TFORMn) and units (TUNITn), the
 required header keywords and their types, and the consistency of the values. Prints a
@@ -115,7 +117,9 @@ class Checker(BaseChecker):
         ok = True
         for i, (name, tform, tunit) in enumerate(columns, start=1):
             got = header.get(f"TFORM{i}")
-            ok &= self.check(got == tform, f"{extname}: column {name} has TFORM{i} = {got!r}, expected {tform!r}")
+            # A repeat count of 1 may be written or left out ('1D' is 'D').
+            norm = lambda f: f[1:] if isinstance(f, str) and re.fullmatch(r"1[A-Z]", f) else f
+            ok &= self.check(norm(got) == norm(tform), f"{extname}: column {name} has TFORM{i} = {got!r}, expected {tform!r}")
             got = header.get(f"TUNIT{i}")
             if tunit is None:
                 ok &= self.check(got is None, f"{extname}: column {name} has TUNIT{i} = {got!r}, expected none")
@@ -276,11 +280,51 @@ def check_index(c, hdul):
     return f"{n} pointings{span}"
 
 
+ACS_EXT = "RATE"
+ACS_COLUMNS = [("TIME", "D", "s"), ("RATE", "D", "count/s"), ("ERROR", "D", "count/s")]
+ACS_KEYWORDS = {
+    "TIMESYS": (str, "TT"),
+    "MJDREF": (float, MJDREF),
+    "TSTART": (float, None),
+    "TSTOP": (float, None),
+    "TIMEDEL": (float, None),
+    "TIMEZERO": (float, None),
+    "ONTIME": (float, None),
+    "DATE-OBS": (str, None),
+    "TELESCOP": (str, "INTEGRAL"),
+    "INSTRUME": (str, "SPI-ACS"),
+}
+
+
+def check_acs_layout(c, hdul):
+    lc = c.table(hdul, ACS_EXT, ACS_COLUMNS)
+    if lc is None:
+        return None
+    h = lc.header
+    good = c.keywords(h, ACS_EXT, ACS_KEYWORDS)
+    t = np.asarray(lc.data["TIME"], dtype=float)
+    rate = np.asarray(lc.data["RATE"], dtype=float)
+    err = np.asarray(lc.data["ERROR"], dtype=float)
+    c.check(len(t) > 0 and np.all(np.isfinite(t)) and np.all(np.diff(t) > 0), f"{ACS_EXT}: TIME not finite and increasing")
+    c.check(np.all(np.isfinite(rate)) and np.all(np.isfinite(err)) and np.all(err >= 0), f"{ACS_EXT}: bad RATE or ERROR")
+    if {"TSTART", "TSTOP", "TIMEZERO", "TIMEDEL"} <= good and len(t):
+        zero, dt = h["TIMEZERO"], h["TIMEDEL"]
+        c.check(h["TSTART"] <= zero + t[0] and zero + t[-1] <= h["TSTOP"] + dt,
+                f"{ACS_EXT}: TIME outside TSTART..TSTOP")
+        c.check(dt > 0, f"{ACS_EXT}: TIMEDEL not positive")
+    return f"{len(t)} bins of {h.get('TIMEDEL')} s"
+
+
+def check_acs(c, hdul):
+    check_primary(c, hdul)
+    return check_acs_layout(c, hdul)
+
+
 def main(argv):
     return run(
         argv,
         "check_fits.py",
-        {"events": check_events, "index": check_index},
+        {"events": check_events, "index": check_index, "acs_lc": check_acs, "acs_lc_layout": check_acs_layout},
         Checker,
     )
 

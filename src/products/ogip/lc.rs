@@ -199,26 +199,11 @@ pub fn read_lightcurve(path: &Path) -> Result<LightCurve> {
         let f = &mut f;
         let t = Table::require(f, path, &["RATE"], "an OGIP light curve")?;
         t.require_columns(&["TIME", "RATE", "ERROR"])?;
-        if let Some(sys) = t.optional_text(f, "TIMESYS")?
-            && !sys.eq_ignore_ascii_case("TT")
-        {
-            return Err(t.error(format!(
-                "TIMESYS = {sys:?}; only TT (the INTEGRAL time scale) is supported"
-            )));
-        }
+        t.require_tt(f)?;
         let timeunit = t
             .optional_text(f, "TIMEUNIT")?
             .unwrap_or_else(|| "s".into());
-        let mjdref = match t.optional_key::<f64>(f, "MJDREF")? {
-            Some(v) => v,
-            None => match (
-                t.optional_key::<f64>(f, "MJDREFI")?,
-                t.optional_key::<f64>(f, "MJDREFF")?,
-            ) {
-                (Some(i), ff) => i + ff.unwrap_or(0.0),
-                (None, _) => return Err(t.error("missing keyword MJDREF (or MJDREFI)")),
-            },
-        };
+        let mjdref = t.mjdref(f)?;
         let timezero = t.optional_key::<f64>(f, "TIMEZERO")?.unwrap_or(0.0);
         let timepixr = t.optional_key::<f64>(f, "TIMEPIXR")?.unwrap_or(0.0);
         if !(mjdref.is_finite() && timezero.is_finite() && (0.0..=1.0).contains(&timepixr)) {
