@@ -47,3 +47,140 @@ fn a_simulated_light_curve_around_gw170817_is_written_as_oda_serves_it() {
     let expected = burst.expected_counts_between(0.0, 1.0);
     assert!(expected > 1000.0, "{expected}");
 }
+
+use oda::analysis::burst::{BurstSearch, normal_sf};
+use oda::time::Time;
+
+/// The shield's light curve in native 50 ms bins from `before` s before `t0` to `after` s after.
+fn native(sim: &AcsSimulation, t0: Time, before: f64, after: f64) -> AcsLightCurve {
+    let first = AcsSimulation::bin_index(t0.add_seconds(-before));
+    let n = ((before + after) / 0.05).round() as usize;
+    let counts: Vec<f64> = sim
+        .counts(first, n)
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let start = AcsSimulation::bin_start(first).seconds_since(t0);
+    AcsLightCurve::from_counts(t0, start, 0.05, &counts).unwrap()
+}
+
+fn burst(sim: &AcsSimulation, name: &str) -> oda::simulate::spiacs::AcsBurst {
+    sim.bursts()
+        .iter()
+        .find(|b| b.name == name)
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn the_gw170817_burst_is_found_at_its_time() {
+    let mut sig = Vec::new();
+    for seed in 1..=6 {
+        let sim = AcsSimulation::new(seed);
+        let b = burst(&sim, "GRB 170817A");
+        let lc = native(&sim, b.t0, 300.0, 300.0);
+        let r = BurstSearch::new().run(&lc).unwrap();
+        println!(
+            "seed {seed}: best {:.2}σ at {:+.2} s on {} s, FAP {:.1e}; noise ratios {:?}; {} spikes",
+            r.best.significance,
+            r.best.start_s,
+            r.best.timescale_s,
+            r.best.false_alarm_probability,
+            r.noise_ratio,
+            r.spikes_s.len()
+        );
+        assert!(
+            (-0.5..1.0).contains(&r.best.start_s),
+            "seed {seed}: best excess at {} s",
+            r.best.start_s
+        );
+        sig.push(r.best.significance);
+    }
+    let mean = sig.iter().sum::<f64>() / sig.len() as f64;
+    assert!(
+        (4.0..5.5).contains(&mean),
+        "mean significance {mean}: {sig:?}"
+    );
+}
+
+#[test]
+fn the_bright_burst_is_detected_and_its_counts_recovered() {
+    let sim = AcsSimulation::new(7);
+    let b = burst(&sim, "GRB 230307A");
+    let lc = native(&sim, b.t0, 300.0, 400.0);
+    let r = BurstSearch::new()
+        .search_window(-5.0, 100.0)
+        .unwrap()
+        .run(&lc)
+        .unwrap();
+    assert!(r.best.significance > 100.0, "{:?}", r.best);
+    assert!(r.fluence_upper_limit_erg_cm2.is_none());
+    let ten_s = r
+        .detections
+        .iter()
+        .find(|d| d.timescale_s == 10.0)
+        .expect("a 10 s detection");
+    let expected = b.expected_counts_between(ten_s.start_s, ten_s.start_s + 10.0);
+    assert!(
+        (ten_s.counts / expected - 1.0).abs() < 0.02,
+        "{} vs {expected}",
+        ten_s.counts
+    );
+}
+
+#[test]
+fn the_false_alarm_rate_on_burst_free_data_is_the_stated_one() {
+    // 50 stretches of ±300 s at random times without bursts, 200 s searched in each: 10 000 s.
+    let sim = AcsSimulation::new(11).with_bursts(Vec::new());
+    let search = BurstSearch::new().search_window(-100.0, 100.0).unwrap();
+    let (z, mut observed, mut expected, mut limits) = (3.0, 0usize, 0.0, Vec::new());
+    let mut spikes = 0;
+    let mut per = [(0.0, 0usize, 0.0); 8];
+    for k in 0..50 {
+        let t0 = Time::from_isot("2005-01-01")
+            .unwrap()
+            .add_seconds(k as f64 * 86_400.0 * 31.7 + 3.0e4);
+        let lc = native(&sim, t0, 300.0, 300.0);
+        let r = search.run(&lc).unwrap();
+        let n: usize = r.windows.iter().map(|w| w.1).sum();
+        expected += n as f64 * normal_sf(z);
+        // Every window above z (detections keep one per overlap; count them all here).
+        observed += r.windows_above(z);
+        let mut offset = 0;
+        for (i, (tau, n)) in r.windows.iter().enumerate() {
+            let above = r.significances[offset..offset + n]
+                .iter()
+                .filter(|s| **s >= z)
+                .count();
+            per[i].0 = *tau;
+            per[i].1 += above;
+            per[i].2 += *n as f64 * normal_sf(z);
+            offset += n;
+        }
+        spikes += r.spikes_s.len();
+        if r.detections.is_empty() {
+            limits.push(r.fluence_upper_limit_erg_cm2.unwrap());
+        } else {
+            println!("stretch {k}: {:?}", r.detections);
+        }
+    }
+    println!(
+        "windows ≥ {z}σ: {observed} observed, {expected:.1} expected; {spikes} spikes masked; upper limits {:.2e}–{:.2e}",
+        limits.iter().copied().fold(f64::MAX, f64::min),
+        limits.iter().copied().fold(0.0, f64::max)
+    );
+    println!("per timescale (s, observed, expected): {per:?}");
+    assert!(spikes > 100, "{spikes}");
+    // Overlapping windows make the count vary more than Poisson: allow 4σ of twice the variance.
+    let tolerance = 4.0 * (2.0 * expected).sqrt();
+    assert!(
+        (observed as f64 - expected).abs() < tolerance,
+        "{observed} vs {expected:.1}"
+    );
+    assert!(limits.len() >= 45);
+    assert!(
+        limits.iter().all(|l| (1.0e-7..3.0e-7).contains(l)),
+        "{limits:?}"
+    );
+}

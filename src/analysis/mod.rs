@@ -8,6 +8,7 @@
 //! [`LightCurveExtractor`](extract::LightCurveExtractor). [`ImageAnalyzer`] chains the imaging
 //! stages over many Science Windows in parallel.
 
+pub mod burst;
 pub mod catalog;
 pub mod decode;
 pub mod detect;
