@@ -830,6 +830,18 @@ impl NewFile<'_> {
         Ok((c_name, c_comment))
     }
 
+    /// Writes `TIMEREF = 'LOCAL'` and `TASSIGN = 'SATELLITE'`: spacecraft times, not corrected
+    /// to the barycentre, as INTEGRAL's light curves carry them.
+    pub(crate) fn onboard_time_keys(&mut self, hdu: &FitsHdu) -> Result<()> {
+        self.key_str(
+            hdu,
+            "TIMEREF",
+            "LOCAL",
+            "Times are not corrected to the barycentre",
+        )?;
+        self.key_str(hdu, "TASSIGN", "SATELLITE", "Times assigned on board")
+    }
+
     /// Writes a logical keyword (`T` or `F`) with a comment.
     pub(crate) fn key_bool(
         &mut self,

@@ -380,11 +380,11 @@ impl CodedMaskDecoder {
         static DECODERS: Cache = Mutex::new(Vec::new());
         let key = geometry.digest();
         let mut cache = DECODERS.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, d)) = cache.iter().find(|(k, _)| *k == key) {
+        if let Some((_, d)) = cache.iter().find(|(k, _)| k == key) {
             return d.clone();
         }
         let d = Arc::new(CodedMaskDecoder::new(geometry));
-        cache.push((key, d.clone()));
+        cache.push((key.to_string(), d.clone()));
         d
     }
 

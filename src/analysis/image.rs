@@ -142,7 +142,7 @@ impl serde::Serialize for ScwImager {
         let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
         let mut st = s.serialize_struct("ScwImager", 8)?;
         st.serialize_field("telescope", self.geometry.name())?;
-        st.serialize_field("geometry_sha256", &self.geometry.digest())?;
+        st.serialize_field("geometry_sha256", self.geometry.digest())?;
         st.serialize_field("psf_sigma_px", &self.psf_sigma_px)?;
         st.serialize_field("noise_correlation_px2", &self.noise_correlation_px2)?;
         st.serialize_field("clean_threshold", &self.clean_threshold)?;
@@ -168,11 +168,12 @@ impl ScwImager {
             ));
         }
         let geometry = isgri::geometry();
+        let imaging = isgri::imaging_calibration();
         Ok(ScwImager {
             decoder: CodedMaskDecoder::for_geometry(&geometry),
             geometry,
-            psf_sigma_px: isgri::imaging_calibration().psf_sigma_px,
-            noise_correlation_px2: isgri::imaging_calibration().noise_correlation_px2,
+            psf_sigma_px: imaging.psf_sigma_px,
+            noise_correlation_px2: imaging.noise_correlation_px2,
             clean_threshold,
             max_sources,
             known: Vec::new(),

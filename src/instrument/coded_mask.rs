@@ -192,6 +192,8 @@ pub struct DetectorGrid {
     pitch_mm: f64,
     pixel_mm: f64,
     layout: DetectorMap,
+    /// Positions holding a pixel (counted once: the on-axis rate convention uses it per fit).
+    n_pixels: usize,
 }
 
 impl DetectorGrid {
@@ -224,10 +226,12 @@ impl DetectorGrid {
                 "positive sizes in mm with the pixel no larger than the pitch",
             ));
         }
+        let n_pixels = layout.iter().filter(|v| **v == 1.0).count();
         Ok(DetectorGrid {
             pitch_mm,
             pixel_mm,
             layout,
+            n_pixels,
         })
     }
 
@@ -258,7 +262,7 @@ impl DetectorGrid {
 
     /// Number of pixels.
     pub fn n_pixels(&self) -> usize {
-        self.layout.iter().filter(|v| **v == 1.0).count()
+        self.n_pixels
     }
 
     /// Centre of position (y, z) in mm from the detector centre.
@@ -281,6 +285,8 @@ pub struct CodedMaskGeometry {
     distance_mm: f64,
     thickness_mm: f64,
     on_axis_open_fraction: f64,
+    /// SHA-256 of the description (computed once: identities and the decoder cache use it).
+    digest: String,
 }
 
 impl CodedMaskGeometry {
@@ -316,8 +322,10 @@ impl CodedMaskGeometry {
             distance_mm,
             thickness_mm,
             on_axis_open_fraction: 0.0,
+            digest: String::new(),
         };
         g.on_axis_open_fraction = g.pif(0.0, 0.0).sum() / g.detector.n_pixels() as f64;
+        g.digest = g.compute_digest();
         Ok(g)
     }
 
@@ -367,7 +375,12 @@ impl CodedMaskGeometry {
 
     /// SHA-256 of everything that shapes the telescope's response (dimensions and pattern), hex:
     /// two geometries with the same digest image identically.
-    pub fn digest(&self) -> String {
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The digest's computation (see [`CodedMaskGeometry::digest`]).
+    fn compute_digest(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update(self.name.as_bytes());

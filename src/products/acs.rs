@@ -74,13 +74,7 @@ pub fn write_acs_lightcurve(path: &Path, lc: &AcsLightCurve) -> Result<()> {
             "The SPI anti-coincidence shield",
         )?;
         f.key_str(&hdu, "TIMESYS", "TT", "Terrestrial Time")?;
-        f.key_str(
-            &hdu,
-            "TIMEREF",
-            "LOCAL",
-            "Times are not corrected to the barycentre",
-        )?;
-        f.key_str(&hdu, "TASSIGN", "SATELLITE", "Times assigned on board")?;
+        f.onboard_time_keys(&hdu)?;
         f.key_str(&hdu, "TIMEUNIT", "s", "Times are in seconds")?;
         f.key_f64(
             &hdu,

@@ -129,13 +129,7 @@ pub fn write_lightcurve(path: &Path, lc: &LightCurve) -> Result<()> {
         class_keys(f, &hdu, &["LIGHTCURVE", "NET", "RATE"], "1.1.0")?;
         f.key_str(&hdu, "OBJECT", &lc.source, "Source name")?;
         time_keys(f, &hdu, tstart, tstop)?;
-        f.key_str(
-            &hdu,
-            "TIMEREF",
-            "LOCAL",
-            "Times are not corrected to the barycentre",
-        )?;
-        f.key_str(&hdu, "TASSIGN", "SATELLITE", "Times assigned on board")?;
+        f.onboard_time_keys(&hdu)?;
         f.key_f64(&hdu, "TIMEPIXR", 0.5, "TIME is the centre of each bin")?;
         f.key_f64(
             &hdu,
