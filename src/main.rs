@@ -46,9 +46,10 @@ enum Command {
         #[command(subcommand)]
         command: ScwCommand,
     },
-    /// Run an ODA request (instrument=isgri product=isgri_image|isgri_spectrum|isgri_lc|
-    /// spectral_fit src_name=... T1=... T2=... E1_keV=... ...), write its products and print a
-    /// summary. Units already in the cache are reused.
+    /// Run an ODA request (product=isgri_image|isgri_spectrum|isgri_lc|spectral_fit
+    /// src_name=... T1=... T2=... E1_keV=... ...; or product=spi_acs_lc T1=... T2=...
+    /// time_bin=...), write its products and print a summary. Units already in the cache are
+    /// reused.
     GetProduct {
         /// KEY=VALUE parameters with ODA's names.
         #[arg(value_name = "KEY=VALUE", required = true)]

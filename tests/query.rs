@@ -154,7 +154,7 @@ fn product_names_and_aliases() {
             format!("\"{}\"", p.name())
         );
     }
-    assert_eq!(ProductType::all().len(), 4);
+    assert_eq!(ProductType::all().len(), 5);
     // The oda_api client sends the product as product_type and "Real" as query_type; some
     // clients send product_type=Real: the query type, ignored.
     let via_client = Request::from_pairs(pairs_with(&[

@@ -764,8 +764,47 @@ fn dispatcher_routes_answer_as_the_contract_says() {
     for route in ["/api/instr-list", "/instr-list"] {
         let a = get(&format!("{url}{route}"), &[]);
         assert_eq!(a.status, 200, "{route}");
-        assert_eq!(a.json(), serde_json::json!(["isgri"]), "{route}");
+        assert_eq!(a.json(), serde_json::json!(["isgri", "spi_acs"]), "{route}");
     }
+    // SPI-ACS: the whole shield's rate, so only a time span, a bin and the data level.
+    let a = get(
+        &format!("{url}/api/par-names"),
+        &[("instrument", "spi_acs"), ("product_type", "spi_acs_lc")],
+    );
+    assert_eq!(a.status, 200, "{}", a.text());
+    let names: Vec<String> = serde_json::from_value(a.json()).unwrap();
+    for n in ["T1", "T2", "T_format", "time_bin", "data_level"] {
+        assert!(names.iter().any(|x| x == n), "{n} not in {names:?}");
+    }
+    for n in ["src_name", "E1_keV", "max_pointings"] {
+        assert!(!names.iter().any(|x| x == n), "{n} in {names:?}");
+    }
+    let a = get(
+        &format!("{url}/api/meta-data"),
+        &[("instrument", "spi_acs")],
+    );
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(a.json()[0][0]["product_name"], "spi_acs_lc", "{}", a.text());
+    let a = get(
+        &format!("{url}/api/par-names"),
+        &[("instrument", "spi_acs"), ("product_type", "isgri_image")],
+    );
+    assert_eq!(a.status, 400, "{}", a.text());
+    assert!(a.text().contains("spi_acs_lc"), "{}", a.text());
+    // Near-real-time data need their role, and the refusal names it.
+    let a = run_analysis(
+        url,
+        &[
+            ("instrument", "spi_acs"),
+            ("product_type", "spi_acs_lc"),
+            ("T1", "2017-08-17T12:40:00"),
+            ("T2", "2017-08-17T12:42:00"),
+            ("data_level", "realtime"),
+        ],
+        &[("query_status", "new")],
+    );
+    assert_eq!(a.status, 403, "{}", a.text());
+    assert!(a.text().contains("integral-realtime"), "{}", a.text());
     let a = get(
         &format!("{url}/api/par-names"),
         &[("instrument", "isgri"), ("product_type", "isgri_image")],

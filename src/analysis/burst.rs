@@ -91,8 +91,17 @@ pub struct Excess {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BurstSearchResult {
     /// Background polynomial coefficients, counts per bin, in powers of (t / span) (t in s from
-    /// T0).
+    /// T0); [`BurstSearchResult::background_rate`] evaluates it.
     pub background: Vec<f64>,
+    /// The span of the background fit, s (the polynomial's unit of time).
+    #[serde(default)]
+    pub background_span_s: f64,
+    /// The width of the bins searched, s.
+    #[serde(default)]
+    pub bin_s: f64,
+    /// The search window, s from T0.
+    #[serde(default)]
+    pub search_window_s: (f64, f64),
     /// Measured noise over the Poisson expectation, per timescale: (timescale s, ratio).
     pub noise_ratio: Vec<(f64, f64)>,
     /// Windows tried, per timescale: (timescale s, number).
@@ -119,6 +128,15 @@ pub struct BurstSearchResult {
 }
 
 impl BurstSearchResult {
+    /// The fitted background at `t` s from T0, cts/s.
+    pub fn background_rate(&self, t: f64) -> f64 {
+        if self.background_span_s > 0.0 && self.bin_s > 0.0 {
+            poly(&self.background, t / self.background_span_s) / self.bin_s
+        } else {
+            f64::NAN
+        }
+    }
+
     /// Number of windows tried at or above `z` σ.
     pub fn windows_above(&self, z: f64) -> usize {
         self.significances.iter().filter(|s| **s >= z).count()
@@ -398,6 +416,9 @@ impl BurstSearch {
         };
         Ok(BurstSearchResult {
             background: coefficients,
+            background_span_s: span,
+            bin_s: dt,
+            search_window_s: self.search,
             noise_ratio,
             windows,
             spikes_s,

@@ -19,4 +19,4 @@ pub use scw_id::{SCW_VERSION, ScwId};
 pub use select::{
     DEFAULT_MAX_POINTINGS, DEFAULT_RADIUS_DEG, SELECTION_KEYS, ScwSelection, Selection, select,
 };
-pub use store::{Archive, EVENTS_FILE, EventSource, INDEX_PATH};
+pub use store::{AcsCounts, Archive, EVENTS_FILE, EventSource, INDEX_PATH};

@@ -12,7 +12,9 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::instrument::calibration::Calibration;
+use crate::instrument::spiacs;
 use crate::osa::OsaVersion;
+use crate::time::Time;
 
 /// Path of the ScW index below an archive root.
 pub const INDEX_PATH: &str = "idx/scw/GNRL-SCWG-GRP-IDX.fits";
@@ -48,6 +50,23 @@ pub trait EventSource: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// Errors making or writing them.
     fn install_calibration(&self, root: &Path) -> Result<()>;
+    /// The SPI-ACS counts in `n` consecutive 50 ms bins from bin `first` of the mission's grid
+    /// ([`crate::instrument::spiacs::bin_index`]).
+    ///
+    /// # Errors
+    /// Too many bins at once for the source.
+    fn acs_counts(&self, first: i64, n: usize) -> Result<Vec<u32>>;
+    /// What identifies the SPI-ACS rate in a product's provenance.
+    fn acs_provenance(&self) -> serde_json::Value;
+}
+
+/// The SPI-ACS rate over an interval: counts in consecutive 50 ms bins of the mission's grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AcsCounts {
+    /// Grid index of the first bin ([`crate::instrument::spiacs::bin_start`] gives its start).
+    pub first_bin: i64,
+    /// Counts per 50 ms bin.
+    pub counts: Vec<u32>,
 }
 
 impl Archive {
@@ -178,6 +197,48 @@ impl Archive {
         let c = Arc::new(super::read_calibration(&self.root, version)?);
         cache.push(c.clone());
         Ok(c)
+    }
+
+    /// The SPI-ACS counts of the 50 ms bins from the one holding `t1` to the one holding `t2`
+    /// (excluded), on the mission's fixed grid.
+    ///
+    /// # Errors
+    /// `t1` not before `t2`; a real archive (its SPI-ACS rate is housekeeping data,
+    /// `SPI.-OACS-HRW` per ScW, which this reader does not read yet); errors of the source.
+    pub fn acs_counts(&self, t1: Time, t2: Time) -> Result<AcsCounts> {
+        let (first, last) = (spiacs::bin_index(t1), spiacs::bin_index(t2));
+        if last <= first {
+            return Err(Error::invalid(
+                "T1",
+                t1.to_isot(),
+                format!("a time at least one 50 ms bin before T2 = {}", t2.to_isot()),
+            ));
+        }
+        let n = usize::try_from(last - first).map_err(|_| {
+            Error::invalid("T2", t2.to_isot(), "a time after T1 within the mission")
+        })?;
+        match &self.source {
+            Some(source) => Ok(AcsCounts {
+                first_bin: first,
+                counts: source.acs_counts(first, n)?,
+            }),
+            None => Err(Error::Setting {
+                name: "ODA_ARCHIVE".into(),
+                message: format!(
+                    "the SPI-ACS rate of the real archive at {} is housekeeping data (SPI.-OACS-HRW, per ScW), which this version does not read: SPI-ACS light curves come from the simulated archive only",
+                    self.root.display()
+                ),
+            }),
+        }
+    }
+
+    /// What identifies the SPI-ACS rate in a product's provenance (the generating source's
+    /// description for a simulated archive; the archive root for a real one).
+    pub fn acs_provenance(&self) -> serde_json::Value {
+        match &self.source {
+            Some(source) => source.acs_provenance(),
+            None => serde_json::json!({"archive": self.root.display().to_string()}),
+        }
     }
 
     /// Selects Science Windows.

@@ -3,7 +3,9 @@
 use ndarray::Array2;
 
 use super::chart::{Axis, Chart, Heatmap, Panel, Series};
+use crate::analysis::burst::BurstSearchResult;
 use crate::analysis::catalog::{Catalog, Origin};
+use crate::datasets::AcsLightCurve;
 use crate::fit::SpectralFit;
 use crate::products::{Image, LightCurve, Spectrum};
 use crate::query::MeasuredCatalog;
@@ -441,6 +443,141 @@ pub fn light_curve_chart(lc: &LightCurve) -> Chart {
             lc.band.1,
             keep.len(),
             duration(lc.timedel.first().copied().unwrap_or(0.0))
+        ),
+        vec![p],
+    );
+    chart.notes = notes;
+    chart
+}
+
+/// An SPI-ACS light curve against seconds from its T0, with the burst search's background and
+/// its excesses marked: each detection (or, when there is none, the best excess) as a box over
+/// its window at its mean rate, named with its significance and false-alarm probability.
+///
+/// ```
+/// use oda::datasets::AcsLightCurve;
+/// use oda::display::acs_light_curve_chart;
+/// use oda::time::Time;
+/// let lc = AcsLightCurve::from_counts(Time::from_isot("2017-08-17T12:41:06.47")?, -2.0, 1.0,
+///     &[9.0e4, 9.1e4, 9.0e4, 8.9e4])?;
+/// let chart = acs_light_curve_chart(&lc, None);
+/// assert!(chart.title.starts_with("SPI-ACS light curve, 4 bins of 1 s"));
+/// assert_eq!(chart.panels[0].x.label, "Time since 2017-08-17T12:41:06.470 (s)");
+/// # Ok::<(), oda::Error>(())
+/// ```
+pub fn acs_light_curve_chart(lc: &AcsLightCurve, search: Option<&BurstSearchResult>) -> Chart {
+    let t0 = lc.t0.to_isot();
+    let mut p = Panel::new(
+        Axis::linear(&format!("Time since {t0} (s)")),
+        Axis::linear("Rate (cts/s)"),
+    );
+    // Many short bins: a step line reads better than thousands of error bars.
+    let half = lc.timedel / 2.0;
+    let (mut x, mut y) = (
+        Vec::with_capacity(2 * lc.len()),
+        Vec::with_capacity(2 * lc.len()),
+    );
+    for (t, r) in lc.time.iter().zip(&lc.rate) {
+        x.extend([t - half, t + half]);
+        y.extend([*r, *r]);
+    }
+    p.series.push(Series::Line {
+        name: format!("SPI-ACS, {} s bins", lc.timedel),
+        x,
+        y,
+        color: DATA.into(),
+        dashed: false,
+    });
+    let mut notes = Vec::new();
+    if let Some(b) = search {
+        let (Some(first), Some(last)) = (lc.time.first(), lc.time.last()) else {
+            return Chart::new("SPI-ACS light curve (no bins)", vec![p]);
+        };
+        let n = 200;
+        let ts: Vec<f64> = (0..=n)
+            .map(|i| first + (last - first) * i as f64 / n as f64)
+            .filter(|t| t.abs() <= b.background_span_s)
+            .collect();
+        p.series.push(Series::Line {
+            name: "background (polynomial)".into(),
+            y: ts.iter().map(|t| b.background_rate(*t)).collect(),
+            x: ts,
+            color: MODEL.into(),
+            dashed: true,
+        });
+        let marked: Vec<_> = if b.detections.is_empty() {
+            vec![&b.best]
+        } else {
+            b.detections.iter().collect()
+        };
+        for (k, e) in marked.iter().enumerate() {
+            let mean = (e.counts + e.background_counts) / e.timescale_s;
+            let noise = b
+                .noise_ratio
+                .iter()
+                .find(|(t, _)| (t - e.timescale_s).abs() < 1e-9)
+                .map_or(1.0, |r| r.1)
+                * e.background_counts.sqrt()
+                / e.timescale_s;
+            let what = if b.detections.is_empty() {
+                "best excess"
+            } else {
+                "burst"
+            };
+            p.series.push(Series::Points {
+                name: format!(
+                    "{what}: {:.1}σ in {} s at T0{:+.2} s",
+                    e.significance, e.timescale_s, e.start_s
+                ),
+                x: vec![e.start_s + e.timescale_s / 2.0],
+                y: vec![mean],
+                xerr: Some(vec![e.timescale_s / 2.0]),
+                yerr: Some(vec![noise]),
+                hover: Some(vec![format!(
+                    "{what} {}: {} counts over {} background in {} s<br>{:.2}σ, false-alarm probability {:.2e}",
+                    k + 1,
+                    sig4(e.counts),
+                    sig4(e.background_counts),
+                    e.timescale_s,
+                    e.significance,
+                    e.false_alarm_probability
+                )]),
+                color: if b.detections.is_empty() { SECOND.into() } else { MODEL.into() },
+            });
+        }
+        notes.push(format!(
+            "burst search T0{:+} to T0{:+} s, timescales {}–{} s: {}",
+            b.search_window_s.0,
+            b.search_window_s.1,
+            b.windows.first().map_or(0.0, |w| w.0),
+            b.windows.last().map_or(0.0, |w| w.0),
+            match b.fluence_upper_limit_erg_cm2 {
+                Some(ul) => format!(
+                    "nothing ≥ {}σ (best {:.1}σ); 3σ upper limit {ul:.2e} erg/cm² in 1 s",
+                    b.threshold_sigma, b.best.significance
+                ),
+                None => format!(
+                    "{} excess(es) ≥ {}σ, best {:.1}σ (false-alarm probability {:.1e})",
+                    b.detections.len(),
+                    b.threshold_sigma,
+                    b.best.significance,
+                    b.best.false_alarm_probability
+                ),
+            }
+        ));
+        if !b.spikes_s.is_empty() {
+            notes.push(format!(
+                "{} cosmic-ray spike(s) masked ({:.1} s)",
+                b.spikes_s.len(),
+                b.masked_s
+            ));
+        }
+    }
+    let mut chart = Chart::new(
+        format!(
+            "SPI-ACS light curve, {} bins of {} s around {t0} UTC",
+            lc.len(),
+            lc.timedel
         ),
         vec![p],
     );

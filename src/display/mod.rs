@@ -35,8 +35,8 @@ use sha2::{Digest, Sha256};
 
 pub use chart::{Axis, Chart, Heatmap, Panel, Series};
 pub use figures::{
-    ImageScale, TimeAxis, catalog_html, image_chart, light_curve_chart, measured_catalog_html,
-    spectrum_chart,
+    ImageScale, TimeAxis, acs_light_curve_chart, catalog_html, image_chart, light_curve_chart,
+    measured_catalog_html, spectrum_chart,
 };
 
 use crate::analysis::catalog::Catalog;
@@ -285,6 +285,19 @@ impl MeasuredCatalog {
     }
 }
 
+impl crate::datasets::AcsLightCurve {
+    /// The light curve's figure (see [`acs_light_curve_chart`]).
+    pub fn chart(&self) -> Chart {
+        cited(acs_light_curve_chart(self, None))
+    }
+
+    /// The notebook display.
+    pub fn evcxr_display(&self) {
+        let chart = self.chart();
+        emit_chart(&chart, "", chart.title.clone());
+    }
+}
+
 impl Spectrum {
     /// The spectrum's figure (see [`spectrum_chart`]).
     pub fn chart(&self) -> Chart {
@@ -395,6 +408,10 @@ impl ProductResult {
                     .or_else(|| light_curves.iter().find(|l| !l.is_empty()))
                     .map(|l| l.chart())
             }
+            Product::AcsLightCurve {
+                light_curve,
+                burst_search,
+            } => Some(acs_light_curve_chart(light_curve, burst_search.as_deref())),
         };
         match &self.citation {
             Some(c) => chart.map(|ch| Chart {
@@ -409,7 +426,11 @@ impl ProductResult {
     /// exported pages the catalog with the rates this product measured and the request's
     /// summary; the text is [`ProductResult`]'s `Display`.
     pub fn evcxr_display(&self) {
-        let mut html = measured_catalog_html(&self.measured_catalog());
+        let mut html = if self.product.has_catalog() {
+            measured_catalog_html(&self.measured_catalog())
+        } else {
+            String::new()
+        };
         html.push_str(&summary_html(self));
         match self.chart() {
             Some(c) => emit_chart(&c, &html, self.to_string()),

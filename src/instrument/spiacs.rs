@@ -83,3 +83,18 @@ pub fn counts_per_fluence(angle_deg: f64) -> f64 {
     let s = angle_deg.to_radians().sin().abs();
     COUNTS_PER_ERG_CM2_PERPENDICULAR * (0.35 + 0.65 * s)
 }
+
+/// End of INTEGRAL's science operations, 2025-02-28 (*cited*, ESA): the shield's rate exists
+/// from launch ([`crate::time::LAUNCH_IJD`]) to here.
+pub const MISSION_END_ISOT: &str = "2025-03-01T00:00:00";
+
+/// Index of the 50 ms bin holding `t` on the mission's fixed grid (bin 0 starts at IJD 0):
+/// every product bins on the same grid, so two requests over the same time agree bin for bin.
+pub fn bin_index(t: Time) -> i64 {
+    (t.ijd() * 86_400.0 / BIN_S).floor() as i64
+}
+
+/// Start of bin `k` of the mission's grid.
+pub fn bin_start(k: i64) -> Time {
+    Time::from_ijd_unchecked(k as f64 * BIN_S / 86_400.0)
+}

@@ -25,7 +25,9 @@
 //! # Ok::<(), oda::Error>(())
 //! ```
 
+use crate::analysis::burst::BurstSearchResult;
 use crate::analysis::catalog::{Catalog, Origin};
+use crate::datasets::AcsLightCurve;
 use crate::error::{Error, Result};
 use crate::fit::SpectralFit;
 use crate::products::{Image, LightCurve, Spectrum};
@@ -40,6 +42,7 @@ impl Product {
             Product::Spectrum { .. } => ProductType::IsgriSpectrum,
             Product::LightCurve { .. } => ProductType::IsgriLc,
             Product::SpectralFit { .. } => ProductType::SpectralFit,
+            Product::AcsLightCurve { .. } => ProductType::SpiAcsLc,
         }
     }
 
@@ -47,7 +50,7 @@ impl Product {
     /// image).
     pub fn sources(&self) -> Vec<&str> {
         match self {
-            Product::Image(_) => Vec::new(),
+            Product::Image(_) | Product::AcsLightCurve { .. } => Vec::new(),
             Product::Spectrum { spectra, .. } => {
                 spectra.iter().map(|s| s.source.as_str()).collect()
             }
@@ -78,6 +81,11 @@ impl Product {
                 "the {} fit of the spectrum of {}",
                 fit.kind.xspec_name(),
                 spectrum.source
+            ),
+            Product::AcsLightCurve { light_curve, .. } => format!(
+                "the SPI-ACS rate in {} bins of {} s and its burst search",
+                light_curve.len(),
+                light_curve.timedel
             ),
         }
     }
@@ -150,6 +158,32 @@ impl Product {
         let asked = || self.not_in_product(format!("light curve of {source:?}"));
         let curves = self.light_curves().map_err(|_| asked())?;
         find(curves, source, |l| &l.source).ok_or_else(asked)
+    }
+
+    /// The SPI-ACS light curve of a `spi_acs_lc` product.
+    ///
+    /// # Errors
+    /// [`Error::NotInProduct`] for other products.
+    pub fn acs_light_curve(&self) -> Result<&AcsLightCurve> {
+        match self {
+            Product::AcsLightCurve { light_curve, .. } => Ok(light_curve),
+            _ => Err(self.not_in_product("SPI-ACS light curve".into())),
+        }
+    }
+
+    /// The burst search of a `spi_acs_lc` product.
+    ///
+    /// # Errors
+    /// [`Error::NotInProduct`] for other products, and for an SPI-ACS light curve too short to
+    /// search (under [`super::MIN_ACS_SEARCH_SPAN_S`]).
+    pub fn burst_search(&self) -> Result<&BurstSearchResult> {
+        match self {
+            Product::AcsLightCurve {
+                burst_search: Some(b),
+                ..
+            } => Ok(b),
+            _ => Err(self.not_in_product("burst search".into())),
+        }
     }
 
     /// The fit of a `spectral_fit` product.
@@ -244,6 +278,7 @@ impl Product {
                 }
                 (lc_band, RateMethod::LightCurveMean)
             }
+            Product::AcsLightCurve { .. } => (band, RateMethod::Mosaic),
             Product::Spectrum { .. } | Product::SpectralFit { .. } => {
                 for e in self.catalog().entries() {
                     set(&e.name, f64::NAN, f64::NAN);

@@ -36,8 +36,16 @@ pub const MAX_TIME_BIN_S: f64 = 1e9;
 /// The ODA dispatcher the Python snippets of [`Request::to_python_code`] talk to.
 pub const ODA_DISPATCHER_URL: &str = "https://www.astro.unige.ch/mmoda/dispatch-data";
 
+/// Default SPI-ACS light-curve bin, s (two of the shield's 50 ms bins, as ODA's own SPI-ACS
+/// files: `../shared/fixtures/spiacs_grb230307a_lc.fits`).
+pub const DEFAULT_ACS_TIME_BIN_S: f64 = 0.1;
+/// Longest SPI-ACS light curve, s (ten days).
+pub const MAX_ACS_SPAN_S: f64 = 10.0 * 86_400.0;
+/// Most bins in one SPI-ACS light curve (one day of 50 ms bins).
+pub const MAX_ACS_BINS: usize = 1_728_000;
+
 /// The request parameters, in ODA's names (`product_type` is accepted as an alias of `product`).
-pub const REQUEST_PARAMETERS: [&str; 19] = [
+pub const REQUEST_PARAMETERS: [&str; 20] = [
     "instrument",
     "product",
     "src_name",
@@ -57,6 +65,7 @@ pub const REQUEST_PARAMETERS: [&str; 19] = [
     "scw_list",
     "selected_catalog",
     "xspec_model",
+    "data_level",
 ];
 
 /// Fields of ODA's dispatcher protocol, accepted by [`Request::from_pairs`] and ignored.
@@ -76,8 +85,71 @@ pub const PROTOCOL_FIELDS: [&str; 13] = [
     "return_progress",
 ];
 
-/// The only instrument served.
-const INSTRUMENT: &str = "isgri";
+/// An instrument ODA serves (ODA's `instrument` parameter).
+///
+/// ```
+/// use oda::query::{Instrument, ProductType};
+/// let i: Instrument = "SPI_ACS".parse()?;
+/// assert_eq!(i, Instrument::SpiAcs);
+/// assert_eq!(i.name(), "spi_acs");
+/// assert_eq!(i.products(), vec![ProductType::SpiAcsLc]);
+/// assert_eq!(ProductType::IsgriLc.instrument(), Instrument::Isgri);
+/// # Ok::<(), oda::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Instrument {
+    /// IBIS/ISGRI, the coded-mask imager (15 keV – 1 MeV).
+    #[default]
+    Isgri,
+    /// The anti-coincidence shield of SPI: the whole sky's count rate above ~80 keV.
+    SpiAcs,
+}
+
+impl Instrument {
+    const ALL: [Instrument; 2] = [Instrument::Isgri, Instrument::SpiAcs];
+
+    /// Every instrument served.
+    pub fn all() -> &'static [Instrument] {
+        &Self::ALL
+    }
+
+    /// ODA's name (`isgri`, `spi_acs`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Instrument::Isgri => "isgri",
+            Instrument::SpiAcs => "spi_acs",
+        }
+    }
+
+    /// The products of this instrument.
+    pub fn products(&self) -> Vec<ProductType> {
+        ProductType::ALL
+            .into_iter()
+            .filter(|p| p.instrument() == *self)
+            .collect()
+    }
+}
+
+impl fmt::Display for Instrument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Instrument {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Instrument> {
+        let t = s.trim();
+        Instrument::ALL
+            .into_iter()
+            .find(|i| i.name().eq_ignore_ascii_case(t))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Instrument::ALL.iter().map(|i| i.name()).collect();
+                Error::invalid("instrument", s, format!("one of {}", names.join(", ")))
+            })
+    }
+}
 /// What the client's `product_type=` means (ODA's `query_type`), when it is not a product.
 const QUERY_TYPES: [&str; 2] = ["real", "dummy"];
 
@@ -108,14 +180,18 @@ pub enum ProductType {
     /// Spectra fitted with an XSPEC model (`spectral_fit`).
     #[serde(rename = "spectral_fit")]
     SpectralFit,
+    /// The SPI-ACS count rate with a burst search (`spi_acs_lc`).
+    #[serde(rename = "spi_acs_lc")]
+    SpiAcsLc,
 }
 
 impl ProductType {
-    const ALL: [ProductType; 4] = [
+    const ALL: [ProductType; 5] = [
         ProductType::IsgriImage,
         ProductType::IsgriSpectrum,
         ProductType::IsgriLc,
         ProductType::SpectralFit,
+        ProductType::SpiAcsLc,
     ];
 
     /// All products.
@@ -130,6 +206,15 @@ impl ProductType {
             ProductType::IsgriSpectrum => "isgri_spectrum",
             ProductType::IsgriLc => "isgri_lc",
             ProductType::SpectralFit => "spectral_fit",
+            ProductType::SpiAcsLc => "spi_acs_lc",
+        }
+    }
+
+    /// The instrument whose product this is.
+    pub fn instrument(&self) -> Instrument {
+        match self {
+            ProductType::SpiAcsLc => Instrument::SpiAcs,
+            _ => Instrument::Isgri,
         }
     }
 
@@ -169,9 +254,22 @@ fn product_allowed() -> String {
 
 /// Why `product` never uses parameter `name`, if it does not.
 fn product_unused(product: ProductType, name: &str) -> Option<String> {
+    if product == ProductType::SpiAcsLc {
+        // The shield sees the whole sky at once: a light curve needs only its time span.
+        let used = matches!(
+            name,
+            "T1" | "T2" | "T_format" | "time_bin" | "time_bin_format" | "data_level"
+        );
+        return (!used).then(|| {
+            format!(
+                "{name} is not used by {product} (the SPI-ACS rate is the whole shield's: no position, energy band or Science Window selection) and was ignored"
+            )
+        });
+    }
     let unused = match name {
         "time_bin" | "time_bin_format" => product != ProductType::IsgriLc,
         "xspec_model" => product != ProductType::SpectralFit,
+        "data_level" => true,
         _ => false,
     };
     unused.then(|| format!("{name} is not used by {product} and was ignored"))
@@ -243,6 +341,9 @@ fn product_unused(product: ProductType, name: &str) -> Option<String> {
 /// as [`Request::to_url_query`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Request {
+    /// The instrument (`instrument`; the product's own when not given).
+    #[serde(default)]
+    pub instrument: Instrument,
     /// The product asked for.
     pub product: ProductType,
     /// The Science Window selection (`src_name`, `RA`, `DEC`, `radius`, `T1`, `T2`,
@@ -276,9 +377,11 @@ fn number(name: &str, raw: &str, allowed: &str) -> Result<f64> {
         .ok_or_else(|| Error::invalid(name, raw, allowed))
 }
 
-/// The default value of a parameter, in canonical spelling.
-fn default_value(name: &str) -> Option<String> {
+/// The default value of a parameter of `product`, in canonical spelling.
+fn default_value(product: ProductType, name: &str) -> Option<String> {
     Some(match name {
+        "time_bin" if product == ProductType::SpiAcsLc => DEFAULT_ACS_TIME_BIN_S.to_string(),
+        "data_level" => "ordinary".to_string(),
         "radius" => DEFAULT_RADIUS_DEG.to_string(),
         "max_pointings" => DEFAULT_MAX_POINTINGS.to_string(),
         "osa_version" => OsaVersion::default().name().to_string(),
@@ -375,7 +478,7 @@ fn unknown_parameter(name: &str, value: &str) -> Error {
         name,
         value,
         format!(
-            "not a parameter of ISGRI requests{hint}; the parameters are: {}, product_type (alias of product); protocol fields, accepted and ignored: {}",
+            "not a parameter of ODA requests{hint}; the parameters are: {}, product_type (alias of product); protocol fields, accepted and ignored: {}",
             REQUEST_PARAMETERS.join(", "),
             PROTOCOL_FIELDS.join(", ")
         ),
@@ -488,6 +591,17 @@ fn normalise(name: &str, raw: &str) -> Result<String> {
             catalog_to_oda_json(&catalog).to_string()
         }
         "xspec_model" => raw.parse::<ModelKind>()?.xspec_name().to_string(),
+        "data_level" => {
+            let t = raw.trim().to_ascii_lowercase();
+            if t != "ordinary" && t != "realtime" {
+                return Err(Error::invalid(
+                    name,
+                    raw,
+                    "one of ordinary (the consolidated data, the default), realtime (the near-real-time stream; needs the integral-realtime role on a server)",
+                ));
+            }
+            t
+        }
         _ => return Err(unknown_parameter(name, raw)),
     })
 }
@@ -566,15 +680,10 @@ impl Request {
             }
         }
 
-        if let Some((key, value)) = raw.remove("instrument")
-            && !value.trim().eq_ignore_ascii_case(INSTRUMENT)
-        {
-            return Err(Error::invalid(
-                key,
-                value,
-                "isgri (the only instrument served here)",
-            ));
-        }
+        let instrument: Option<Instrument> = raw
+            .remove("instrument")
+            .map(|(_, value)| value.parse())
+            .transpose()?;
         let product: ProductType = match raw.remove("product") {
             Some((key, value)) => value
                 .parse()
@@ -590,6 +699,22 @@ impl Request {
                 ));
             }
         };
+        let instrument = match instrument {
+            Some(i) if i != product.instrument() => {
+                let names: Vec<&str> = i.products().iter().map(|p| p.name()).collect();
+                return Err(Error::invalid(
+                    "product",
+                    product.name(),
+                    format!(
+                        "a product of instrument={i}: {} ({product} is a product of {})",
+                        names.join(", "),
+                        product.instrument()
+                    ),
+                ));
+            }
+            Some(i) => i,
+            None => product.instrument(),
+        };
 
         let mut given: BTreeMap<String, String> = BTreeMap::new();
         for (name, (_, value)) in &raw {
@@ -597,7 +722,7 @@ impl Request {
         }
         if let Some(name) = given.get("src_name").cloned() {
             let position_given = given.contains_key("RA") || given.contains_key("DEC");
-            if !position_given {
+            if !position_given && product_unused(product, "src_name").is_none() {
                 given.insert("src_name".into(), canonical_source_name(&name)?);
             }
         }
@@ -618,11 +743,15 @@ impl Request {
         }
         check_time_order(&given)?;
 
-        let selection = ScwSelection::from_pairs(
-            given
-                .iter()
-                .filter(|(k, _)| SELECTION_KEYS.contains(&k.as_str())),
-        )?;
+        let selection = if instrument == Instrument::SpiAcs {
+            acs_selection(&given)?
+        } else {
+            ScwSelection::from_pairs(
+                given
+                    .iter()
+                    .filter(|(k, _)| SELECTION_KEYS.contains(&k.as_str())),
+            )?
+        };
 
         let value = |name: &str| -> Option<&str> {
             let used = unused_reason(product, &given, name).is_none();
@@ -641,8 +770,16 @@ impl Request {
             (None, None) => EnergyBand::new(DEFAULT_E1_KEV, DEFAULT_E2_KEV)?,
             _ => given_band,
         };
-        let time_bin_s = time_bin_seconds(&given, raw.get("time_bin").map(|(_, v)| v.as_str()))?;
+        let time_bin_s = time_bin_seconds(
+            product,
+            &given,
+            raw.get("time_bin").map(|(_, v)| v.as_str()),
+        )?;
+        if product == ProductType::SpiAcsLc {
+            check_acs_span(&selection, time_bin_s)?;
+        }
         let request = Request {
+            instrument,
             product,
             selection,
             band,
@@ -651,7 +788,7 @@ impl Request {
                 None => DEFAULT_DETECTION_THRESHOLD,
             },
             time_bin_s: match (value("time_bin"), value("time_bin_format")) {
-                (None, None) => DEFAULT_TIME_BIN_S,
+                (None, None) => default_time_bin_s(product),
                 _ => time_bin_s,
             },
             selected_catalog: given
@@ -692,7 +829,19 @@ impl Request {
     /// True when the sources must first be found in an image: a spectrum, light curve or fit
     /// without a `selected_catalog`. (An `isgri_image` is that image: false.)
     pub fn requires_catalog_from_image(&self) -> bool {
-        self.product != ProductType::IsgriImage && self.selected_catalog.is_none()
+        self.instrument == Instrument::Isgri
+            && self.product != ProductType::IsgriImage
+            && self.selected_catalog.is_none()
+    }
+
+    /// True when the request asks for the near-real-time data stream (`data_level=realtime`,
+    /// SPI-ACS only).
+    pub fn is_realtime(&self) -> bool {
+        self.uses("data_level")
+            && self
+                .given
+                .get("data_level")
+                .is_some_and(|v| v == "realtime")
     }
 
     /// The request's parameters in ODA names, canonical and complete, sorted by name:
@@ -701,7 +850,7 @@ impl Request {
     /// out. The provenance of the request's products is computed from this list.
     pub fn parameters(&self) -> Vec<(String, String)> {
         let mut out = BTreeMap::new();
-        out.insert("instrument".to_string(), INSTRUMENT.to_string());
+        out.insert("instrument".to_string(), self.instrument.name().to_string());
         out.insert("product".to_string(), self.product.name().to_string());
         for name in REQUEST_PARAMETERS {
             if matches!(name, "instrument" | "product") || !self.uses(name) {
@@ -711,7 +860,7 @@ impl Request {
                 .given
                 .get(name)
                 .cloned()
-                .or_else(|| default_value(name))
+                .or_else(|| default_value(self.product, name))
             {
                 out.insert(name.to_string(), v);
             }
@@ -722,7 +871,10 @@ impl Request {
     /// The given parameters (normalised, unused ones included) after `instrument` and
     /// `product`: what reproduces this request.
     fn reproduction_pairs(&self) -> Vec<(&str, &str)> {
-        let mut pairs = vec![("instrument", INSTRUMENT), ("product", self.product.name())];
+        let mut pairs = vec![
+            ("instrument", self.instrument.name()),
+            ("product", self.product.name()),
+        ];
         pairs.extend(self.given.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         pairs
     }
@@ -801,16 +953,132 @@ fn check_time_order(given: &BTreeMap<String, String>) -> Result<()> {
     Ok(())
 }
 
-/// The light-curve bin in seconds from `time_bin` and `time_bin_format`, checked; `as_given`
-/// is the value of `time_bin` as the user wrote it, for the message.
-fn time_bin_seconds(given: &BTreeMap<String, String>, as_given: Option<&str>) -> Result<f64> {
+/// The default light-curve bin of `product`, s.
+fn default_time_bin_s(product: ProductType) -> f64 {
+    if product == ProductType::SpiAcsLc {
+        DEFAULT_ACS_TIME_BIN_S
+    } else {
+        DEFAULT_TIME_BIN_S
+    }
+}
+
+/// The selection of an SPI-ACS request: its time span only (T1 and T2 required).
+fn acs_selection(given: &BTreeMap<String, String>) -> Result<ScwSelection> {
+    let format: TimeFormat = match given.get("T_format") {
+        Some(f) => f.parse()?,
+        None => TimeFormat::default(),
+    };
+    let time = |key: &str, what: &str| -> Result<Time> {
+        let v = given.get(key).ok_or_else(|| {
+            Error::invalid(
+                key,
+                "(missing)",
+                format!("{what} of the SPI-ACS light curve (spi_acs_lc needs T1 and T2)"),
+            )
+        })?;
+        Time::parse(v, format).map_err(|e| match e {
+            Error::InvalidParameter { allowed, .. } => {
+                Error::invalid(key, v, format!("{allowed} (T_format={format})"))
+            }
+            other => other,
+        })
+    };
+    let (t1, t2) = (time("T1", "the start")?, time("T2", "the end")?);
+    Ok(ScwSelection {
+        src_name: None,
+        target: None,
+        radius: DEFAULT_RADIUS_DEG,
+        t1: Some(t1),
+        t2: Some(t2),
+        max_pointings: DEFAULT_MAX_POINTINGS,
+        scw_list: None,
+        osa_version: OsaVersion::default(),
+    })
+}
+
+/// An SPI-ACS span within the mission, at most [`MAX_ACS_SPAN_S`] long and
+/// [`MAX_ACS_BINS`] bins of `time_bin_s`.
+fn check_acs_span(selection: &ScwSelection, time_bin_s: f64) -> Result<()> {
+    let (Some(t1), Some(t2)) = (selection.t1, selection.t2) else {
+        return Ok(());
+    };
+    let launch = Time::from_ijd_unchecked(crate::time::LAUNCH_IJD);
+    let end = Time::from_isot(crate::instrument::spiacs::MISSION_END_ISOT)?;
+    if t1 < launch || t2 > end {
+        let (key, t) = if t1 < launch { ("T1", t1) } else { ("T2", t2) };
+        return Err(Error::invalid(
+            key,
+            t.to_isot(),
+            format!(
+                "a time within the mission, {} to {} (SPI-ACS rates exist only while INTEGRAL flew)",
+                launch.to_isot(),
+                end.to_isot()
+            ),
+        ));
+    }
+    let span = t2.seconds_since(t1);
+    if span > MAX_ACS_SPAN_S {
+        return Err(Error::invalid(
+            "T2",
+            t2.to_isot(),
+            format!(
+                "a time at most {MAX_ACS_SPAN_S} s (10 days) after T1 = {} for one SPI-ACS light curve ({span} s asked)",
+                t1.to_isot()
+            ),
+        ));
+    }
+    let bins = (span / time_bin_s).ceil();
+    if bins > MAX_ACS_BINS as f64 {
+        return Err(Error::invalid(
+            "time_bin",
+            time_bin_s,
+            format!(
+                "a bin of at least {} s for this {span} s span (at most {MAX_ACS_BINS} bins per SPI-ACS light curve)",
+                (span / MAX_ACS_BINS as f64 / 0.05).ceil() * 0.05
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The light-curve bin in seconds from `time_bin` and `time_bin_format`, checked for `product`
+/// (SPI-ACS bins are whole multiples of the shield's 50 ms); `as_given` is the value of
+/// `time_bin` as the user wrote it, for the message.
+fn time_bin_seconds(
+    product: ProductType,
+    given: &BTreeMap<String, String>,
+    as_given: Option<&str>,
+) -> Result<f64> {
     let format = given.get("time_bin_format").map_or("sec", String::as_str);
     let raw = given.get("time_bin").map(String::as_str);
-    // The default, 1000, is in the units of time_bin_format (as in ODA).
+    // The default is in the units of time_bin_format (as in ODA).
     let value = match raw {
         Some(v) => number("time_bin", v, "a number")?,
-        None => DEFAULT_TIME_BIN_S,
+        None => default_time_bin_s(product),
     };
+    if product == ProductType::SpiAcsLc {
+        let seconds = if format == "jd" {
+            value * 86_400.0
+        } else {
+            value
+        };
+        let step = crate::instrument::spiacs::BIN_S;
+        let k = (seconds / step).round();
+        // Decimal input (0.15) is not an exact multiple in binary: a relative tolerance.
+        if !(k >= 1.0 && (seconds - k * step).abs() <= 1e-9 * seconds.max(1.0)) {
+            return Err(Error::invalid(
+                "time_bin",
+                as_given
+                    .or(raw)
+                    .map_or_else(|| value.to_string(), str::to_string),
+                format!(
+                    "a whole multiple of the shield's {step} s bins, at least {step} s (time_bin_format={format})"
+                ),
+            ));
+        }
+        // Exactly k native bins.
+        return Ok(k * step);
+    }
     let (seconds, allowed) = if format == "jd" {
         (
             value * 86_400.0,

@@ -8,16 +8,19 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ProductType, Request, catalog_to_oda_json};
+use crate::analysis::burst::{BurstSearch, BurstSearchResult};
 use crate::analysis::catalog::Catalog;
 use crate::analysis::detect::SourceFinder;
 use crate::analysis::extract::DEFAULT_CHANNELS;
 use crate::archive::{Archive, ScwId};
 use crate::config::{DataOrigin, Settings};
+use crate::datasets::AcsLightCurve;
 use crate::error::{Error, Result};
 use crate::fit::SpectralFit;
+use crate::instrument::spiacs;
 use crate::products::{
-    Citation, Image, LightCurve, Spectrum, write_catalog, write_image, write_lightcurve,
-    write_spectrum_files,
+    Citation, Image, LightCurve, Spectrum, write_acs_lightcurve, write_catalog, write_image,
+    write_lightcurve, write_spectrum_files,
 };
 use crate::sky::SkyCoord;
 use crate::workflow::units::{
@@ -55,17 +58,42 @@ pub enum Product {
         /// The catalog of the extraction.
         catalog: Catalog,
     },
+    /// `spi_acs_lc`: the SPI-ACS rate over T1–T2 and a burst search around its middle.
+    AcsLightCurve {
+        /// The light curve, times from the middle of T1–T2 (the search's T0).
+        light_curve: AcsLightCurve,
+        /// The burst search on the native 50 ms bins (none for spans under
+        /// [`MIN_ACS_SEARCH_SPAN_S`]).
+        burst_search: Option<Box<BurstSearchResult>>,
+    },
 }
 
+/// Most SPI-ACS bins written into `result.json` (longer light curves are in their FITS file only).
+pub const MAX_JSON_BINS: usize = 20_000;
+/// Shortest SPI-ACS span searched for bursts, s: the background needs data on both sides.
+pub const MIN_ACS_SEARCH_SPAN_S: f64 = 60.0;
+/// Half-width of the burst search window around T0, at most, s.
+pub const ACS_SEARCH_HALF_WIDTH_S: f64 = 30.0;
+/// Background fitted over at most this many seconds on each side of T0 (a cubic follows the
+/// orbit's slow drift over ±300 s, not over hours).
+pub const ACS_BACKGROUND_SPAN_S: f64 = 300.0;
+
 impl Product {
-    /// The catalog behind the product.
+    /// The catalog behind the product (empty for SPI-ACS, which has no sources).
     pub fn catalog(&self) -> &Catalog {
+        static EMPTY: OnceLock<Catalog> = OnceLock::new();
         match self {
             Product::Image(i) => &i.catalog,
             Product::Spectrum { catalog, .. }
             | Product::LightCurve { catalog, .. }
             | Product::SpectralFit { catalog, .. } => catalog,
+            Product::AcsLightCurve { .. } => EMPTY.get_or_init(Catalog::default),
         }
+    }
+
+    /// True for products with a source catalog (every ISGRI product; not SPI-ACS).
+    pub fn has_catalog(&self) -> bool {
+        !matches!(self, Product::AcsLightCurve { .. })
     }
 }
 
@@ -221,18 +249,25 @@ impl ProductResult {
             Product::SpectralFit { spectrum, .. } => {
                 spectrum_files(spectrum, &mut add)?;
             }
+            Product::AcsLightCurve { light_curve, .. } => {
+                let p = dir.join("spi_acs_lc.fits");
+                write_acs_lightcurve(&p, light_curve)?;
+                add("lightcurve", &p, None);
+            }
         }
-        let p = dir.join("catalog.fits");
-        write_catalog(&p, self.product.catalog())?;
-        add("catalog", &p, None);
-        let p = dir.join("catalog.json");
-        crate::fits::write_bytes_atomically(
-            &p,
-            catalog_to_oda_json(self.product.catalog())
-                .to_string()
-                .as_bytes(),
-        )?;
-        add("catalog_json", &p, None);
+        if self.product.has_catalog() {
+            let p = dir.join("catalog.fits");
+            write_catalog(&p, self.product.catalog())?;
+            add("catalog", &p, None);
+            let p = dir.join("catalog.json");
+            crate::fits::write_bytes_atomically(
+                &p,
+                catalog_to_oda_json(self.product.catalog())
+                    .to_string()
+                    .as_bytes(),
+            )?;
+            add("catalog_json", &p, None);
+        }
         if let Some(c) = citation {
             for f in files.iter().filter(|f| f.path.ends_with(".fits")) {
                 crate::fits::stamp_citation(&dir.join(&f.path), &c.doi, &c.text)?;
@@ -344,6 +379,26 @@ impl ProductResult {
                     })
                     .collect();
             }
+            Product::AcsLightCurve {
+                light_curve,
+                burst_search,
+            } => {
+                doc["spi_acs_lc"] = json!({
+                    "t0_isot": light_curve.t0.to_isot(),
+                    "time_unit": "s from t0 (UTC), bin centre", "rate_unit": "count/s",
+                    "timedel_s": light_curve.timedel, "n_bins": light_curve.len(),
+                });
+                // Long curves stay in their FITS file: the JSON document is for reading.
+                if light_curve.len() <= MAX_JSON_BINS {
+                    doc["spi_acs_lc"]["time"] = json!(light_curve.time);
+                    doc["spi_acs_lc"]["rate"] = json!(light_curve.rate);
+                    doc["spi_acs_lc"]["error"] = json!(light_curve.error);
+                }
+                doc["burst_search"] = match burst_search {
+                    Some(b) => acs_search_json(b),
+                    None => Value::Null,
+                };
+            }
             Product::Image(image) => {
                 let m = &image.mosaic;
                 doc["image"] = json!({
@@ -360,13 +415,25 @@ impl ProductResult {
 impl std::fmt::Display for ProductResult {
     /// A short human summary: selection, detections or fit, cache use, time.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "{} — {} Science Window(s), {:.2} s",
-            self.request.product.name(),
-            self.scws.len(),
-            self.elapsed_s
-        )?;
+        match (
+            &self.product,
+            self.request.selection.t1,
+            self.request.selection.t2,
+        ) {
+            (Product::AcsLightCurve { .. }, Some(t1), Some(t2)) => writeln!(
+                f,
+                "{} — {t1} to {t2}, {:.2} s",
+                self.request.product.name(),
+                self.elapsed_s
+            )?,
+            _ => writeln!(
+                f,
+                "{} — {} Science Window(s), {:.2} s",
+                self.request.product.name(),
+                self.scws.len(),
+                self.elapsed_s
+            )?,
+        }
         for c in &self.comments {
             writeln!(f, "  # {c}")?;
         }
@@ -383,8 +450,46 @@ impl std::fmt::Display for ProductResult {
                 }
             }
             Product::Image(_) => {}
+            Product::AcsLightCurve {
+                light_curve,
+                burst_search,
+            } => {
+                writeln!(
+                    f,
+                    "  SPI-ACS light curve: {} bins of {} s from T0 = {} {:+.2} s",
+                    light_curve.len(),
+                    light_curve.timedel,
+                    light_curve.t0,
+                    light_curve.time.first().copied().unwrap_or(0.0) - light_curve.timedel / 2.0
+                )?;
+                if let Some(b) = burst_search {
+                    let best = &b.best;
+                    writeln!(
+                        f,
+                        "  burst search: best excess {:.2}σ at T0{:+.2} s over {} s ({:.0} counts; false-alarm probability {:.2e}){}",
+                        best.significance,
+                        best.start_s,
+                        best.timescale_s,
+                        best.counts,
+                        best.false_alarm_probability,
+                        match b.fluence_upper_limit_erg_cm2 {
+                            Some(ul) => format!(
+                                "; nothing at ≥ {}σ: 3σ upper limit {ul:.2e} erg/cm² (1 s from T0)",
+                                b.threshold_sigma
+                            ),
+                            None => format!(
+                                "; {} detection(s) at ≥ {}σ",
+                                b.detections.len(),
+                                b.threshold_sigma
+                            ),
+                        }
+                    )?;
+                }
+            }
         }
-        write!(f, "{}", self.measured_catalog())?;
+        if self.product.has_catalog() {
+            write!(f, "{}", self.measured_catalog())?;
+        }
         writeln!(
             f,
             "units: {} computed, {} reused from the cache; product identity {}",
@@ -505,6 +610,21 @@ impl Session {
         let wf = &self.workflow;
         wf.clear_log();
         let archive = self.archive()?;
+        if request.product == ProductType::SpiAcsLc {
+            let (product, root, comments) = acs_product(&archive, request)?;
+            return Ok(ProductResult {
+                request: request.clone(),
+                product,
+                scws: Vec::new(),
+                comments,
+                identity: root.identity,
+                provenance: root.graph(),
+                log: wf.log(),
+                elapsed_s: t0.elapsed().as_secs_f64(),
+                citation: Citation::active()?,
+                origin: Some(self.settings.origin()),
+            });
+        }
         let selection = archive.select(&request.selection)?;
         let scws: Vec<ScwId> = selection.ids();
         if scws.is_empty() {
@@ -625,6 +745,8 @@ impl Session {
                     root,
                 )
             }
+            // Answered above, before any Science Window is selected.
+            ProductType::SpiAcsLc => return Err(internal("SPI-ACS light curve")),
         };
         Ok(ProductResult {
             request: request.clone(),
@@ -642,6 +764,107 @@ impl Session {
 }
 
 use crate::workflow::Unit;
+
+/// The `spi_acs_lc` product of `request`: the rate over T1–T2 in bins of `time_bin` (whole bins
+/// only: the last partial bin is left out), with times from T0, the middle of T1–T2, and the
+/// burst search around T0 on the native 50 ms bins; its provenance node; remarks.
+fn acs_product(archive: &Archive, request: &Request) -> Result<(Product, Arc<Node>, Vec<String>)> {
+    let (Some(t1), Some(t2)) = (request.selection.t1, request.selection.t2) else {
+        return Err(Error::invalid(
+            "T1",
+            "(missing)",
+            "the start and end of the SPI-ACS light curve (T1 and T2)",
+        ));
+    };
+    let half = t2.seconds_since(t1) / 2.0;
+    let t_ref = t1.add_seconds(half);
+    let raw = archive.acs_counts(t1, t2)?;
+    let first_start = spiacs::bin_start(raw.first_bin).seconds_since(t_ref);
+    let native: Vec<f64> = raw.counts.iter().map(|c| f64::from(*c)).collect();
+    let m = ((request.time_bin_s / spiacs::BIN_S).round() as usize).max(1);
+    let binned: Vec<f64> = native.chunks_exact(m).map(|c| c.iter().sum()).collect();
+    let mut comments = Vec::new();
+    if !native.len().is_multiple_of(m) {
+        comments.push(format!(
+            "the last {:.2} s before T2 do not fill a {} s bin and were left out",
+            (native.len() % m) as f64 * spiacs::BIN_S,
+            request.time_bin_s
+        ));
+    }
+    if request.is_realtime() {
+        comments.push(
+            "data_level=realtime: the simulated archive has one SPI-ACS stream, the same as ordinary".into(),
+        );
+    }
+    let light_curve =
+        AcsLightCurve::from_counts(t_ref, first_start, m as f64 * spiacs::BIN_S, &binned)?;
+    let burst_search = if 2.0 * half >= MIN_ACS_SEARCH_SPAN_S {
+        let native_lc = AcsLightCurve::from_counts(t_ref, first_start, spiacs::BIN_S, &native)?;
+        let w = ACS_SEARCH_HALF_WIDTH_S.min(half / 3.0);
+        let search = BurstSearch::new()
+            .search_window(-w, w)?
+            .background_span(ACS_BACKGROUND_SPAN_S.min(half))?;
+        match search.run(&native_lc) {
+            Ok(r) => Some(Box::new(r)),
+            Err(e) => {
+                comments.push(format!("no burst search: {e}"));
+                None
+            }
+        }
+    } else {
+        comments.push(format!(
+            "no burst search: the span is under {MIN_ACS_SEARCH_SPAN_S} s (the background needs data on both sides of T0)"
+        ));
+        None
+    };
+    let rate = Node::new(
+        "SpiAcsRate",
+        ACS_RATE_UNIT_VERSION,
+        json!({"source": archive.acs_provenance(), "first_bin": raw.first_bin, "n_bins": raw.counts.len()}),
+        Vec::new(),
+    );
+    let root = Node::new(
+        request.product.name(),
+        "1",
+        params_json(request),
+        vec![rate],
+    );
+    Ok((
+        Product::AcsLightCurve {
+            light_curve,
+            burst_search,
+        },
+        root,
+        comments,
+    ))
+}
+
+/// Version of the SPI-ACS rate unit (bump when the binning or the search changes).
+const ACS_RATE_UNIT_VERSION: &str = "1";
+
+/// The burst search of an `spi_acs_lc` product as JSON (without the significance of every
+/// window tried).
+fn acs_search_json(b: &BurstSearchResult) -> Value {
+    let excess = |e: &crate::analysis::burst::Excess| {
+        json!({
+            "start_s": e.start_s, "timescale_s": e.timescale_s, "counts": e.counts,
+            "background_counts": e.background_counts, "significance": finite(e.significance),
+            "p_single": e.p_single, "false_alarm_probability": e.false_alarm_probability,
+        })
+    };
+    json!({
+        "threshold_sigma": b.threshold_sigma,
+        "best": excess(&b.best),
+        "detections": b.detections.iter().map(excess).collect::<Vec<_>>(),
+        "noise_ratio": b.noise_ratio,
+        "windows": b.windows,
+        "spikes_s": b.spikes_s,
+        "masked_s": b.masked_s,
+        "spike_like": b.spike_like,
+        "fluence_upper_limit_erg_cm2": b.fluence_upper_limit_erg_cm2,
+        "fluence_band_keV": [75.0, 1000.0],
+    })
+}
 
 fn internal(what: &str) -> Error {
     Error::invalid(

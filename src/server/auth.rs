@@ -18,6 +18,8 @@ use crate::query::Request;
 pub const ROLE_FULL: &str = "unige-hpc-full";
 /// The role that runs requests of more than [`FULL_MAX_POINTINGS`] pointings.
 pub const ROLE_EXTREME: &str = "unige-hpc-extreme";
+/// The role that reads SPI-ACS data in near real time (`data_level=realtime`).
+pub const ROLE_REALTIME: &str = "integral-realtime";
 /// The role that sees every job (`/inspect-state`).
 pub const ROLE_JOB_MANAGER: &str = "job manager";
 /// The most pointings a request may have without a role.
@@ -269,6 +271,10 @@ fn human_duration(secs: i64) -> String {
 /// The number of pointings a request may use: the length of its `scw_list`, else its
 /// `max_pointings`.
 pub fn pointings(request: &Request) -> usize {
+    if request.instrument == crate::query::Instrument::SpiAcs {
+        // The shield's rate is not selected by pointing.
+        return 0;
+    }
     match &request.selection.scw_list {
         Some(list) => list.len(),
         None => request.selection.max_pointings,
@@ -276,7 +282,8 @@ pub fn pointings(request: &Request) -> usize {
 }
 
 /// The roles a request needs (ODA's INTEGRAL rules): none up to 50 pointings,
-/// [`ROLE_FULL`] above, [`ROLE_FULL`] and [`ROLE_EXTREME`] above 500.
+/// [`ROLE_FULL`] above, [`ROLE_FULL`] and [`ROLE_EXTREME`] above 500; [`ROLE_REALTIME`] for
+/// SPI-ACS `data_level=realtime`.
 ///
 /// ```
 /// use oda::query::Request;
@@ -287,7 +294,20 @@ pub fn pointings(request: &Request) -> usize {
 /// # Ok::<(), oda::Error>(())
 /// ```
 pub fn required_roles(request: &Request) -> Vec<&'static str> {
-    roles_for_pointings(pointings(request))
+    let mut roles = roles_for_pointings(pointings(request));
+    if request.is_realtime() {
+        roles.push(ROLE_REALTIME);
+    }
+    roles
+}
+
+/// Why `request` needs the roles of [`required_roles`], in words for a refusal.
+pub fn roles_reason(request: &Request) -> String {
+    if request.is_realtime() {
+        "near-real-time SPI-ACS data (data_level=realtime)".to_string()
+    } else {
+        format!("a request of {} pointings", pointings(request))
+    }
 }
 
 /// The roles a request of `n` pointings needs (see [`required_roles`]).

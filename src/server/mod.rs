@@ -33,8 +33,8 @@ use std::sync::Arc;
 
 pub use auth::{
     ANONYMOUS_MAX_POINTINGS, Authority, Claims, FULL_MAX_POINTINGS, ROLE_EXTREME, ROLE_FULL,
-    ROLE_JOB_MANAGER, SecretSource, User, check_roles, load_secret, parse_duration, parse_roles,
-    required_roles,
+    ROLE_JOB_MANAGER, ROLE_REALTIME, SecretSource, User, check_roles, load_secret, parse_duration,
+    parse_roles, required_roles, roles_reason,
 };
 pub use jobs::{JobRecord, JobState, Jobs, job_dir_intact, job_id};
 pub use results::{ANSWER_FILE, FILES_FILE, VIEW_FILE};

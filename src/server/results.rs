@@ -7,7 +7,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::encode::{numpy_product_from_file, spectral_fit_product};
-use crate::display::{ImageScale, image_chart, light_curve_chart, spectrum_chart};
+use crate::display::{
+    ImageScale, acs_light_curve_chart, image_chart, light_curve_chart, spectrum_chart,
+};
 use crate::error::{Error, Result};
 use crate::query::{Product, ProductResult, WrittenFile, catalog_to_oda_json};
 
@@ -138,6 +140,26 @@ fn answer(
         Product::SpectralFit { fit, spectrum, .. } => {
             spectrum_set(&mut list, &spectrum.source)?;
             list.push(spectral_fit_product(fit));
+        }
+        Product::AcsLightCurve {
+            light_curve,
+            burst_search,
+        } => {
+            let f = file_of("lightcurve", None)
+                .ok_or_else(|| Error::service("the SPI-ACS light-curve file was not written"))?;
+            let search = burst_search.as_ref().map(|b| {
+                json!({"best_significance": finite(b.best.significance),
+                       "best_start_s": b.best.start_s, "best_timescale_s": b.best.timescale_s,
+                       "best_false_alarm_probability": b.best.false_alarm_probability,
+                       "detections": b.detections.len(), "threshold_sigma": b.threshold_sigma,
+                       "fluence_upper_limit_erg_cm2": b.fluence_upper_limit_erg_cm2})
+            });
+            list.push(numpy_product_from_file(
+                &dir.join(&f.path),
+                "spi_acs_lc",
+                json!({"product": "spi_acs_lc", "time_bin": light_curve.timedel,
+                       "T0": light_curve.t0.to_isot(), "burst_search": search}),
+            )?);
         }
     }
     let oda = json!({
@@ -270,6 +292,50 @@ fn view(result: &ProductResult, job_id: &str, listed: &[Value]) -> Value {
                 "rows": rows,
             }));
         }
+        Product::AcsLightCurve {
+            light_curve,
+            burst_search,
+        } => {
+            figures.push(figure(
+                "spi-acs-lc",
+                &acs_light_curve_chart(light_curve, burst_search.as_deref()),
+            ));
+            if let Some(b) = burst_search {
+                let mut rows: Vec<Value> = b
+                    .detections
+                    .iter()
+                    .chain(b.detections.is_empty().then_some(&b.best))
+                    .map(|e| {
+                        json!([
+                            e.start_s,
+                            e.timescale_s,
+                            finite(e.counts),
+                            finite(e.background_counts),
+                            finite(e.significance),
+                            e.false_alarm_probability
+                        ])
+                    })
+                    .collect();
+                if let Some(ul) = b.fluence_upper_limit_erg_cm2 {
+                    rows.push(json!([
+                        "3σ upper limit (1 s from T0)",
+                        1.0,
+                        format!("{ul:.3e} erg/cm²"),
+                        "",
+                        "",
+                        ""
+                    ]));
+                }
+                tables.push(json!({
+                    "id": "burst-search",
+                    "title": format!("Burst search around T0 = {} UTC (detections ≥ {}σ, else the best excess)",
+                                     light_curve.t0.to_isot(), b.threshold_sigma),
+                    "columns": ["start (s from T0)", "timescale (s)", "excess counts",
+                                "background counts", "significance (σ)", "false-alarm probability"],
+                    "rows": rows,
+                }));
+            }
+        }
     }
     let query = result.request.to_url_query();
     json!({
@@ -281,7 +347,11 @@ fn view(result: &ProductResult, job_id: &str, listed: &[Value]) -> Value {
         "short_link": format!("/r/{job_id}"),
         "identity": result.identity.to_string(),
         "figures": figures,
-        "catalog": catalog_to_oda_json(result.product.catalog()),
+        "catalog": if result.product.has_catalog() {
+            catalog_to_oda_json(result.product.catalog())
+        } else {
+            Value::Null
+        },
         "tables": tables,
         "files": listed,
         "warnings": warnings(result),

@@ -24,7 +24,10 @@ use super::auth::{self, Authority, User};
 use super::jobs::{self, JobRecord, JobState, Jobs};
 use super::results::{ANSWER_FILE, FILES_FILE, ODA_FILE, VIEW_FILE};
 use crate::error::Error;
-use crate::query::{ODA_DISPATCHER_URL, PROTOCOL_FIELDS, ProductType, REQUEST_PARAMETERS, Request};
+use crate::query::{
+    DEFAULT_ACS_TIME_BIN_S, Instrument, ODA_DISPATCHER_URL, PROTOCOL_FIELDS, ProductType,
+    REQUEST_PARAMETERS, Request,
+};
 
 /// The shared state of the routes.
 pub struct App {
@@ -312,11 +315,7 @@ async fn run_analysis(
         Err(e) => return refusal(status_of(&e), &e),
     };
     let required = auth::required_roles(&request);
-    if let Err(e) = auth::check_roles(
-        user.as_ref(),
-        &required,
-        &format!("a request of {} pointings", auth::pointings(&request)),
-    ) {
+    if let Err(e) = auth::check_roles(user.as_ref(), &required, &auth::roles_reason(&request)) {
         return refusal(StatusCode::FORBIDDEN, &e);
     }
     let job_id = jobs::job_id(&request, app.jobs.settings());
@@ -490,28 +489,51 @@ fn product_param(pairs: &[(String, String)]) -> Result<Option<ProductType>, Resp
     }
 }
 
-fn instrument_check(pairs: &[(String, String)]) -> Result<(), Response> {
+/// The `instrument` asked about, if any (an unknown one is a 400 naming the instruments).
+fn instrument_check(pairs: &[(String, String)]) -> Result<Option<Instrument>, Response> {
     match param(pairs, "instrument") {
-        Some(i) if !i.trim().eq_ignore_ascii_case("isgri") && !i.trim().is_empty() => Err(refusal(
-            StatusCode::BAD_REQUEST,
-            &Error::invalid("instrument", i, "isgri (the instruments of /instr-list)"),
-        )),
-        _ => Ok(()),
+        Some(i) if !i.trim().is_empty() => i
+            .parse()
+            .map(Some)
+            .map_err(|e: Error| refusal(StatusCode::BAD_REQUEST, &e)),
+        _ => Ok(None),
+    }
+}
+
+/// The products asked about: the one named, else those of the instrument, else all.
+fn products_asked(pairs: &[(String, String)]) -> Result<Vec<ProductType>, Response> {
+    let instrument = instrument_check(pairs)?;
+    match product_param(pairs)? {
+        Some(p) => match instrument {
+            Some(i) if p.instrument() != i => Err(refusal(
+                StatusCode::BAD_REQUEST,
+                &Error::invalid(
+                    "product_type",
+                    p.name(),
+                    format!(
+                        "a product of instrument={i}: {}",
+                        i.products()
+                            .iter()
+                            .map(|p| p.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            )),
+            _ => Ok(vec![p]),
+        },
+        None => Ok(match instrument {
+            Some(i) => i.products(),
+            None => ProductType::all().to_vec(),
+        }),
     }
 }
 
 async fn par_names(RawQuery(q): RawQuery) -> Response {
     let pairs = pairs_of(q.as_deref(), b"");
-    if let Err(r) = instrument_check(&pairs) {
-        return r;
-    }
-    let names: BTreeSet<&str> = match product_param(&pairs) {
+    let names: BTreeSet<&str> = match products_asked(&pairs) {
         Err(r) => return r,
-        Ok(Some(p)) => p.parameter_names().into_iter().collect(),
-        Ok(None) => ProductType::all()
-            .iter()
-            .flat_map(|p| p.parameter_names())
-            .collect(),
+        Ok(products) => products.iter().flat_map(|p| p.parameter_names()).collect(),
     };
     let mut list: Vec<&str> = names.into_iter().collect();
     list.extend(["integral_data_rights", "token"]);
@@ -541,27 +563,29 @@ fn describe(name: &str) -> (Value, &'static str) {
         "time_bin_format" => (json!("sec"), "sec | jd"),
         "selected_catalog" => (Value::Null, "ODA catalog JSON"),
         "xspec_model" => (json!("powerlaw"), "XSPEC model name"),
+        "data_level" => (json!("ordinary"), "ordinary | realtime"),
         _ => (Value::Null, ""),
     }
 }
 
 async fn meta_data(RawQuery(q): RawQuery) -> Response {
     let pairs = pairs_of(q.as_deref(), b"");
-    if let Err(r) = instrument_check(&pairs) {
-        return r;
-    }
-    let products: Vec<ProductType> = match product_param(&pairs) {
+    let products = match products_asked(&pairs) {
         Err(r) => return r,
-        Ok(Some(p)) => vec![p],
-        Ok(None) => ProductType::all().to_vec(),
+        Ok(products) => products,
     };
     let out: Vec<Value> = products
         .iter()
         .map(|p| {
-            let mut items = vec![json!({"instrument": "isgri", "product_name": p.name(),
-                "query_name": format!("{}_query", p.name())})];
+            let mut items = vec![
+                json!({"instrument": p.instrument().name(), "product_name": p.name(),
+                "query_name": format!("{}_query", p.name())}),
+            ];
             for n in p.parameter_names() {
-                let (value, units) = describe(n);
+                let (mut value, units) = describe(n);
+                if n == "time_bin" && *p == ProductType::SpiAcsLc {
+                    value = json!(DEFAULT_ACS_TIME_BIN_S);
+                }
                 items.push(json!({"name": n, "value": value, "units": units}));
             }
             Value::Array(items)
@@ -571,7 +595,8 @@ async fn meta_data(RawQuery(q): RawQuery) -> Response {
 }
 
 async fn instr_list() -> Response {
-    json_response(StatusCode::OK, &json!(["isgri"]))
+    let names: Vec<&str> = Instrument::all().iter().map(|i| i.name()).collect();
+    json_response(StatusCode::OK, &json!(names))
 }
 
 async fn inspect_state(
@@ -633,14 +658,18 @@ async fn inspect_user_state(
     }
 }
 
-/// Checks that `user` may see a job of `pointings` pointings: the roles it took to run it.
+/// Checks that `user` may see a job: the roles it took to run it (from its stored request;
+/// from its pointings alone if the request no longer parses).
 fn may_see(user: Option<&User>, rec: &JobRecord) -> Result<(), Response> {
-    auth::check_roles(
-        user,
-        &auth::roles_for_pointings(rec.pointings),
-        &format!("a product of {} pointings", rec.pointings),
-    )
-    .map_err(|e| refusal(StatusCode::FORBIDDEN, &e))
+    let request = Request::from_pairs(form_urlencoded::parse(rec.query.as_bytes())).ok();
+    let (roles, reason) = match &request {
+        Some(r) => (auth::required_roles(r), auth::roles_reason(r)),
+        None => (
+            auth::roles_for_pointings(rec.pointings),
+            format!("a product of {} pointings", rec.pointings),
+        ),
+    };
+    auth::check_roles(user, &roles, &reason).map_err(|e| refusal(StatusCode::FORBIDDEN, &e))
 }
 
 /// A finished job's record that `user` may see, or the response that says why not.

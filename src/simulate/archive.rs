@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::spiacs::AcsSimulation;
 use super::{ExtraSky, MODEL_VERSION, Simulation};
 use crate::archive::{Archive, EventList, EventSource, ScwId, ScwIndex};
 use crate::config::{ArchiveSource, Settings};
@@ -25,6 +26,19 @@ impl EventSource for Simulation {
 
     fn install_calibration(&self, root: &std::path::Path) -> Result<()> {
         super::calibration::install_calibration(root)
+    }
+
+    fn acs_counts(&self, first: i64, n: usize) -> Result<Vec<u32>> {
+        AcsSimulation::new(self.seed()).counts(first, n)
+    }
+
+    fn acs_provenance(&self) -> serde_json::Value {
+        json!({
+            "instrument": "spi_acs",
+            "archive": "simulated",
+            "seed": self.seed(),
+            "model_version": super::spiacs::MODEL_VERSION,
+        })
     }
 
     fn provenance(&self, swid: &ScwId) -> serde_json::Value {

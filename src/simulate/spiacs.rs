@@ -23,6 +23,8 @@ use crate::error::{Error, Result};
 use crate::instrument::spiacs::{self, BIN_S};
 use crate::time::Time;
 
+/// Version of the shield's model: changes whenever the same seed would give other counts.
+pub const MODEL_VERSION: &str = "1";
 /// Bins per chunk (100 s).
 const CHUNK_BINS: i64 = 2000;
 /// Correlation of the multiplicative fluctuation between neighbouring 50 ms bins.
@@ -204,12 +206,12 @@ impl AcsSimulation {
 
     /// Index of the 50 ms bin holding `t` on the mission's grid.
     pub fn bin_index(t: Time) -> i64 {
-        (t.ijd() * 86_400.0 / BIN_S).floor() as i64
+        spiacs::bin_index(t)
     }
 
     /// Start of bin `k`.
     pub fn bin_start(k: i64) -> Time {
-        Time::from_ijd_unchecked(k as f64 * BIN_S / 86_400.0)
+        spiacs::bin_start(k)
     }
 
     /// Counts in `n` consecutive 50 ms bins from bin `first`.

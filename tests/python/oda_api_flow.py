@@ -22,7 +22,10 @@ Steps (one line printed per step; exit status 1 with a clear message on the firs
   f. bad input: E1_keV=5 is RequestNotUnderstood naming E1_keV and the allowed range;
      E1_keV=20.32 works; an unknown parameter is a warning (the client's, and the site's in
      exit_status.warning and products.oda.warnings), not a failure, and joins the same job;
-  g. two DispatcherAPI instances (two sessions) asking the same new request get one job_id.
+  g. two DispatcherAPI instances (two sessions) asking the same new request get one job_id;
+  h. spi_acs_lc (instrument=spi_acs) around GRB 170817A's time, 0.1 s bins: the light curve equals
+     the library's file, its burst search (in the product's meta data) finds the burst near T0;
+     data_level=realtime with a token lacking integral-realtime is refused naming that role.
 The FITS files go to DIR/api (the client's) and DIR/cli (the library's).
 """
 
@@ -110,17 +113,17 @@ class Flow:
     def dispatcher(self):
         return DispatcherAPI(url=self.url, wait=True)
 
-    def get(self, disp, product, **params):
+    def get(self, disp, product, instrument="isgri", **params):
         """`get_product` of the client, with the parameters as a user types them."""
-        data = disp.get_product(instrument="isgri", product=product, product_type="Real", silent=True, **params)
+        data = disp.get_product(instrument=instrument, product=product, product_type="Real", silent=True, **params)
         check(data is not None, f"{product}: get_product returned nothing (query_status {disp.query_status})")
         check(disp.query_status == "done", f"{product}: query_status {disp.query_status}, expected done")
         return data
 
-    def cli(self, name, product, **params):
+    def cli(self, name, product, instrument="isgri", **params):
         """The library's own files for the same request: `oda get-product --data DATA --out DIR`."""
         out = self.cli_dir / name
-        cmd = [self.oda, "get-product", "--data", self.data, "--out", str(out), "instrument=isgri", f"product={product}"]
+        cmd = [self.oda, "get-product", "--data", self.data, "--out", str(out), f"instrument={instrument}", f"product={product}"]
         cmd += [f"{k}={v}" for k, v in params.items()]
         p = subprocess.run(cmd, capture_output=True, text=True)
         check(
@@ -430,6 +433,36 @@ class Flow:
             f"     sessions {first.session_id} ({state_first} at first) and {second.session_id}: one job {first.job_id}"
         )
 
+    def spi_acs(self):
+        params = dict(T1="2017-08-17T12:36:06.470", T2="2017-08-17T12:46:06.470", time_bin=0.1)
+        disp = self.dispatcher()
+        data = self.get(disp, "spi_acs_lc", instrument="spi_acs", **params)
+        prod = self.product(data, "spi_acs_lc")
+        api_path = self.write(prod, "spi_acs_lc")
+        result, files = self.cli("acs", "spi_acs_lc", instrument="spi_acs", **params)
+        check(("lightcurve", None) in files, f"the library wrote no SPI-ACS light curve: {sorted(files)}")
+        self.compare_files(api_path, files[("lightcurve", None)], "spi_acs_lc")
+        with fits.open(api_path) as h:
+            rate = h["RATE"]
+            check(rate.header["TIMESYS"] == "TT", f"TIMESYS is {rate.header['TIMESYS']!r}")
+            n = len(rate.data)
+            check(n == 6000, f"600 s in 0.1 s bins gave {n} rows")
+            check(abs(float(rate.header["TIMEDEL"]) - 0.1) < 1e-12, f"TIMEDEL is {rate.header['TIMEDEL']}")
+        search = prod.meta_data.get("burst_search")
+        check(isinstance(search, dict), f"the product's meta data carry no burst search: {prod.meta_data}")
+        z, start = search["best_significance"], search["best_start_s"]
+        check(z > 3.5 and -1.0 < start < 2.0, f"the best excess is {z} sigma at T0{start:+} s, not the burst just after T0")
+        check(result["burst_search"]["best"]["significance"] == z, "the site's and the library's burst searches differ")
+        disp = self.dispatcher()
+        try:
+            disp.get_product(instrument="spi_acs", product="spi_acs_lc", product_type="Real", silent=True,
+                             **params, data_level="realtime", token=self.token_full)
+            raise FlowError("data_level=realtime was served to a token without integral-realtime")
+        except Unauthorized as e:
+            check("integral-realtime" in str(e.message), f"the refusal does not name integral-realtime: {e.message!r}")
+            print(f"     realtime without the role: Unauthorized: {e.message}")
+        print(f"     SPI-ACS: {n} bins, best excess {z:.2f} sigma at T0{start:+.2f} s; job {disp.job_id}")
+
     def run(self):
         for name, fn in [
             ("a. isgri_image: mosaic equals the library's file, catalog holds the Crab", self.image),
@@ -439,6 +472,7 @@ class Flow:
             ("e. authorisation: anonymous and expired refused, unige-hpc-full runs 51 pointings", self.authorisation),
             ("f. bad input: E1_keV=5 refused, E1_keV=20.32 works, unknown parameter warned", self.bad_input),
             ("g. two sessions, one request: one job_id", self.two_sessions),
+            ("h. spi_acs_lc: light curve equals the library's, burst found, realtime needs its role", self.spi_acs),
         ]:
             self.step(name, fn)
 
@@ -463,11 +497,11 @@ def main():
     t0 = time.time()
     flow.run()
     if flow.failures:
-        print(f"FAILED: {len(flow.failures)} step(s) of 7 in {time.time() - t0:.1f} s:", file=sys.stderr)
+        print(f"FAILED: {len(flow.failures)} step(s) of 8 in {time.time() - t0:.1f} s:", file=sys.stderr)
         for f in flow.failures:
             print(f"  {f}", file=sys.stderr)
         return 1
-    print(f"all 7 steps passed in {time.time() - t0:.1f} s")
+    print(f"all 8 steps passed in {time.time() - t0:.1f} s")
     return 0
 
 

@@ -11,22 +11,30 @@
 (function () {
   // ---------------------------------------------------------------- constants
 
-  /** Products of each instrument (only ISGRI is served today). */
+  /** Products of each instrument. */
   const PRODUCTS = {
     isgri: ['isgri_image', 'isgri_spectrum', 'isgri_lc', 'spectral_fit'],
+    spi_acs: ['spi_acs_lc'],
+  };
+  /** What SPI-ACS light curves use: the shield sees the whole sky, so no source or band. */
+  const ACS_PARAMS = ['T1', 'T2', 'T_format', 'time_bin', 'data_level'];
+  /** Per-instrument defaults that differ from ISGRI's (a GRB's ten minutes for SPI-ACS). */
+  const INSTRUMENT_DEFAULTS = {
+    isgri: { time_bin: '1000', T1: '2003-03-15', T2: '2018-03-16' },
+    spi_acs: { time_bin: '0.1', T1: '2017-08-17T12:36:06.47', T2: '2017-08-17T12:46:06.47' },
   };
   /** Human names of the instruments for the tabs. */
   const INSTRUMENT_LABELS = { isgri: 'ISGRI', jemx: 'JEM-X', spi_acs: 'SPI-ACS' };
   /** Form fields sent as request parameters, in the order they are sent. */
   const PARAMS = ['src_name', 'RA', 'DEC', 'radius', 'T1', 'T2', 'T_format', 'E1_keV', 'E2_keV',
     'osa_version', 'max_pointings', 'scw_list', 'detection_threshold', 'time_bin',
-    'xspec_model', 'selected_catalog'];
+    'xspec_model', 'data_level', 'selected_catalog'];
   /** Default values of the form (what a cleared field goes back to when a request is loaded). */
   const DEFAULTS = {
     src_name: '', RA: '', DEC: '', radius: '15', T1: '', T2: '', T_format: 'isot',
     E1_keV: '20', E2_keV: '40', osa_version: 'OSA11.2', max_pointings: '50', scw_list: '',
     product_type: 'isgri_image', detection_threshold: '7', time_bin: '1000',
-    xspec_model: 'powerlaw', selected_catalog: '',
+    xspec_model: 'powerlaw', data_level: 'ordinary', selected_catalog: '',
   };
   /** Above this URL length the request goes as a POST form body. */
   const GET_LIMIT = 1500;
@@ -282,9 +290,12 @@
     const list = listMode();
     const known = state.parNames[p];
     if (known && !known.includes(name)) return false;
+    if (p === 'spi_acs_lc') return ACS_PARAMS.includes(name);
     switch (name) {
       case 'time_bin':
         return p === 'isgri_lc';
+      case 'data_level':
+        return false;
       case 'xspec_model':
         return p === 'spectral_fit';
       case 'detection_threshold':
@@ -343,7 +354,8 @@
       const field = $(name);
       if (!field) continue;
       let v = get(name);
-      v = v === undefined || v === null ? def : String(v);
+      const own = (INSTRUMENT_DEFAULTS[state.instrument] || {})[name];
+      v = v === undefined || v === null ? (own !== undefined ? own : def) : String(v);
       if (name === 'T_format') v = v.toLowerCase();
       if (field.tagName === 'SELECT' && ![...field.options].some((o) => o.value === v)) {
         // Keep the value visible even if the page does not know it: the server will judge it.
@@ -378,6 +390,13 @@
   // ---------------------------------------------------------------- instruments
 
   function selectInstrument(name, quiet) {
+    const before = INSTRUMENT_DEFAULTS[state.instrument] || {};
+    const after = INSTRUMENT_DEFAULTS[name] || {};
+    // Fields still at the previous instrument's default take the new one's.
+    for (const [field, v] of Object.entries(after)) {
+      const node = $(field);
+      if (node && before[field] !== undefined && node.value === before[field]) node.value = v;
+    }
     state.instrument = name;
     for (const tab of document.querySelectorAll('#instrument-tabs .tab')) {
       const on = tab.dataset.instrument === name;
@@ -387,6 +406,7 @@
     const products = PRODUCTS[name];
     const select = $('product_type');
     for (const o of select.options) o.disabled = products ? !products.includes(o.value) : false;
+    if (products && !products.includes(select.value)) select.value = products[0];
     if (!quiet) updateVisibility();
   }
 
