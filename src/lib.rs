@@ -20,7 +20,8 @@
 //!
 //! The crate is organised as the analysis flows:
 //! - [`time`], [`sky`] — time systems, coordinates, projections, the reference catalog;
-//! - [`instrument`] — the IBIS/ISGRI coded mask, detector, response and background;
+//! - [`instrument`] — the coded-mask seam, IBIS/ISGRI (mask, detector, response, background)
+//!   and SPI-ACS (the shield's rate as a burst monitor);
 //! - [`archive`] — Science Windows, the ScW index and selection, the on-disk FITS layout;
 //! - [`simulate`] — the simulated mission that serves as the default archive, behind the
 //!   archive's interface ([`archive::EventSource`]): the analysis never sees its truth;
@@ -79,16 +80,19 @@ pub use polars;
 
 /// The names a notebook or script usually needs, in one `use`.
 pub mod prelude {
+    pub use crate::analysis::burst::{BurstSearch, BurstSearchResult};
     pub use crate::analysis::catalog::Catalog;
     pub use crate::archive::{Archive, ScienceWindow, ScwId, ScwSelection, Selection};
     pub use crate::config::Settings;
+    pub use crate::datasets::AcsLightCurve;
     pub use crate::display::{Chart, Comparison};
     pub use crate::fit::{JointFit, ModelKind, SpectralFit, SpectralFitter};
     pub use crate::osa::OsaVersion;
     pub use crate::products::{Image, LightCurve, Spectrum, ToDataFrame};
     pub use crate::publish::{Creator, Metadata, Publication, PublishOptions, Target};
     pub use crate::query::{
-        MeasuredCatalog, Product, ProductResult, ProductType, Request, Session, get_product,
+        Instrument, MeasuredCatalog, Product, ProductResult, ProductType, Request, Session,
+        get_product,
     };
     pub use crate::sky::{SkyCoord, resolve};
     pub use crate::time::{Time, TimeFormat};

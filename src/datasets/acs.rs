@@ -66,6 +66,55 @@ impl AcsLightCurve {
         self.time.is_empty()
     }
 
+    /// The same light curve with its times counted from `t0` instead (to search it around
+    /// another time).
+    ///
+    /// ```
+    /// use oda::datasets::AcsLightCurve;
+    /// use oda::time::Time;
+    /// let t0 = Time::from_isot("2017-08-17T12:41:06.47")?;
+    /// let lc = AcsLightCurve::from_counts(t0, -1.0, 0.5, &[1.0e4, 1.1e4, 0.9e4, 1.0e4])?;
+    /// let later = lc.recentred(t0.add_seconds(0.5));
+    /// assert_eq!(later.time, [-1.25, -0.75, -0.25, 0.25]);
+    /// assert_eq!(later.rate, lc.rate);
+    /// # Ok::<(), oda::Error>(())
+    /// ```
+    pub fn recentred(&self, t0: Time) -> AcsLightCurve {
+        let shift = t0.seconds_since(self.t0);
+        AcsLightCurve {
+            t0,
+            time: self.time.iter().map(|t| t - shift).collect(),
+            ..self.clone()
+        }
+    }
+
+    /// The bins within ±`half_width_s` of `t0`, with times counted from `t0`: the stretch a
+    /// burst search around `t0` needs from a longer light curve.
+    ///
+    /// ```
+    /// use oda::datasets::AcsLightCurve;
+    /// use oda::time::Time;
+    /// let t0 = Time::from_isot("2017-08-18T03:00:00")?;
+    /// let lc = AcsLightCurve::from_counts(t0, 0.0, 1.0, &[9.0e4; 100])?;
+    /// let stretch = lc.around(t0.add_seconds(50.0), 10.0);
+    /// assert_eq!(stretch.len(), 20);
+    /// assert_eq!(stretch.time[0], -9.5);
+    /// # Ok::<(), oda::Error>(())
+    /// ```
+    pub fn around(&self, t0: Time, half_width_s: f64) -> AcsLightCurve {
+        let shift = t0.seconds_since(self.t0);
+        let keep: Vec<usize> = (0..self.len())
+            .filter(|&i| (self.time[i] - shift).abs() <= half_width_s)
+            .collect();
+        AcsLightCurve {
+            t0,
+            timedel: self.timedel,
+            time: keep.iter().map(|&i| self.time[i] - shift).collect(),
+            rate: keep.iter().map(|&i| self.rate[i]).collect(),
+            error: keep.iter().map(|&i| self.error[i]).collect(),
+        }
+    }
+
     /// Total time covered by the bins, s.
     pub fn ontime(&self) -> f64 {
         self.len() as f64 * self.timedel

@@ -491,6 +491,22 @@ impl ProductResult {
         self.product.fitted_spectrum()
     }
 
+    /// See [`Product::acs_light_curve`].
+    ///
+    /// # Errors
+    /// [`Error::NotInProduct`] for other products.
+    pub fn acs_light_curve(&self) -> Result<&AcsLightCurve> {
+        self.product.acs_light_curve()
+    }
+
+    /// See [`Product::burst_search`].
+    ///
+    /// # Errors
+    /// [`Error::NotInProduct`] for other products and unsearched light curves.
+    pub fn burst_search(&self) -> Result<&BurstSearchResult> {
+        self.product.burst_search()
+    }
+
     /// The product's catalog with the rates it measured (see [`Product::measured_catalog`]);
     /// spectra are summed over the request's band (`E1_keV`–`E2_keV`).
     pub fn measured_catalog(&self) -> MeasuredCatalog {
