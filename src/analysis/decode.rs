@@ -188,30 +188,30 @@ pub(crate) fn sampled_mask(geometry: &CodedMaskGeometry) -> Array2<f64> {
 /// Slow oracle: `(g⋆x)(s) = Σ_d x(d)·g(d + s)` for all image shifts, by direct summation.
 #[cfg(test)]
 fn correlate_direct(grid: &ImageGrid, g: &Array2<f64>, x: &DetectorMap) -> Array2<f64> {
+    Array2::from_shape_fn(grid.dim(), |(iy, iz)| correlate_direct_at(g, x, iy, iz))
+}
+
+/// The slow oracle at one image pixel (iy, iz).
+#[cfg(test)]
+fn correlate_direct_at(g: &Array2<f64>, x: &DetectorMap, iy: usize, iz: usize) -> f64 {
     let (ny, nz) = x.dim();
     let (my, mz) = g.dim();
-    let mut out = Array2::zeros(grid.dim());
-    for iy in 0..grid.dim().0 {
-        for iz in 0..grid.dim().1 {
-            let (sy, sz) = (iy as i64 - (ny as i64 - 1), iz as i64 - (nz as i64 - 1));
-            let mut acc = 0.0;
-            for y in 0..ny {
-                let gy = y as i64 + sy;
-                if gy < 0 || gy >= my as i64 {
-                    continue;
-                }
-                for z in 0..nz {
-                    let gz = z as i64 + sz;
-                    if gz < 0 || gz >= mz as i64 {
-                        continue;
-                    }
-                    acc += x[[y, z]] * g[[gy as usize, gz as usize]];
-                }
+    let (sy, sz) = (iy as i64 - (ny as i64 - 1), iz as i64 - (nz as i64 - 1));
+    let mut acc = 0.0;
+    for y in 0..ny {
+        let gy = y as i64 + sy;
+        if gy < 0 || gy >= my as i64 {
+            continue;
+        }
+        for z in 0..nz {
+            let gz = z as i64 + sz;
+            if gz < 0 || gz >= mz as i64 {
+                continue;
             }
-            out[[iy, iz]] = acc;
+            acc += x[[y, z]] * g[[gy as usize, gz as usize]];
         }
     }
-    out
+    acc
 }
 
 /// A 2-D real FFT of size ny × nz: rows (length nz) real-to-complex, then columns (length ny)
@@ -692,6 +692,103 @@ mod tests {
             assert!(
                 (peak.0 as f64 - iy).abs() <= 0.5 && (peak.1 as f64 - iz).abs() <= 0.5,
                 "({ty}, {tz}): {peak:?} vs ({iy}, {iz})"
+            );
+        }
+    }
+
+    /// JEM-X's hexagonal mask through the same decoder: the FFT path against the direct sums at
+    /// pixels spread over the image (the whole oracle would take 3·10¹⁰ operations), and point
+    /// sources decoding at their positions with the width of a mask element.
+    #[test]
+    fn jemx_hexagonal_mask_decodes_point_sources() {
+        use crate::instrument::jemx::{self, JemxUnit};
+        let g = jemx::geometry(JemxUnit::Jmx1);
+        let d = CodedMaskDecoder::for_geometry(&g);
+        let (iy_n, iz_n) = d.grid().dim();
+        assert!(d.fft.ny >= iy_n && d.fft.nz >= iz_n);
+        // The oracle at 40 pixels.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let x = Array2::from_shape_fn(d.detector, |_| rand::Rng::random::<f64>(&mut rng));
+        let gm = d.mask.mapv(|v| 2.0 * v - 1.0);
+        let fast = d.correlation(&d.fft.forward(&gm), &d.fft.forward(&x));
+        let scale = fast.iter().map(|v| v.abs()).fold(0.0, f64::max);
+        for k in 0..40 {
+            let (iy, iz) = ((k * 97 + 13) % iy_n, (k * 61 + 7) % iz_n);
+            let direct = correlate_direct_at(&gm, &x, iy, iz);
+            assert!(
+                (direct - fast[[iy, iz]]).abs() < 1e-9 * scale,
+                "pixel ({iy}, {iz}): {direct} vs {}",
+                fast[[iy, iz]]
+            );
+        }
+        // Point sources: on axis, in the fully coded field and partially coded.
+        let w = g.detector().layout().clone();
+        let bal = d.balance(&w);
+        let element_px = jemx::MASK_ELEMENT_MM / jemx::RASTER_MM;
+        for (deg_y, deg_z) in [(0.0f64, 0.0f64), (1.5, -1.0), (3.5, 0.8)] {
+            let (ty, tz) = (deg_y.to_radians().tan(), deg_z.to_radians().tan());
+            let counts = g.pif(ty, tz).mapv(|p| 20.0 * p + 2.0) * &w;
+            let (s, v) = d.decode(&bal, &w, &counts);
+            let sig = Array2::from_shape_fn(s.dim(), |ij| {
+                if v[ij] > 0.0 {
+                    s[ij] / v[ij].sqrt()
+                } else {
+                    0.0
+                }
+            });
+            let (peak, best) = sig
+                .indexed_iter()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(ij, v)| (ij, *v))
+                .unwrap();
+            let (iy, iz) = d.grid().tangents_to_pixel(ty, tz);
+            assert!(
+                (peak.0 as f64 - iy).abs() <= 0.5 && (peak.1 as f64 - iz).abs() <= 0.5,
+                "({deg_y}°, {deg_z}°): peak {peak:?} vs ({iy:.2}, {iz:.2})"
+            );
+            // The response is a mask element wide: the full width at half maximum along each
+            // axis, by linear interpolation of the intensity.
+            let fwhm = |along_y: bool| {
+                let at = |k: i64| {
+                    let (y, z) = if along_y {
+                        ((peak.0 as i64 + k) as usize, peak.1)
+                    } else {
+                        (peak.0, (peak.1 as i64 + k) as usize)
+                    };
+                    s[[y, z]]
+                };
+                let half = at(0) / 2.0;
+                let side = |dir: i64| {
+                    let mut k = 0;
+                    while at(dir * (k + 1)) > half {
+                        k += 1;
+                    }
+                    let (a, b) = (at(dir * k), at(dir * (k + 1)));
+                    k as f64 + (a - half) / (a - b)
+                };
+                side(1) + side(-1)
+            };
+            let (wy, wz) = (fwhm(true), fwhm(false));
+            assert!(
+                (0.8 * element_px..1.3 * element_px).contains(&wy)
+                    && (0.8 * element_px..1.3 * element_px).contains(&wz),
+                "({deg_y}°, {deg_z}°): FWHM {wy:.2} × {wz:.2} px for {element_px} px elements"
+            );
+            // Sidelobes of the noiseless image stay well below the peak.
+            let side = sig
+                .indexed_iter()
+                .filter(|(ij, _)| {
+                    (ij.0 as i64 - peak.0 as i64).abs() > 4
+                        || (ij.1 as i64 - peak.1 as i64).abs() > 4
+                })
+                .map(|(_, v)| v.abs())
+                .fold(0.0, f64::max);
+            println!(
+                "({deg_y}°, {deg_z}°): peak {best:.1}σ, largest sidelobe {side:.1}σ, FWHM {wy:.2} × {wz:.2} px"
+            );
+            assert!(
+                side < 0.25 * best,
+                "({deg_y}°, {deg_z}°): sidelobe {side} vs peak {best}"
             );
         }
     }

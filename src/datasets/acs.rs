@@ -75,7 +75,10 @@ impl AcsLightCurve {
     /// let t0 = Time::from_isot("2017-08-17T12:41:06.47")?;
     /// let lc = AcsLightCurve::from_counts(t0, -1.0, 0.5, &[1.0e4, 1.1e4, 0.9e4, 1.0e4])?;
     /// let later = lc.recentred(t0.add_seconds(0.5));
-    /// assert_eq!(later.time, [-1.25, -0.75, -0.25, 0.25]);
+    /// // Times are kept as days (IJD): shifts are exact to a microsecond.
+    /// for (t, expected) in later.time.iter().zip([-1.25, -0.75, -0.25, 0.25]) {
+    ///     assert!((t - expected).abs() < 1e-6);
+    /// }
     /// assert_eq!(later.rate, lc.rate);
     /// # Ok::<(), oda::Error>(())
     /// ```
@@ -98,7 +101,7 @@ impl AcsLightCurve {
     /// let lc = AcsLightCurve::from_counts(t0, 0.0, 1.0, &[9.0e4; 100])?;
     /// let stretch = lc.around(t0.add_seconds(50.0), 10.0);
     /// assert_eq!(stretch.len(), 20);
-    /// assert_eq!(stretch.time[0], -9.5);
+    /// assert!((stretch.time[0] + 9.5).abs() < 1e-6);
     /// # Ok::<(), oda::Error>(())
     /// ```
     pub fn around(&self, t0: Time, half_width_s: f64) -> AcsLightCurve {

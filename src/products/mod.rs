@@ -8,15 +8,17 @@
 mod acs;
 mod citation;
 mod image;
+mod jemx;
 mod ogip;
 mod table;
 
 pub use crate::datasets::{
-    AcsLightCurve, ConstantFit, DEFAULT_SYSTEMATIC, LightCurve, LinearFit, Spectrum,
+    AcsLightCurve, ConstantFit, DEFAULT_SYSTEMATIC, JemxLightCurve, LightCurve, LinearFit, Spectrum,
 };
 pub use acs::{read_acs_lightcurve, write_acs_lightcurve};
 pub use citation::{Citation, PUBLICATION_FILE, activate_publication, active_publication_dir};
 pub use image::{Image, write_catalog, write_image};
+pub use jemx::{jemx_lightcurve_extname, read_jemx_lightcurve, write_jemx_lightcurve};
 pub use ogip::{
     ResponseFiles, SpectrumFiles, read_arf, read_lightcurve, read_pha, read_pha_type2, read_rmf,
     write_arf, write_lightcurve, write_pha, write_pha_type2, write_pha_type2_with_responses,

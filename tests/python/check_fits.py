@@ -6,6 +6,8 @@ Usage:
     check_fits.py index PATH    # the ScW index, GNRL-SCWG-GRP-IDX.fits[.gz]
     check_fits.py acs_lc PATH   # an SPI-ACS light curve written by oda (spi_acs_lc)
     check_fits.py acs_lc_layout PATH  # the same layout, primary HDU not checked (ODA's files)
+    check_fits.py jemx_lc PATH      # a JEM-X light curve written by oda (OSA's JMXn-SRC.-LCR)
+    check_fits.py jemx_lc_layout PATH  # the same layout, primary HDU not checked (OSA's files)
 
 Verifies the extension names, column names, formats (TFORMn) and units (TUNITn), the
 required header keywords and their types, and the consistency of the values. Prints a
@@ -320,11 +322,74 @@ def check_acs(c, hdul):
     return check_acs_layout(c, hdul)
 
 
+# OSA's JEM-X source light curve, as tests/data/fixtures/jemx1_crab_lc.fits.gz (TIME in days).
+JEMX_COLUMNS = [("TIME", "D", "d"), ("RATE", "E", "count/s"), ("ERROR", "E", "count/s"),
+                ("BRATE", "E", "count/s"), ("BERROR", "E", "count/s"), ("BARYTIME", "D", "d"),
+                ("FRACEXP", "E", None)]
+JEMX_KEYWORDS = {
+    "TELESCOP": (str, "INTEGRAL"),
+    "TIMESYS": (str, "TT"),
+    "TIMEUNIT": (str, "d"),
+    "MJDREF": (float, MJDREF),
+    "TSTART": (float, None),
+    "TSTOP": (float, None),
+    "TIMEDEL": (float, None),
+    "CHANTYPE": (str, "PI"),
+    "CHANMIN": (int, None),
+    "CHANMAX": (int, None),
+    "E_MIN": (float, None),
+    "E_MAX": (float, None),
+    "OFFANGLE": (float, None),
+    "VIGNET": (float, None),
+    "BACKAPP": (bool, True),
+    "DEADAPP": (bool, True),
+    "VIGNAPP": (bool, True),
+}
+
+
+def check_jemx_layout(c, hdul):
+    names = [h.name for h in hdul if re.fullmatch(r"JMX[12]-SRC\.-LCR", h.name)]
+    if not names:
+        c.fail(f"no JMX1-SRC.-LCR or JMX2-SRC.-LCR extension among {[h.name for h in hdul]}")
+        return None
+    ext = names[0]
+    lc = c.table(hdul, ext, JEMX_COLUMNS)
+    if lc is None:
+        return None
+    h = lc.header
+    keywords = dict(JEMX_KEYWORDS, INSTRUME=(str, ext[:4]))
+    # astropy reads a logical keyword as bool, which the generic check refuses as an int: check
+    # the flags apart.
+    flags = {k: keywords.pop(k) for k in ("BACKAPP", "DEADAPP", "VIGNAPP")}
+    good = c.keywords(h, ext, keywords)
+    for k in flags:
+        c.check(h.get(k) is True, f"{ext}: {k} = {h.get(k)!r}, expected T")
+    t = np.asarray(lc.data["TIME"], dtype=float)
+    rate = np.asarray(lc.data["RATE"], dtype=float)
+    c.check(len(t) > 0 and np.all(np.isfinite(t)) and np.all(np.diff(t) > 0), f"{ext}: TIME not finite and increasing")
+    c.check(np.all(np.isfinite(rate)), f"{ext}: RATE not finite")
+    if {"TSTART", "TSTOP", "TIMEDEL"} <= good and len(t):
+        dt = h["TIMEDEL"]
+        c.check(dt > 0, f"{ext}: TIMEDEL not positive")
+        c.check(h["TSTART"] <= t[0] - dt / 2 + 1e-9 and t[-1] + dt / 2 <= h["TSTOP"] + 1e-9,
+                f"{ext}: bins outside TSTART..TSTOP")
+    if {"E_MIN", "E_MAX", "CHANMIN", "CHANMAX"} <= good:
+        c.check(3.0 <= h["E_MIN"] < h["E_MAX"] <= 35.0, f"{ext}: E_MIN..E_MAX = {h['E_MIN']}..{h['E_MAX']} outside 3-35 keV")
+        c.check(0 <= h["CHANMIN"] <= h["CHANMAX"] <= 255, f"{ext}: CHANMIN..CHANMAX outside the 256 PI channels")
+    return f"{ext}: {len(t)} bins of {h.get('TIMEDEL', 0) * 86400:.0f} s, mean {np.mean(rate):.2f} count/s"
+
+
+def check_jemx(c, hdul):
+    check_primary(c, hdul)
+    return check_jemx_layout(c, hdul)
+
+
 def main(argv):
     return run(
         argv,
         "check_fits.py",
-        {"events": check_events, "index": check_index, "acs_lc": check_acs, "acs_lc_layout": check_acs_layout},
+        {"events": check_events, "index": check_index, "acs_lc": check_acs, "acs_lc_layout": check_acs_layout,
+         "jemx_lc": check_jemx, "jemx_lc_layout": check_jemx_layout},
         Checker,
     )
 
