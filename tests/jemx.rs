@@ -62,3 +62,72 @@ fn the_crab_folds_to_the_measured_jemx1_rate() {
     assert!(jemx::collimator_transmission(t(6.0), 0.0) > 0.0);
     assert!(g.pif(t(6.0), 0.0).sum() > 0.0 && g.pif(0.0, t(6.0)).sum() > 0.0);
 }
+
+/// The simulated archive's JEM-X events: written in the ScW directory with OSA's extension and
+/// column names, bit-identical when made again, as many as the sky and the instrument predict,
+/// and the Crab at the cited calibration target.
+#[test]
+fn simulated_jemx_events_are_what_the_sky_predicts() {
+    use oda::archive::{Archive, ScwSelection};
+    use oda::config::Settings;
+    use oda::simulate::{JEMX_BACKGROUND_RATE, Simulation};
+    use oda::time::Time;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings::simulated(dir.path());
+    let archive = Archive::open(&settings).unwrap();
+    let sel = ScwSelection::from_pairs([
+        ("src_name", "Crab"),
+        ("T1", "2005-01-01"),
+        ("T2", "2010-01-01"),
+        ("radius", "4"),
+        ("max_pointings", "2"),
+    ])
+    .unwrap();
+    let scws = archive.select(&sel).unwrap();
+    let scw = &scws.scws()[0];
+    let path = archive.jemx_events_path(&scw.swid, JemxUnit::Jmx1).unwrap();
+    assert!(path.ends_with("jmx1_events.fits"), "{}", path.display());
+    astropy_check("jemx_events", &path);
+    let events = archive.jemx_events(&scw.swid, JemxUnit::Jmx1).unwrap();
+    // Made again from nothing: the same bytes.
+    let first = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    archive.jemx_events_path(&scw.swid, JemxUnit::Jmx1).unwrap();
+    assert_eq!(first, std::fs::read(&path).unwrap());
+    // JEM-X2 was off then.
+    let e = archive.jemx_events(&scw.swid, JemxUnit::Jmx2).unwrap_err();
+    assert!(e.to_string().contains("JEM-X2 was not operating"), "{e}");
+    // As many events as the sources and the background predict (Poisson, 4σ).
+    let sim = Simulation::new(settings.seed).unwrap();
+    let p = sim.planned(&scw.swid).unwrap();
+    let t_mid = Time::from_ijd(0.5 * (scw.tstart + scw.tstop)).unwrap();
+    let level = oda::instrument::spiacs::quiet_background_rate(t_mid) / (0.5 * (1.16e5 + 9.1e4))
+        * p.background_scale;
+    let background = JEMX_BACKGROUND_RATE / 32.0 * 58.0 * level * events.header.ontime;
+    let sources: f64 = sim
+        .sky()
+        .sources()
+        .iter()
+        .map(|s| {
+            sim.expected_jemx_counts(p, JemxUnit::Jmx1, &s.name)
+                .unwrap()
+        })
+        .sum();
+    let expected = (background + sources) * events.header.deadc;
+    let n = events.len() as f64;
+    println!(
+        "{}: {n} events, expected {expected:.0} ({sources:.0} from sources, {background:.0} background), DEADC {:.4}",
+        scw.swid, events.header.deadc
+    );
+    assert!(
+        (n - expected).abs() < 4.0 * expected.sqrt(),
+        "{n} vs {expected}"
+    );
+    assert!(events.pi.iter().all(|p| *p > 0) && events.status.iter().all(|s| *s == 0));
+    // The Crab's on-axis rate in 3–35 keV: the real JEM-X1 light curve's 136 ± 1.6 cts/s.
+    let crab = sim
+        .jemx_on_axis_rate(JemxUnit::Jmx1, "Crab", 3.04, 34.88, t_mid)
+        .unwrap();
+    println!("Crab on-axis 3.04–34.88 keV: {crab:.1} cts/s");
+    assert!((crab / 136.0 - 1.0).abs() < 0.03, "{crab}");
+}

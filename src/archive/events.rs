@@ -169,7 +169,7 @@ const EVENT_COLUMNS: [Column; 5] = [
 ];
 
 /// The columns of `IBIS-GNRL-GTI`.
-const GTI_COLUMNS: [Column; 2] = [
+pub(super) const GTI_COLUMNS: [Column; 2] = [
     Column {
         name: "START",
         typ: ColumnDataType::Double,
@@ -206,57 +206,7 @@ pub fn write_events(path: &Path, events: &EventList) -> Result<()> {
         f.empty_primary()?;
 
         let hdu = f.table(EVENTS_EXTNAME, &EVENT_COLUMNS)?;
-        write_scw_keys(f, &hdu, h)?;
-        f.key_str(&hdu, "DETNAM", "ISGRI", "Detector name")?;
-        f.key_int(
-            &hdu,
-            "REVOL",
-            i64::from(h.swid.revolution()),
-            "Revolution number",
-        )?;
-        f.key_str(&hdu, "SW_TYPE", "POINTING", "Type of the Science Window")?;
-        f.key_f64(&hdu, "TELAPSE", h.telapse(), "[s] TSTOP - TSTART")?;
-        f.key_f64(
-            &hdu,
-            "ONTIME",
-            h.ontime,
-            "[s] Sum of the good time intervals",
-        )?;
-        f.key_f64(
-            &hdu,
-            "DEADC",
-            h.deadc,
-            "Dead-time correction factor (live fraction)",
-        )?;
-        f.key_f64(&hdu, "EXPOSURE", h.exposure(), "[s] ONTIME x DEADC")?;
-        f.key_f64(&hdu, "LIVETIME", h.exposure(), "[s] ONTIME x DEADC")?;
-        let (x, z) = (h.attitude.pointing(), h.attitude.z_axis());
-        f.key_f64(
-            &hdu,
-            "RA_SCX",
-            x.ra(),
-            "[deg] RA of the spacecraft X axis (pointing)",
-        )?;
-        f.key_f64(
-            &hdu,
-            "DEC_SCX",
-            x.dec(),
-            "[deg] Dec of the spacecraft X axis (pointing)",
-        )?;
-        f.key_f64(&hdu, "RA_SCZ", z.ra(), "[deg] RA of the spacecraft Z axis")?;
-        f.key_f64(
-            &hdu,
-            "DEC_SCZ",
-            z.dec(),
-            "[deg] Dec of the spacecraft Z axis",
-        )?;
-        write_time_keys(f, &hdu)?;
-        f.key_str(
-            &hdu,
-            "TIMEREF",
-            "LOCAL",
-            "Times are not corrected to the barycentre",
-        )?;
+        write_pointing_keys(f, &hdu, h, "IBIS", "ISGRI")?;
         let energcal = match h.energy_scale {
             EnergyScale::Nominal => "NOMINAL",
             EnergyScale::Calibrated => "CALIBRATED",
@@ -265,7 +215,7 @@ pub fn write_events(path: &Path, events: &EventList) -> Result<()> {
         f.raw_rows(&hdu, &event_rows(events), events.len())?;
 
         let hdu = f.table(GTI_EXTNAME, &GTI_COLUMNS)?;
-        write_scw_keys(f, &hdu, h)?;
+        write_scw_keys(f, &hdu, h, "IBIS")?;
         write_time_keys(f, &hdu)?;
         f.column(&hdu, "START", &events.gti.start)?;
         f.column(&hdu, "STOP", &events.gti.stop)
@@ -336,10 +286,78 @@ struct EventColumns {
     select_flag: Vec<u8>,
 }
 
+/// The keywords of an event extension describing its Science Window: identity, times, live
+/// fraction, attitude and time system (shared by the ISGRI and JEM-X event files).
+pub(super) fn write_pointing_keys(
+    f: &mut NewFile<'_>,
+    hdu: &FitsHdu,
+    h: &ScwHeader,
+    instrume: &str,
+    detnam: &str,
+) -> Result<()> {
+    write_scw_keys(f, hdu, h, instrume)?;
+    f.key_str(hdu, "DETNAM", detnam, "Detector name")?;
+    f.key_int(
+        hdu,
+        "REVOL",
+        i64::from(h.swid.revolution()),
+        "Revolution number",
+    )?;
+    f.key_str(hdu, "SW_TYPE", "POINTING", "Type of the Science Window")?;
+    f.key_f64(hdu, "TELAPSE", h.telapse(), "[s] TSTOP - TSTART")?;
+    f.key_f64(
+        hdu,
+        "ONTIME",
+        h.ontime,
+        "[s] Sum of the good time intervals",
+    )?;
+    f.key_f64(
+        hdu,
+        "DEADC",
+        h.deadc,
+        "Dead-time correction factor (live fraction)",
+    )?;
+    f.key_f64(hdu, "EXPOSURE", h.exposure(), "[s] ONTIME x DEADC")?;
+    f.key_f64(hdu, "LIVETIME", h.exposure(), "[s] ONTIME x DEADC")?;
+    let (x, z) = (h.attitude.pointing(), h.attitude.z_axis());
+    f.key_f64(
+        hdu,
+        "RA_SCX",
+        x.ra(),
+        "[deg] RA of the spacecraft X axis (pointing)",
+    )?;
+    f.key_f64(
+        hdu,
+        "DEC_SCX",
+        x.dec(),
+        "[deg] Dec of the spacecraft X axis (pointing)",
+    )?;
+    f.key_f64(hdu, "RA_SCZ", z.ra(), "[deg] RA of the spacecraft Z axis")?;
+    f.key_f64(
+        hdu,
+        "DEC_SCZ",
+        z.dec(),
+        "[deg] Dec of the spacecraft Z axis",
+    )?;
+    write_time_keys(f, hdu)?;
+    f.key_str(
+        hdu,
+        "TIMEREF",
+        "LOCAL",
+        "Times are not corrected to the barycentre",
+    )?;
+    Ok(())
+}
+
 /// The keywords identifying the Science Window, written to both extensions.
-fn write_scw_keys(f: &mut NewFile<'_>, hdu: &FitsHdu, h: &ScwHeader) -> Result<()> {
+pub(super) fn write_scw_keys(
+    f: &mut NewFile<'_>,
+    hdu: &FitsHdu,
+    h: &ScwHeader,
+    instrume: &str,
+) -> Result<()> {
     f.key_str(hdu, "TELESCOP", "INTEGRAL", "Telescope or mission name")?;
-    f.key_str(hdu, "INSTRUME", "IBIS", "Instrument name")?;
+    f.key_str(hdu, "INSTRUME", instrume, "Instrument name")?;
     f.key_str(
         hdu,
         "SWID",
@@ -361,7 +379,7 @@ fn write_scw_keys(f: &mut NewFile<'_>, hdu: &FitsHdu, h: &ScwHeader) -> Result<(
 }
 
 /// The time-system keywords of a table whose times are IJD (TT).
-fn write_time_keys(f: &mut NewFile<'_>, hdu: &FitsHdu) -> Result<()> {
+pub(super) fn write_time_keys(f: &mut NewFile<'_>, hdu: &FitsHdu) -> Result<()> {
     f.key_str(hdu, "TIMESYS", "TT", "Terrestrial Time")?;
     f.key_str(hdu, "TIMEUNIT", "d", "Times are in days")?;
     f.key_f64(
@@ -507,7 +525,7 @@ fn check_events(
 }
 
 /// Checks that the good time intervals are finite, not reversed, sorted and disjoint.
-fn check_gti(gti: &Gti) -> std::result::Result<(), String> {
+pub(super) fn check_gti(gti: &Gti) -> std::result::Result<(), String> {
     for (i, (a, b)) in gti.start.iter().zip(&gti.stop).enumerate() {
         if !a.is_finite() || !b.is_finite() {
             return Err(format!(
@@ -602,7 +620,7 @@ pub fn read_events(path: &Path) -> Result<EventList> {
 }
 
 /// Reads and checks the keywords of the event extension.
-fn read_header(f: &mut FitsFile, t: &Table<'_>) -> Result<ScwHeader> {
+pub(super) fn read_header(f: &mut FitsFile, t: &Table<'_>) -> Result<ScwHeader> {
     let swid_text: String = t.key(f, "SWID")?;
     let swid: ScwId = swid_text.parse().map_err(|_| {
         t.error(format!(

@@ -8,6 +8,7 @@
 mod calibration;
 mod events;
 mod index;
+mod jemx_events;
 mod scw_id;
 mod select;
 mod store;
@@ -15,6 +16,9 @@ mod store;
 pub use calibration::{CALIBRATION_INDEX_PATH, read_calibration, write_calibration};
 pub use events::{EnergyScale, EventList, Gti, ScwHeader, read_events, write_events};
 pub use index::{ScienceWindow, ScwIndex, read_index, write_index};
+pub use jemx_events::{
+    JemxEvents, jemx_events_extname, jemx_gti_extname, read_jemx_events, write_jemx_events,
+};
 pub use scw_id::{SCW_VERSION, ScwId};
 pub use select::{
     DEFAULT_MAX_POINTINGS, DEFAULT_RADIUS_DEG, SELECTION_KEYS, ScwSelection, Selection, select,

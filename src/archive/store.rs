@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::{
-    EventList, ScwId, ScwIndex, ScwSelection, Selection, read_events, read_index, select,
-    write_events, write_index,
+    EventList, JemxEvents, ScwId, ScwIndex, ScwSelection, Selection, read_events, read_index,
+    read_jemx_events, select, write_events, write_index, write_jemx_events,
 };
 use crate::error::{Error, Result};
 use crate::instrument::calibration::Calibration;
+use crate::instrument::jemx::JemxUnit;
 use crate::instrument::spiacs;
 use crate::osa::OsaVersion;
 use crate::time::Time;
@@ -58,6 +59,13 @@ pub trait EventSource: Send + Sync + std::fmt::Debug {
     fn acs_counts(&self, first: i64, n: usize) -> Result<Vec<u32>>;
     /// What identifies the SPI-ACS rate in a product's provenance.
     fn acs_provenance(&self) -> serde_json::Value;
+    /// The events of JEM-X unit `unit` in `swid`.
+    ///
+    /// # Errors
+    /// A `swid` the source does not have, or a unit that was not operating then.
+    fn jemx_events(&self, swid: &ScwId, unit: JemxUnit) -> Result<JemxEvents>;
+    /// What identifies `unit`'s events of `swid` in a product's provenance.
+    fn jemx_provenance(&self, swid: &ScwId, unit: JemxUnit) -> serde_json::Value;
 }
 
 /// The SPI-ACS rate over an interval: counts in consecutive 50 ms bins of the mission's grid.
@@ -286,6 +294,65 @@ impl Archive {
                 }
             }
         }
+    }
+
+    /// Path of JEM-X unit `unit`'s event file of `swid` (`jmx1_events.fits[.gz]`),
+    /// materialising it first in a simulated archive.
+    ///
+    /// # Errors
+    /// An unknown ScW or a unit that was not operating (simulated archive); a real archive
+    /// without the file; I/O errors.
+    pub fn jemx_events_path(&self, swid: &ScwId, unit: JemxUnit) -> Result<PathBuf> {
+        let dir = self.scw_dir(swid);
+        let plain = dir.join(unit.events_file());
+        let gz = dir.join(format!("{}.gz", unit.events_file()));
+        match &self.source {
+            Some(source) => {
+                if !plain.exists() {
+                    write_jemx_events(&plain, &source.jemx_events(swid, unit)?)?;
+                }
+                Ok(plain)
+            }
+            None if plain.exists() => Ok(plain),
+            None if gz.exists() => Ok(gz),
+            None => Err(Error::ScienceWindow {
+                swid: swid.to_string(),
+                reason: format!("no {}[.gz] in {}", unit.events_file(), dir.display()),
+            }),
+        }
+    }
+
+    /// JEM-X unit `unit`'s events of `swid`, read from its file (materialised first if
+    /// simulated).
+    ///
+    /// # Errors
+    /// As [`Archive::jemx_events_path`] and [`read_jemx_events`].
+    pub fn jemx_events(&self, swid: &ScwId, unit: JemxUnit) -> Result<JemxEvents> {
+        read_jemx_events(&self.jemx_events_path(swid, unit)?)
+    }
+
+    /// What identifies `unit`'s events of `swid` in a product's provenance (as
+    /// [`Archive::events_provenance`] for ISGRI).
+    ///
+    /// # Errors
+    /// A real archive without the file.
+    pub fn jemx_events_provenance(
+        &self,
+        swid: &ScwId,
+        unit: JemxUnit,
+    ) -> Result<serde_json::Value> {
+        if let Some(source) = &self.source {
+            return Ok(source.jemx_provenance(swid, unit));
+        }
+        let path = self.jemx_events_path(swid, unit)?;
+        let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+        Ok(serde_json::json!({
+            "swid": swid.to_string(),
+            "unit": unit.name(),
+            "archive": self.root.display().to_string(),
+            "file": path.display().to_string(),
+            "size": meta.len(),
+        }))
     }
 
     /// True when the events of `swid` are on disk.

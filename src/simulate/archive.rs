@@ -11,9 +11,10 @@ use serde_json::json;
 
 use super::spiacs::AcsSimulation;
 use super::{ExtraSky, MODEL_VERSION, Simulation};
-use crate::archive::{Archive, EventList, EventSource, ScwId, ScwIndex};
+use crate::archive::{Archive, EventList, EventSource, JemxEvents, ScwId, ScwIndex};
 use crate::config::{ArchiveSource, Settings};
 use crate::error::{Error, Result};
+use crate::instrument::jemx::JemxUnit;
 
 impl EventSource for Simulation {
     fn index(&self) -> ScwIndex {
@@ -30,6 +31,17 @@ impl EventSource for Simulation {
 
     fn acs_counts(&self, first: i64, n: usize) -> Result<Vec<u32>> {
         AcsSimulation::new(self.seed()).counts(first, n)
+    }
+
+    fn jemx_events(&self, swid: &ScwId, unit: JemxUnit) -> Result<JemxEvents> {
+        Simulation::jemx_events(self, swid, unit)
+    }
+
+    fn jemx_provenance(&self, swid: &ScwId, unit: JemxUnit) -> serde_json::Value {
+        let mut p = EventSource::provenance(self, swid);
+        p["unit"] = json!(unit.name());
+        p["jemx_model_version"] = json!(super::JEMX_MODEL_VERSION);
+        p
     }
 
     fn acs_provenance(&self) -> serde_json::Value {

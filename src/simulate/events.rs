@@ -102,15 +102,15 @@ pub(crate) fn background_density(m: f64) -> f64 {
 }
 
 /// A sampler of energies from a tabulated density on log-spaced bins.
-struct EnergySampler {
+pub(crate) struct EnergySampler {
     edges: Vec<f64>,
     alias: WeightedAliasIndex<f64>,
     /// Integral of the density over the grid.
-    total: f64,
+    pub(crate) total: f64,
 }
 
 impl EnergySampler {
-    fn new(edges: Vec<f64>, density: impl Fn(f64) -> f64) -> Option<EnergySampler> {
+    pub(crate) fn new(edges: Vec<f64>, density: impl Fn(f64) -> f64) -> Option<EnergySampler> {
         let weights: Vec<f64> = edges
             .windows(2)
             .map(|w| density((w[0] * w[1]).sqrt()).max(0.0) * (w[1] - w[0]))
@@ -127,7 +127,7 @@ impl EnergySampler {
         })
     }
 
-    fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
+    pub(crate) fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
         let i = self.alias.sample(rng);
         // Bins are 0.2 % wide, far below the resolution: uniform within a bin is exact enough.
         let (a, b) = (self.edges[i], self.edges[i + 1]);
@@ -136,16 +136,16 @@ impl EnergySampler {
 }
 
 /// Maps uniform draws to times within the GTIs, optionally weighted by a light curve.
-struct TimeSampler {
+pub(crate) struct TimeSampler {
     /// (start offset s from TSTART, length s) of each slice.
     slices: Vec<(f64, f64)>,
     alias: Option<WeightedAliasIndex<f64>>,
     /// ∫ level dt over the good time, s.
-    weighted_time: f64,
+    pub(crate) weighted_time: f64,
 }
 
 impl TimeSampler {
-    fn new(p: &PlannedScw, level: Option<&dyn Fn(f64) -> f64>) -> TimeSampler {
+    pub(crate) fn new(p: &PlannedScw, level: Option<&dyn Fn(f64) -> f64>) -> TimeSampler {
         let t0 = p.scw.tstart;
         let mut slices = Vec::new();
         for (a, b) in &p.gti {
@@ -179,7 +179,7 @@ impl TimeSampler {
     }
 
     /// Seconds since TSTART.
-    fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
+    pub(crate) fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
         let i = self.alias.as_ref().map_or(0, |a| a.sample(rng));
         let (s, len) = self.slices[i];
         s + len * rng.random::<f64>()
@@ -242,7 +242,7 @@ fn sort_by_tick(events: &mut Vec<Event>) {
     }
 }
 
-fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u64 {
+pub(crate) fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u64 {
     if !(lambda > 0.0 && lambda.is_finite()) {
         return 0;
     }
@@ -250,7 +250,7 @@ fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u64 {
 }
 
 /// Per-ScW, per-purpose random stream: independent for every (seed, ScW, stream).
-fn stream(seed: u64, p: &PlannedScw, purpose: u64) -> ChaCha8Rng {
+pub(crate) fn stream(seed: u64, p: &PlannedScw, purpose: u64) -> ChaCha8Rng {
     let swid = p.scw.swid.to_string().parse::<u64>().unwrap_or(0);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ swid.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     rng.set_stream(purpose);

@@ -25,6 +25,7 @@ mod background;
 pub mod calibration;
 mod events;
 pub mod instrument;
+mod jemx;
 mod pointing;
 mod sky_file;
 mod sky_model;
@@ -42,15 +43,20 @@ pub use sky_model::{
     SkySource,
 };
 
-use crate::archive::{EventList, ScienceWindow, ScwId, ScwIndex};
+use crate::archive::{EventList, JemxEvents, ScienceWindow, ScwId, ScwIndex};
 use crate::error::{Error, Result};
 use crate::instrument::coded_mask::CodedMaskGeometry;
 use crate::instrument::isgri::N_PIXELS;
-use crate::time::SECONDS_PER_DAY;
+use crate::instrument::jemx::JemxUnit;
+use crate::time::{SECONDS_PER_DAY, Time};
 use events::{PIXEL_AREA_CM2, ScwConditions, background_density, log_edges};
 use instrument::{detection_efficiency, threshold_efficiency, true_rmf_with_gain};
 
 pub use crate::config::{DEFAULT_SEED, Perturbation};
+pub use jemx::{
+    BACKGROUND_RATE as JEMX_BACKGROUND_RATE, JEMX_MODEL_VERSION,
+    TRUE_AREA_SCALE as JEMX_TRUE_AREA_SCALE,
+};
 
 /// Version of the simulated mission (sky, observing plan, instrument model, event generator,
 /// calibration files): [`crate::config::SIMULATION_MODEL_VERSION`], which names the
@@ -231,6 +237,80 @@ impl Simulation {
     /// [`Error::ScienceWindow`] when `swid` is not in the simulated archive.
     pub fn events(&self, swid: &ScwId) -> Result<EventList> {
         Ok(self.events_for(self.planned(swid)?))
+    }
+
+    /// The events of JEM-X unit `unit` in Science Window `swid`.
+    ///
+    /// # Errors
+    /// [`Error::ScienceWindow`] when `swid` is not in the simulated archive or the unit was not
+    /// operating then (see [`crate::instrument::jemx::units_on`]).
+    pub fn jemx_events(&self, swid: &ScwId, unit: JemxUnit) -> Result<JemxEvents> {
+        let p = self.planned(swid)?;
+        let t = Time::from_ijd_unchecked(0.5 * (p.scw.tstart + p.scw.tstop));
+        let on = crate::instrument::jemx::units_on(t);
+        if !on.contains(&unit) {
+            let names: Vec<String> = on.iter().map(ToString::to_string).collect();
+            return Err(Error::ScienceWindow {
+                swid: swid.to_string(),
+                reason: format!(
+                    "{unit} was not operating on {} ({} was): jemx_num={} has no data then",
+                    t.to_isot(),
+                    names.join(" and "),
+                    unit.number()
+                ),
+            });
+        }
+        Ok(self.jemx_events_for(p, unit))
+    }
+
+    /// `unit`'s events of any planned pointing, including ones made up for a test (whether the
+    /// unit was on is not checked).
+    pub fn jemx_events_for(&self, p: &PlannedScw, unit: JemxUnit) -> JemxEvents {
+        jemx::generate_jemx(self.seed, &self.sky, p, unit)
+    }
+
+    /// Expected JEM-X counts of `source` in pointing `p` (true energies 2–60 keV, before the dead
+    /// time): its on-axis rate through the unit's area, times the vignetting and the good time.
+    ///
+    /// # Errors
+    /// A source not in the sky.
+    pub fn expected_jemx_counts(
+        &self,
+        p: &PlannedScw,
+        unit: JemxUnit,
+        source: &str,
+    ) -> Result<f64> {
+        let s = self
+            .sky
+            .source(source)
+            .ok_or_else(|| Error::invalid("source", source, "a source of the simulated sky"))?;
+        let t = 0.5 * (p.scw.tstart + p.scw.tstop);
+        let Some((ty, tz)) = p.scw.attitude.to_tangents(&s.position) else {
+            return Ok(0.0);
+        };
+        let ontime: f64 = p.gti.iter().map(|(a, b)| (b - a) * SECONDS_PER_DAY).sum();
+        Ok(jemx::on_axis_rate(unit, s, None, t) * jemx::vignetting(unit, ty, tz).0 * ontime)
+    }
+
+    /// The on-axis JEM-X count rate of `source` in true energies `e1`–`e2` keV at `t`: the
+    /// rate a vignetting-corrected light curve measures (the truth for JEM-X's calibration
+    /// target, the Crab's 136 counts/s in 3–35 keV).
+    ///
+    /// # Errors
+    /// A source not in the sky.
+    pub fn jemx_on_axis_rate(
+        &self,
+        unit: JemxUnit,
+        source: &str,
+        e1: f64,
+        e2: f64,
+        t: Time,
+    ) -> Result<f64> {
+        let s = self
+            .sky
+            .source(source)
+            .ok_or_else(|| Error::invalid("source", source, "a source of the simulated sky"))?;
+        Ok(jemx::on_axis_rate(unit, s, Some((e1, e2)), t.ijd()))
     }
 
     /// The events of any planned pointing, including ones made up for a test.

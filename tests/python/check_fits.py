@@ -7,6 +7,7 @@ Usage:
     check_fits.py acs_lc PATH   # an SPI-ACS light curve written by oda (spi_acs_lc)
     check_fits.py acs_lc_layout PATH  # the same layout, primary HDU not checked (ODA's files)
     check_fits.py jemx_lc PATH      # a JEM-X light curve written by oda (OSA's JMXn-SRC.-LCR)
+    check_fits.py jemx_events PATH  # a JEM-X event file of the simulated archive (JMXn-FULL-COR)
     check_fits.py jemx_lc_layout PATH  # the same layout, primary HDU not checked (OSA's files)
 
 Verifies the extension names, column names, formats (TFORMn) and units (TUNITn), the
@@ -379,6 +380,32 @@ def check_jemx_layout(c, hdul):
     return f"{ext}: {len(t)} bins of {h.get('TIMEDEL', 0) * 86400:.0f} s, mean {np.mean(rate):.2f} count/s"
 
 
+def check_jemx_events(c, hdul):
+    check_primary(c, hdul)
+    names = [h.name for h in hdul if re.fullmatch(r"JMX[12]-FULL-COR", h.name)]
+    if not names:
+        c.fail(f"no JMX1-FULL-COR or JMX2-FULL-COR extension among {[h.name for h in hdul]}")
+        return None
+    ext = names[0]
+    ev = c.table(hdul, ext, [("TIME", "D", "d"), ("DETX", "E", "mm"), ("DETY", "E", "mm"), ("PI", "I", None), ("STATUS", "J", None)])
+    if ev is None:
+        return None
+    h = ev.header
+    c.keywords(h, ext, {"INSTRUME": (str, ext[:4]), "TIMESYS": (str, "TT"), "MJDREF": (float, MJDREF),
+                        "TSTART": (float, None), "TSTOP": (float, None), "ONTIME": (float, None),
+                        "DEADC": (float, None), "SWID": (str, None)})
+    t = np.asarray(ev.data["TIME"], dtype=float)
+    r = np.hypot(ev.data["DETX"], ev.data["DETY"])
+    pi = np.asarray(ev.data["PI"])
+    c.check(np.all(np.diff(t) >= 0), f"{ext}: TIME not sorted")
+    c.check(len(t) == 0 or (t[0] >= h["TSTART"] and t[-1] <= h["TSTOP"]), f"{ext}: TIME outside TSTART..TSTOP")
+    c.check(np.all(r < 131.0), f"{ext}: positions off the detector")
+    c.check(np.all((pi >= 0) & (pi <= 255)), f"{ext}: PI outside 0-255")
+    gti = ext[:4] + "-GNRL-GTI"
+    c.check(gti in hdul, f"no {gti} extension")
+    return f"{ext}: {len(t)} events"
+
+
 def check_jemx(c, hdul):
     check_primary(c, hdul)
     return check_jemx_layout(c, hdul)
@@ -389,7 +416,7 @@ def main(argv):
         argv,
         "check_fits.py",
         {"events": check_events, "index": check_index, "acs_lc": check_acs, "acs_lc_layout": check_acs_layout,
-         "jemx_lc": check_jemx, "jemx_lc_layout": check_jemx_layout},
+         "jemx_lc": check_jemx, "jemx_lc_layout": check_jemx_layout, "jemx_events": check_jemx_events},
         Checker,
     )
 

@@ -33,7 +33,10 @@ impl Hura {
     /// The biquadratic-residue HURA of prime order `p` (p = 4x² + 1 with x odd, p ≡ 1 mod 3);
     /// `None` for other orders.
     pub fn new(p: u64) -> Option<Hura> {
-        let is_prime = p > 3 && (2..).take_while(|d| d * d <= p).all(|d| !p.is_multiple_of(d));
+        let is_prime = p > 3
+            && (2..)
+                .take_while(|d| d * d <= p)
+                .all(|d| !p.is_multiple_of(d));
         let x = (((p - 1) / 4) as f64).sqrt().round() as u64;
         if !is_prime || 4 * x * x + 1 != p || x.is_multiple_of(2) || p % 3 != 1 {
             return None;
