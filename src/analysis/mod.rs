@@ -14,6 +14,7 @@ pub mod decode;
 pub mod detect;
 pub mod extract;
 pub mod image;
+pub mod jemx;
 pub mod mosaic;
 pub mod shadowgram;
 pub mod skyfit;

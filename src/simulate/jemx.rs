@@ -72,6 +72,25 @@ pub(crate) fn on_axis_rate(
         .sum()
 }
 
+/// The on-axis rate of `source` whose measured energies fall in PI channels `pi_range`
+/// (inclusive), counts/s at IJD `t`: the truth a PI-band measurement recovers, the resolution's
+/// spill across the band's edges included.
+pub(crate) fn on_axis_rate_in_pi(unit: JemxUnit, source: &SkySource, pi_range: (u16, u16), t: f64) -> f64 {
+    let lo = jemx::pi_energy_kev(f64::from(pi_range.0));
+    let hi = jemx::pi_energy_kev(f64::from(pi_range.1) + 1.0);
+    let phi = |x: f64| 0.5 * crate::instrument::response::erfc(-x / std::f64::consts::SQRT_2);
+    let edges = log_edges(ENERGY_KEV.0, ENERGY_KEV.1, N_ENERGY_BINS);
+    edges
+        .windows(2)
+        .map(|w| {
+            let e = (w[0] * w[1]).sqrt();
+            let sigma = resolution_fwhm_kev(e) * FWHM_TO_SIGMA;
+            let inside = phi((hi - e) / sigma) - phi((lo - e) / sigma);
+            source.density(e, t) * true_area_cm2(unit, e) * inside * (w[1] - w[0])
+        })
+        .sum()
+}
+
 /// The unit's true on-axis effective area, cm² (see [`TRUE_AREA_SCALE`]).
 pub fn true_area_cm2(unit: JemxUnit, e_kev: f64) -> f64 {
     TRUE_AREA_SCALE * on_axis_area_cm2(unit, e_kev)

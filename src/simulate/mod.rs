@@ -313,6 +313,24 @@ impl Simulation {
         Ok(jemx::on_axis_rate(unit, s, Some((e1, e2)), t.ijd()))
     }
 
+    /// As [`Simulation::jemx_on_axis_rate`], for the photons whose measured energy falls in PI
+    /// channels `pi_range` (inclusive): the truth of a PI-band measurement.
+    ///
+    /// # Errors
+    /// A source not in the sky.
+    pub fn jemx_on_axis_rate_in_pi(
+        &self,
+        unit: JemxUnit,
+        source: &str,
+        pi_range: (u16, u16),
+        t: Time,
+    ) -> Result<f64> {
+        let s = self.sky.source(source).ok_or_else(|| {
+            Error::invalid("source", source, "a source of the simulated sky")
+        })?;
+        Ok(jemx::on_axis_rate_in_pi(unit, s, pi_range, t.ijd()))
+    }
+
     /// The events of any planned pointing, including ones made up for a test.
     pub fn events_for(&self, p: &PlannedScw) -> EventList {
         events::generate(self.seed, &self.sky, &self.telescope, p, &self.perturbation)
