@@ -196,7 +196,10 @@ fn jemx_crab_rates_are_recovered_with_honest_errors() {
     let mean = pulls.iter().sum::<f64>() / n;
     let sd = (pulls.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
     println!("rate pulls: mean {mean:+.2}, sd {sd:.2}");
-    assert!(mean.abs() < 0.3 && (0.8..1.25).contains(&sd), "mean {mean}, sd {sd}");
+    assert!(
+        mean.abs() < 0.3 && (0.8..1.25).contains(&sd),
+        "mean {mean}, sd {sd}"
+    );
 }
 
 /// The Crab's JEM-X1 spectrum in the 16 standard channels, fitted with a power law through its
@@ -208,7 +211,9 @@ fn the_jemx_crab_spectrum_gives_the_injected_photon_index() {
     use oda::fit::{ModelKind, SpectralFitter};
     use oda::simulate::{CRAB_GAMMA, JEMX_TRUE_AREA_SCALE, Simulation};
     let sim = Simulation::new(3).unwrap();
-    let pointings: Vec<_> = (0..3).map(|k| crab_pointing(k, 0.5 * k as f64, 1.0)).collect();
+    let pointings: Vec<_> = (0..3)
+        .map(|k| crab_pointing(k, 0.5 * k as f64, 1.0))
+        .collect();
     let events: Vec<_> = pointings
         .iter()
         .map(|p| sim.jemx_events_for(p, JemxUnit::Jmx1))
@@ -233,12 +238,20 @@ fn the_jemx_crab_spectrum_gives_the_injected_photon_index() {
         k.value / true_k,
         k.error / true_k
     );
-    assert!((gamma.value - CRAB_GAMMA).abs() < 3.0 * gamma.error, "{gamma:?}");
+    assert!(
+        (gamma.value - CRAB_GAMMA).abs() < 3.0 * gamma.error,
+        "{gamma:?}"
+    );
     assert!(
         (k.value / true_k - JEMX_TRUE_AREA_SCALE).abs() < 3.0 * k.error / true_k,
         "{k:?}"
     );
-    assert!(fit.chi2 < 2.0 * fit.dof as f64, "χ² {} for {}", fit.chi2, fit.dof);
+    assert!(
+        fit.chi2 < 2.0 * fit.dof as f64,
+        "χ² {} for {}",
+        fit.chi2,
+        fit.dof
+    );
 }
 
 /// ISGRI and JEM-X1 on the same Crab pointings of the simulated archive, fitted jointly
@@ -283,9 +296,108 @@ fn isgri_and_jemx_fit_the_crab_jointly_from_3_to_300_kev() {
     println!("{joint}");
     let gamma = joint.parameter("Gamma").unwrap();
     let c2 = joint.parameter("C_2").unwrap();
-    assert!((gamma.value - CRAB_GAMMA).abs() < 3.0 * gamma.error + 0.01, "{gamma:?}");
+    assert!(
+        (gamma.value - CRAB_GAMMA).abs() < 3.0 * gamma.error + 0.01,
+        "{gamma:?}"
+    );
     assert!(
         (c2.value - JEMX_TRUE_AREA_SCALE).abs() < 3.0 * c2.error + 0.02,
         "{c2:?}"
     );
+}
+
+/// JEM-X through the coded-mask imaging chain shared with ISGRI (decoding on the hexagonal
+/// mask's raster, cleaning, source fitting): the Crab found at its position with its rate, and
+/// an empty field's decoded noise: mean 0, unit variance, and the pixel correlation of the
+/// imaging calibration.
+#[test]
+fn jemx_images_find_the_crab_and_have_calibrated_noise() {
+    use oda::analysis::image::ScwImager;
+    use oda::analysis::jemx::{jemx_imaging_shadowgram, jemx_rate_scale};
+    use oda::analysis::shadowgram::EnergyBand;
+    use oda::simulate::Simulation;
+    use oda::sky::{Attitude, SkyCoord};
+    let imaging = jemx::imaging_calibration();
+    let imager = ScwImager::new(6.0, 5).unwrap().with_telescope(
+        jemx::geometry(JemxUnit::Jmx1),
+        &imaging,
+        jemx_rate_scale,
+    );
+    let band = EnergyBand::within(3.04, 34.88, "JEM-X", jemx::BAND_LIMITS_KEV).unwrap();
+    let sim = Simulation::new(5).unwrap();
+    let p = crab_pointing(7, 1.2, -0.8);
+    let events = sim.jemx_events_for(&p, JemxUnit::Jmx1);
+    let image = imager
+        .run(&jemx_imaging_shadowgram(&events, band).unwrap())
+        .unwrap();
+    let crab = oda::sky::resolve("Crab").unwrap();
+    let found = &image.sources[0];
+    let offset = found.position.separation(&crab) * 60.0;
+    let truth = sim
+        .jemx_on_axis_rate_in_pi(
+            JemxUnit::Jmx1,
+            "Crab",
+            (46, 223),
+            oda::time::Time::from_ijd(p.scw.tstart).unwrap(),
+        )
+        .unwrap();
+    println!(
+        "Crab found {offset:.2}′ from its position, {:.1} ± {:.1} cts/s (truth {truth:.1}), {:.0}σ; {} source(s) cleaned",
+        found.rate,
+        found.rate_err,
+        found.significance,
+        image.sources.len()
+    );
+    assert!(offset < 0.5, "{offset}′");
+    assert!((found.rate - truth).abs() < 4.0 * found.rate_err + 0.01 * truth);
+    // An empty field (high Galactic latitude, no catalog source within 8°).
+    let x = SkyCoord::new(150.0, 60.0).unwrap();
+    assert!(catalog_near(&x).is_empty());
+    let id: oda::archive::ScwId = "099900010010".parse().unwrap();
+    let empty = oda::simulate::PlannedScw::staring(
+        id,
+        Attitude::with_roll(x, 10.0),
+        oda::time::Time::from_isot("2010-09-01").unwrap(),
+        2000.0,
+    );
+    let events = sim.jemx_events_for(&empty, JemxUnit::Jmx1);
+    let image = imager
+        .run(&jemx_imaging_shadowgram(&events, band).unwrap())
+        .unwrap();
+    let sig = image.significance();
+    let (ny, nz) = sig.dim();
+    // The fully coded field: within 2° of the centre.
+    let (cy, cz) = image.grid.on_axis();
+    let r = 2.0 / image.grid.pixel_deg();
+    let inside = |y: usize, z: usize| {
+        ((y as f64 - cy as f64).powi(2) + (z as f64 - cz as f64).powi(2)).sqrt() < r
+    };
+    let (mut n, mut s1, mut s2, mut c1, mut c2) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for y in 1..ny - 1 {
+        for z in 1..nz - 1 {
+            if !inside(y, z) {
+                continue;
+            }
+            let v = sig[[y, z]];
+            n += 1.0;
+            s1 += v;
+            s2 += v * v;
+            c1 += v * sig[[y + 1, z]];
+            c2 += v * sig[[y, z + 1]];
+        }
+    }
+    let (mean, var) = (s1 / n, s2 / n - (s1 / n).powi(2));
+    let rho = 0.5 * (c1 + c2) / n / var;
+    let s2_px = -1.0 / (2.0 * rho.ln());
+    println!(
+        "empty field: {n} pixels, significance mean {mean:+.3}, sd {:.3}, neighbour correlation {rho:.3} (s² = {s2_px:.2} px²); {} source(s) found",
+        var.sqrt(),
+        image.sources.len()
+    );
+    assert!(mean.abs() < 0.1 && (var.sqrt() - 1.0).abs() < 0.1);
+    assert!(
+        (s2_px - imaging.noise_correlation_px2).abs() < 0.3,
+        "{s2_px}"
+    );
+    assert!(image.sources.is_empty(), "{:?}", image.sources);
 }

@@ -34,7 +34,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
 use serde::{Deserialize, Serialize};
 
-use crate::instrument::coded_mask::{CodedMaskGeometry, DetectorMap, Mask};
+use crate::instrument::coded_mask::{CodedMaskGeometry, Collimator, DetectorMap, Mask};
 
 /// Image pixels where the normalisation A is below this fraction of its on-axis value are not
 /// imaged (the extreme edge of the partially coded field).
@@ -327,6 +327,8 @@ pub struct CodedMaskDecoder {
     pub mask: Array2<f64>,
     /// Fraction of the open area lost per unit |tan θ| along each axis by the mask walls.
     wall_loss: (f64, f64),
+    /// The telescope's collimator, if any.
+    collimator: Option<Collimator>,
 }
 
 impl std::fmt::Debug for CodedMaskDecoder {
@@ -368,6 +370,7 @@ impl CodedMaskDecoder {
             g_plus_m: spec(&(&gp * &m)),
             g_minus_m: spec(&(&gm * &m)),
             wall_loss: wall_loss(geometry),
+            collimator: geometry.collimator().copied(),
             mask: m,
             fft,
         }
@@ -473,11 +476,14 @@ impl CodedMaskDecoder {
     }
 
     /// Response of the decoded intensity to a source at image position (iy, iz) relative to an
-    /// ideal thin mask: cos θ times the open area the mask walls leave at that angle.
+    /// ideal thin mask: cos θ times the open area the mask walls leave at that angle, times the
+    /// collimator's transmission when the telescope has one.
     pub fn off_axis_response(&self, iy: f64, iz: f64) -> f64 {
         let (ty, tz) = self.grid.pixel_to_tangents(iy, iz);
         let cos = 1.0 / (1.0 + ty * ty + tz * tz).sqrt();
-        cos * (1.0 - self.wall_loss.0 * ty.abs()).max(0.0)
+        let collimator = self.collimator.map_or(1.0, |c| c.transmission(ty, tz));
+        cos * collimator
+            * (1.0 - self.wall_loss.0 * ty.abs()).max(0.0)
             * (1.0 - self.wall_loss.1 * tz.abs()).max(0.0)
     }
 }

@@ -18,7 +18,7 @@ use super::shadowgram::{EnergyBand, Shadowgram};
 use super::skyfit::{fit_shadowgram, onaxis_rate};
 use crate::archive::ScwId;
 use crate::error::{Error, Result};
-use crate::instrument::calibration::Calibration;
+use crate::instrument::calibration::{Calibration, ImagingCalibration};
 use crate::instrument::coded_mask::{CodedMaskGeometry, DetectorMap};
 use crate::instrument::isgri;
 use crate::osa::OsaVersion;
@@ -126,6 +126,9 @@ pub struct ScwImager {
     clean_threshold: f64,
     max_sources: usize,
     known: Vec<SkyCoord>,
+    /// The telescope's rate convention per OSA version (ISGRI's OSA11 normalisation; 1 for
+    /// JEM-X).
+    rate_scale: fn(OsaVersion) -> f64,
 }
 
 /// The settings that make an imager's output: thresholds, and the known sources by count and
@@ -177,6 +180,7 @@ impl ScwImager {
             clean_threshold,
             max_sources,
             known: Vec::new(),
+            rate_scale: isgri::rate_scale,
         })
     }
 
@@ -192,11 +196,27 @@ impl ScwImager {
     /// The same imager for the telescope of `calibration`: its geometry (the decoder is built
     /// once per process and shared), its clean point-spread function and its images' noise
     /// correlation.
-    pub fn with_calibration(mut self, calibration: &Calibration) -> ScwImager {
-        self.decoder = CodedMaskDecoder::for_geometry(&calibration.geometry);
-        self.geometry = calibration.geometry.clone();
-        self.psf_sigma_px = calibration.imaging.psf_sigma_px;
-        self.noise_correlation_px2 = calibration.imaging.noise_correlation_px2;
+    pub fn with_calibration(self, calibration: &Calibration) -> ScwImager {
+        self.with_telescope(
+            calibration.geometry.clone(),
+            &calibration.imaging,
+            isgri::rate_scale,
+        )
+    }
+
+    /// The same imager for `geometry` with its `imaging` calibration and its rate convention
+    /// per OSA version (`rate_scale`; JEM-X's is 1 for every version).
+    pub fn with_telescope(
+        mut self,
+        geometry: Arc<CodedMaskGeometry>,
+        imaging: &ImagingCalibration,
+        rate_scale: fn(OsaVersion) -> f64,
+    ) -> ScwImager {
+        self.decoder = CodedMaskDecoder::for_geometry(&geometry);
+        self.geometry = geometry;
+        self.psf_sigma_px = imaging.psf_sigma_px;
+        self.noise_correlation_px2 = imaging.noise_correlation_px2;
+        self.rate_scale = rate_scale;
         self
     }
 
@@ -307,7 +327,8 @@ impl ScwImager {
                 add_psf(&mut clean, *iy, *iz, amplitude, self.psf_sigma_px);
             }
         }
-        let k = onaxis_rate(geometry, 1.0, sg.exposure, sg.osa_version);
+        let k = onaxis_rate(geometry, 1.0, sg.exposure, OsaVersion::Osa10_2)
+            * (self.rate_scale)(sg.osa_version);
         let mut intensity = Array2::zeros(grid.dim());
         let mut var = Array2::zeros(grid.dim());
         for ((iy, iz), v) in variance.indexed_iter() {

@@ -3,9 +3,9 @@
 //! spectra in the 16 standard channels with ARF and RMF.
 //!
 //! For a source at off-axis tangents t the expected counts in detector cell d are
-//! R·T·L·c(t)·PIF_t(d) / ΣPIF₀, with R its on-axis equivalent rate (counts/s, what OSA's
-//! vignetting-corrected light curves and spectra give), T·L the live exposure, c the
-//! collimator's transmission and PIF the mask's illumination (on axis, ΣPIF₀ over the detector
+//! R·T·L·PIF_t(d) / ΣPIF₀, with R its on-axis equivalent rate (counts/s, what OSA's
+//! vignetting-corrected light curves and spectra give), T·L the live exposure and PIF the
+//! illumination through the mask and the collimator (on axis, ΣPIF₀ over the detector
 //! normalises it), plus a flat background b per cell. The rates of every catalog source within
 //! the collimator's field and b are fitted together by weighted least squares with Poisson
 //! weights from the model itself (iterated: Pearson χ², which has the Poisson likelihood's
@@ -19,12 +19,15 @@ use crate::archive::JemxEvents;
 use crate::datasets::Spectrum;
 use crate::error::{Error, Result};
 use crate::instrument::jemx::{
-    self, JemxUnit, STANDARD_CHANNEL_EDGES_KEV, collimator_transmission, on_axis_area_cm2,
-    pi_energy_kev, pi_of_energy, resolution_fwhm_kev,
+    self, JemxUnit, STANDARD_CHANNEL_EDGES_KEV, on_axis_area_cm2, pi_energy_kev, pi_of_energy,
+    resolution_fwhm_kev,
 };
 use crate::instrument::response::{Arf, Redistribution, Rmf};
 use crate::osa::OsaVersion;
 use crate::sky::SkyCoord;
+use crate::time::Time;
+
+use super::shadowgram::{EnergyBand, Shadowgram};
 
 /// Sources further off axis than this are not fitted (the collimator is closed at 6.6°).
 const MAX_OFF_AXIS_DEG: f64 = 6.7;
@@ -91,6 +94,37 @@ pub fn jemx_shadowgram(events: &JemxEvents, pi_range: (u16, u16)) -> Array2<f64>
     counts
 }
 
+/// The shadowgram of `events` in `band` for the coded-mask imaging chain
+/// ([`super::image::ScwImager::with_telescope`]): good counts on the 1.1 mm grid in the band's
+/// PI channels, the sensitive disc as efficiency, a flat background template (*assumed*: the
+/// gas detector's background is taken as uniform over the disc), the live exposure.
+///
+/// # Errors
+/// A band outside JEM-X's 3–35 keV.
+pub fn jemx_imaging_shadowgram(events: &JemxEvents, band: EnergyBand) -> Result<Shadowgram> {
+    let pi_range = pi_range_of_band(band.e1, band.e2)?;
+    let g = jemx::geometry(events.unit);
+    let layout = g.detector().layout().clone();
+    let h = &events.header;
+    Ok(Shadowgram {
+        swid: h.swid,
+        attitude: h.attitude,
+        band,
+        time_range: (h.tstart, h.tstop),
+        counts: jemx_shadowgram(events, pi_range),
+        efficiency: layout.clone(),
+        background: layout,
+        exposure: h.exposure(),
+        osa_version: OsaVersion::default(),
+        t_mid: Time::from_ijd_unchecked(0.5 * (h.tstart + h.tstop)),
+    })
+}
+
+/// JEM-X's rate convention: on-axis equivalent counts/s whatever the OSA version.
+pub fn jemx_rate_scale(_version: OsaVersion) -> f64 {
+    1.0
+}
+
 /// The PI channels of an energy band (keV): from the channel holding `e1` to the one below `e2`.
 ///
 /// # Errors
@@ -143,15 +177,15 @@ pub fn fit_jemx_rates(
         let Some((ty, tz)) = events.header.attitude.to_tangents(pos) else {
             continue;
         };
+        // The illumination includes the collimator (part of the geometry).
         let pif = g.pif(ty, tz);
-        let coll = collimator_transmission(ty, tz);
-        if coll <= 0.0 || pif.sum() <= 0.0 {
+        if pif.sum() <= 0.0 {
             continue;
         }
-        let scale = exposure * coll / on_axis_sum;
+        let scale = exposure / on_axis_sum;
         columns.push(pif.iter().map(|p| p * scale).collect());
         names.push(name.clone());
-        geometry_of.push((off, pif.sum() / on_axis_sum * coll));
+        geometry_of.push((off, pif.sum() / on_axis_sum));
     }
     if names.is_empty() {
         return Err(Error::ScienceWindow {
@@ -188,9 +222,15 @@ pub fn fit_jemx_rates(
         }
         let inv = invert(&a, k).ok_or_else(|| Error::ScienceWindow {
             swid: events.header.swid.to_string(),
-            reason: format!("{}: the sources {} cannot be told apart", events.unit, names.join(", ")),
+            reason: format!(
+                "{}: the sources {} cannot be told apart",
+                events.unit,
+                names.join(", ")
+            ),
         })?;
-        params = (0..k).map(|r| (0..k).map(|c| inv[r * k + c] * b[c]).sum()).collect();
+        params = (0..k)
+            .map(|r| (0..k).map(|c| inv[r * k + c] * b[c]).sum())
+            .collect();
         cov = inv;
         chi2 = 0.0;
         for &i in &cells {
@@ -276,10 +316,18 @@ pub fn jemx_spectrum(
     sources: &[(String, SkyCoord)],
 ) -> Result<Spectrum> {
     let unit = events.first().map(|e| e.unit).ok_or_else(|| {
-        Error::invalid("scw_list", "(empty)", "at least one Science Window with JEM-X data")
+        Error::invalid(
+            "scw_list",
+            "(empty)",
+            "at least one Science Window with JEM-X data",
+        )
     })?;
     if events.iter().any(|e| e.unit != unit) {
-        return Err(Error::invalid("jemx_num", "1 and 2", "one JEM-X unit per spectrum"));
+        return Err(Error::invalid(
+            "jemx_num",
+            "1 and 2",
+            "one JEM-X unit per spectrum",
+        ));
     }
     let (channels, edges) = standard_channels();
     let mut rate = Vec::new();
@@ -311,8 +359,14 @@ pub fn jemx_spectrum(
         stat_err.push(1.0 / sw.sqrt());
     }
     let (arf, rmf) = jemx_response(unit)?;
-    let t0 = events.iter().map(|e| e.header.tstart).fold(f64::INFINITY, f64::min);
-    let t1 = events.iter().map(|e| e.header.tstop).fold(f64::NEG_INFINITY, f64::max);
+    let t0 = events
+        .iter()
+        .map(|e| e.header.tstart)
+        .fold(f64::INFINITY, f64::min);
+    let t1 = events
+        .iter()
+        .map(|e| e.header.tstop)
+        .fold(f64::NEG_INFINITY, f64::max);
     Ok(Spectrum {
         source: source.to_string(),
         e_min: edges[..edges.len() - 1].to_vec(),

@@ -275,6 +275,25 @@ impl DetectorGrid {
     }
 }
 
+/// A collimator of square cells in front of the detector (JEM-X's): a source at off-axis
+/// tangents (tan θy, tan θz) is transmitted (1 − h·|tan θy|/p)·(1 − h·|tan θz|/p) (thin walls),
+/// nothing beyond tan θ = p/h along either axis.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Collimator {
+    /// Pitch of the cells, mm.
+    pub pitch_mm: f64,
+    /// Height of the cells, mm.
+    pub height_mm: f64,
+}
+
+impl Collimator {
+    /// The transmission at off-axis tangents (`tan_y`, `tan_z`).
+    pub fn transmission(&self, tan_y: f64, tan_z: f64) -> f64 {
+        let k = self.height_mm / self.pitch_mm;
+        (1.0 - k * tan_y.abs()).max(0.0) * (1.0 - k * tan_z.abs()).max(0.0)
+    }
+}
+
 /// A coded-mask telescope: detector, mask, the distance between them and the mask's thickness
 /// (see the module documentation).
 #[derive(Clone, Debug, PartialEq)]
@@ -284,6 +303,7 @@ pub struct CodedMaskGeometry {
     mask: Mask,
     distance_mm: f64,
     thickness_mm: f64,
+    collimator: Option<Collimator>,
     on_axis_open_fraction: f64,
     /// SHA-256 of the description (computed once: identities and the decoder cache use it).
     digest: String,
@@ -321,6 +341,7 @@ impl CodedMaskGeometry {
             mask,
             distance_mm,
             thickness_mm,
+            collimator: None,
             on_axis_open_fraction: 0.0,
             digest: String::new(),
         };
@@ -329,18 +350,55 @@ impl CodedMaskGeometry {
         Ok(g)
     }
 
+    /// The same telescope with `collimator` in front of its detector: its transmission then
+    /// multiplies every pixel illumination (and so every fitted rate is corrected for it).
+    ///
+    /// # Errors
+    /// A pitch or height that is not positive and finite.
+    pub fn with_collimator(mut self, collimator: Collimator) -> Result<CodedMaskGeometry> {
+        let Collimator {
+            pitch_mm,
+            height_mm,
+        } = collimator;
+        if !(pitch_mm.is_finite() && pitch_mm > 0.0 && height_mm.is_finite() && height_mm > 0.0) {
+            return Err(Error::invalid(
+                "collimator",
+                format!("pitch {pitch_mm} mm, height {height_mm} mm"),
+                "a positive pitch and height in mm",
+            ));
+        }
+        self.collimator = Some(collimator);
+        self.digest = self.compute_digest();
+        Ok(self)
+    }
+
+    /// The collimator in front of the detector, if any.
+    pub fn collimator(&self) -> Option<&Collimator> {
+        self.collimator.as_ref()
+    }
+
+    /// The collimator's transmission at off-axis tangents (1 without a collimator).
+    pub fn collimator_transmission(&self, tan_y: f64, tan_z: f64) -> f64 {
+        self.collimator
+            .map_or(1.0, |c| c.transmission(tan_y, tan_z))
+    }
+
     /// The same telescope with another mask (for studies of the geometry).
     ///
     /// # Errors
     /// As [`CodedMaskGeometry::new`].
     pub fn with_mask(&self, mask: Mask) -> Result<CodedMaskGeometry> {
-        CodedMaskGeometry::new(
+        let g = CodedMaskGeometry::new(
             &self.name,
             self.detector.clone(),
             mask,
             self.distance_mm,
             self.thickness_mm,
-        )
+        )?;
+        match self.collimator {
+            Some(c) => g.with_collimator(c),
+            None => Ok(g),
+        }
     }
 
     /// The telescope's name, e.g. "ISGRI".
@@ -412,6 +470,12 @@ impl CodedMaskGeometry {
                 .map(|v| u8::from(*v))
                 .collect::<Vec<_>>(),
         );
+        // Telescopes without a collimator keep the digest they always had.
+        if let Some(c) = &self.collimator {
+            h.update(b"collimator");
+            h.update(c.pitch_mm.to_le_bytes());
+            h.update(c.height_mm.to_le_bytes());
+        }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
@@ -422,7 +486,8 @@ impl CodedMaskGeometry {
     /// d + (H + w/2)·t, and at its bottom surface, d + (H − w/2)·t, w being the thickness: the
     /// element walls vignette oblique rays, which is the off-axis attenuation by the mask. The
     /// lit area of each pixel is exact: it is cut into rectangles at every element edge of
-    /// either surface. Values lie in [0, cos θ]; 0 in gaps and outside the mask's reach; on
+    /// either surface. A collimator's transmission multiplies it. Values lie in [0, cos θ]; 0 in
+    /// gaps and outside the mask's reach; on
     /// axis the mean over the pixels is the open fraction.
     pub fn pif(&self, tan_y: f64, tan_z: f64) -> DetectorMap {
         let (ny, nz) = self.detector.dim();
@@ -430,7 +495,12 @@ impl CodedMaskGeometry {
         let bottom = self.distance_mm - self.thickness_mm / 2.0;
         let (ty_top, tz_top) = (top * tan_y, top * tan_z);
         let (ty_bot, tz_bot) = (bottom * tan_y, bottom * tan_z);
-        let cos_theta = 1.0 / (1.0 + tan_y * tan_y + tan_z * tan_z).sqrt();
+        // A collimator's transmission multiplies every pixel alike.
+        let cos_theta = 1.0 / (1.0 + tan_y * tan_y + tan_z * tan_z).sqrt()
+            * self.collimator_transmission(tan_y, tan_z);
+        if cos_theta <= 0.0 {
+            return Array2::zeros((ny, nz));
+        }
         let half = self.detector.pixel_mm / 2.0;
         let area = self.detector.pixel_mm * self.detector.pixel_mm;
         // Early exit: no part of the detector can see the mask.

@@ -17,8 +17,8 @@ use super::pointing::PlannedScw;
 use super::sky_model::{SkyModel, SkySource};
 use crate::archive::{EnergyScale, Gti, JemxEvents, ScwHeader};
 use crate::instrument::jemx::{
-    self, DEAD_TIME_S, JemxUnit, RASTER_MM, TIME_RESOLUTION_S, collimator_transmission,
-    on_axis_area_cm2, pi_of_energy, resolution_fwhm_kev,
+    self, DEAD_TIME_S, JemxUnit, RASTER_MM, TIME_RESOLUTION_S, on_axis_area_cm2, pi_of_energy,
+    resolution_fwhm_kev,
 };
 use crate::instrument::spiacs;
 use crate::time::{SECONDS_PER_DAY, Time};
@@ -43,14 +43,14 @@ const FWHM_TO_SIGMA: f64 = 0.424_660_900_144_009_5;
 /// Random streams of JEM-X, apart from ISGRI's (which use purposes below 2⁴⁰ + 2³²).
 const STREAM_BASE: u64 = 1 << 50;
 
-/// Fraction of an on-axis source's photons a source at tangents (ty, tz) delivers: the mask's
-/// coded fraction (the pixel illumination summed, relative to on axis) times the collimator's
-/// transmission; and the illumination itself.
+/// Fraction of an on-axis source's photons a source at tangents (ty, tz) delivers: the pixel
+/// illumination (the mask's coding and the collimator's transmission) summed, relative to on
+/// axis; and the illumination itself.
 pub(crate) fn vignetting(unit: JemxUnit, ty: f64, tz: f64) -> (f64, ndarray::Array2<f64>) {
     let g = jemx::geometry(unit);
     let on_axis = g.on_axis_open_fraction() * g.detector().n_pixels() as f64;
     let lit = g.pif(ty, tz);
-    ((lit.sum() / on_axis) * collimator_transmission(ty, tz), lit)
+    (lit.sum() / on_axis, lit)
 }
 
 /// The photon rate of `source` in `unit` on axis, counts/s in true energies `band` (the whole
@@ -75,7 +75,12 @@ pub(crate) fn on_axis_rate(
 /// The on-axis rate of `source` whose measured energies fall in PI channels `pi_range`
 /// (inclusive), counts/s at IJD `t`: the truth a PI-band measurement recovers, the resolution's
 /// spill across the band's edges included.
-pub(crate) fn on_axis_rate_in_pi(unit: JemxUnit, source: &SkySource, pi_range: (u16, u16), t: f64) -> f64 {
+pub(crate) fn on_axis_rate_in_pi(
+    unit: JemxUnit,
+    source: &SkySource,
+    pi_range: (u16, u16),
+    t: f64,
+) -> f64 {
     let lo = jemx::pi_energy_kev(f64::from(pi_range.0));
     let hi = jemx::pi_energy_kev(f64::from(pi_range.1) + 1.0);
     let phi = |x: f64| 0.5 * crate::instrument::response::erfc(-x / std::f64::consts::SQRT_2);

@@ -325,9 +325,10 @@ impl Simulation {
         pi_range: (u16, u16),
         t: Time,
     ) -> Result<f64> {
-        let s = self.sky.source(source).ok_or_else(|| {
-            Error::invalid("source", source, "a source of the simulated sky")
-        })?;
+        let s = self
+            .sky
+            .source(source)
+            .ok_or_else(|| Error::invalid("source", source, "a source of the simulated sky"))?;
         Ok(jemx::on_axis_rate_in_pi(unit, s, pi_range, t.ijd()))
     }
 
