@@ -36,7 +36,8 @@ use crate::error::{Error, Result};
 use crate::sky::{SkyCoord, TanProjection};
 
 use super::decode::ImageGrid;
-use crate::instrument::calibration::Calibration;
+use crate::instrument::calibration::{Calibration, ImagingCalibration};
+use crate::instrument::coded_mask::CodedMaskGeometry;
 
 /// Largest mosaic side, pixels (≈ 80°).
 const MAX_SIDE: usize = 1000;
@@ -108,9 +109,18 @@ impl MosaicMaker {
 
     /// The same maker for images of the telescope of `calibration`: the mosaic's pixels are its
     /// images' tangent step, and the mosaic reaches its partially coded field.
-    pub fn with_calibration(mut self, calibration: &Calibration) -> MosaicMaker {
-        self.grid = ImageGrid::of(&calibration.geometry);
-        self.field_margin_deg = calibration.imaging.field_margin_deg;
+    pub fn with_calibration(self, calibration: &Calibration) -> MosaicMaker {
+        self.with_telescope(&calibration.geometry, &calibration.imaging)
+    }
+
+    /// The same maker for images of `geometry` with its `imaging` calibration (JEM-X's).
+    pub fn with_telescope(
+        mut self,
+        geometry: &CodedMaskGeometry,
+        imaging: &ImagingCalibration,
+    ) -> MosaicMaker {
+        self.grid = ImageGrid::of(geometry);
+        self.field_margin_deg = imaging.field_margin_deg;
         self
     }
 
