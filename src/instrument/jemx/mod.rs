@@ -179,8 +179,9 @@ pub const COLLIMATOR: Collimator = Collimator {
 ///   ISGRI's widening through the bilinear resampling; to be measured on JEM-X mosaics);
 /// - the noise correlation of decoded images, s² = 0.97 px² (*measured* on a simulated empty
 ///   field: ρ = 0.60 between side neighbours in the fully coded field, tests/jemx.rs);
-/// - the 90 % location error: ISGRI's law scaled by the ratio of the angular resolutions
-///   (3.35′ / 12′, *assumed*): r90 = 6.2′·S^−0.95 + 0.1′;
+/// - the 90 % location error r90 = 3.3′·S^−0.95 + 0.02′ (*measured*: single-ScW images of
+///   point sources of 0.8–20 % of the Crab within 2° of the axis, 6–160σ, tests/jemx_location.rs;
+///   ISGRI's law's slope);
 /// - mosaics reach 7° beyond the farthest pointing (the collimator closes at 6.6°).
 pub fn imaging_calibration() -> ImagingCalibration {
     ImagingCalibration {
@@ -189,9 +190,9 @@ pub fn imaging_calibration() -> ImagingCalibration {
         mosaic_psf_sigma_px: 1.25,
         mosaic_psf_peak: 0.85,
         location_error: LocationErrorLaw {
-            scale_arcmin: 6.2,
+            scale_arcmin: 3.3,
             slope: -0.95,
-            floor_arcmin: 0.1,
+            floor_arcmin: 0.02,
         },
         noise_correlation_px2: 0.97,
         field_margin_deg: 7.0,
