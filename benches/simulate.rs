@@ -46,13 +46,11 @@ fn bench(c: &mut Criterion) {
 }
 
 fn bench_jemx(c: &mut Criterion, sim: &Simulation, scw: &oda::simulate::PlannedScw) {
-    use oda::analysis::image::ScwImager;
     use oda::analysis::jemx::{
-        fit_jemx_rates, jemx_imaging_shadowgram, jemx_rate_scale, jemx_spectrum,
+        fit_jemx_rates, jemx_band, jemx_imager, jemx_imaging_shadowgram, jemx_spectrum,
     };
-    use oda::analysis::shadowgram::EnergyBand;
     use oda::archive::{read_jemx_events, write_jemx_events};
-    use oda::instrument::jemx::{self, JemxUnit};
+    use oda::instrument::jemx::JemxUnit;
     let unit = JemxUnit::Jmx1;
     let events = sim.jemx_events_for(scw, unit);
     let catalog: Vec<(String, SkyCoord)> = oda::sky::ReferenceCatalog::bundled()
@@ -64,12 +62,8 @@ fn bench_jemx(c: &mut Criterion, sim: &Simulation, scw: &oda::simulate::PlannedS
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("jmx1_events.fits");
     write_jemx_events(&path, &events).expect("write");
-    let band = EnergyBand::within(3.04, 34.88, "JEM-X", jemx::BAND_LIMITS_KEV).expect("band");
-    let imager = ScwImager::new(6.0, 5).expect("imager").with_telescope(
-        jemx::geometry(unit),
-        &jemx::imaging_calibration(),
-        jemx_rate_scale,
-    );
+    let band = jemx_band(3.04, 34.88).expect("band");
+    let imager = jemx_imager(unit, 6.0, 5).expect("imager");
     let mut group = c.benchmark_group(format!("jemx1_crab_scw_{:.0}s", scw.scw.telapse));
     group.sample_size(10);
     group.throughput(Throughput::Elements(events.len() as u64));

@@ -312,18 +312,12 @@ fn isgri_and_jemx_fit_the_crab_jointly_from_3_to_300_kev() {
 /// imaging calibration.
 #[test]
 fn jemx_images_find_the_crab_and_have_calibrated_noise() {
-    use oda::analysis::image::ScwImager;
-    use oda::analysis::jemx::{jemx_imaging_shadowgram, jemx_rate_scale};
-    use oda::analysis::shadowgram::EnergyBand;
+    use oda::analysis::jemx::{jemx_band, jemx_imager, jemx_imaging_shadowgram};
     use oda::simulate::Simulation;
     use oda::sky::{Attitude, SkyCoord};
     let imaging = jemx::imaging_calibration();
-    let imager = ScwImager::new(6.0, 5).unwrap().with_telescope(
-        jemx::geometry(JemxUnit::Jmx1),
-        &imaging,
-        jemx_rate_scale,
-    );
-    let band = EnergyBand::within(3.04, 34.88, "JEM-X", jemx::BAND_LIMITS_KEV).unwrap();
+    let imager = jemx_imager(JemxUnit::Jmx1, 6.0, 5).unwrap();
+    let band = jemx_band(3.04, 34.88).unwrap();
     let sim = Simulation::new(5).unwrap();
     let p = crab_pointing(7, 1.2, -0.8);
     let events = sim.jemx_events_for(&p, JemxUnit::Jmx1);

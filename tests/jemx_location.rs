@@ -1,9 +1,7 @@
 //! JEM-X's 90 % location error: faint to bright point sources imaged in single Science Windows
 //! over many seeds, their offsets against the imaging calibration's law.
 
-use oda::analysis::image::ScwImager;
-use oda::analysis::jemx::{jemx_imaging_shadowgram, jemx_rate_scale};
-use oda::analysis::shadowgram::EnergyBand;
+use oda::analysis::jemx::{jemx_band, jemx_imager, jemx_imaging_shadowgram};
 use oda::instrument::jemx::{self, JemxUnit};
 use oda::simulate::{PlannedScw, Simulation, SkyModel};
 use oda::sky::{Attitude, SkyCoord};
@@ -11,12 +9,8 @@ use oda::sky::{Attitude, SkyCoord};
 #[test]
 fn jemx_positions_fall_within_the_stated_90_percent_radius() {
     let imaging = jemx::imaging_calibration();
-    let imager = ScwImager::new(5.0, 3).unwrap().with_telescope(
-        jemx::geometry(JemxUnit::Jmx1),
-        &imaging,
-        jemx_rate_scale,
-    );
-    let band = EnergyBand::within(3.04, 34.88, "JEM-X", jemx::BAND_LIMITS_KEV).unwrap();
+    let imager = jemx_imager(JemxUnit::Jmx1, 5.0, 3).unwrap();
+    let band = jemx_band(3.04, 34.88).unwrap();
     let base = Simulation::new(1).unwrap();
     let crab = base.sky().source("Crab").unwrap().clone();
     let (mut inside, mut total) = (0usize, 0usize);

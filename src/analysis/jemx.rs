@@ -27,6 +27,7 @@ use crate::osa::OsaVersion;
 use crate::sky::SkyCoord;
 use crate::time::Time;
 
+use super::image::ScwImager;
 use super::shadowgram::{EnergyBand, Shadowgram};
 
 /// Sources further off axis than this are not fitted (the collimator is closed at 6.6°).
@@ -118,6 +119,30 @@ pub fn jemx_imaging_shadowgram(events: &JemxEvents, band: EnergyBand) -> Result<
         osa_version: OsaVersion::default(),
         t_mid: Time::from_ijd_unchecked(0.5 * (h.tstart + h.tstop)),
     })
+}
+
+/// An imager of `unit`'s Science Windows: the shared coded-mask imager on JEM-X's geometry,
+/// with its imaging calibration and rate convention, cleaning sources above `clean_threshold` σ
+/// (at most `max_sources`).
+///
+/// # Errors
+/// A threshold that is not positive and finite.
+pub fn jemx_imager(unit: JemxUnit, clean_threshold: f64, max_sources: usize) -> Result<ScwImager> {
+    Ok(
+        ScwImager::new(clean_threshold, max_sources)?.with_telescope(
+            jemx::geometry(unit),
+            &jemx::imaging_calibration(),
+            jemx_rate_scale,
+        ),
+    )
+}
+
+/// A JEM-X energy band, keV (3–35 keV allowed).
+///
+/// # Errors
+/// A band outside 3–35 keV or empty.
+pub fn jemx_band(e1: f64, e2: f64) -> Result<EnergyBand> {
+    EnergyBand::within(e1, e2, "JEM-X", jemx::BAND_LIMITS_KEV)
 }
 
 /// JEM-X's rate convention: on-axis equivalent counts/s whatever the OSA version.
