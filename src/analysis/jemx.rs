@@ -168,7 +168,8 @@ pub fn pi_range_of_band(e1: f64, e2: f64) -> Result<(u16, u16)> {
     Ok((first, last.max(first)))
 }
 
-/// Fits the rates of `sources` (name, position) in `events`, PI channels `pi_range`.
+/// Fits the rates of `sources` (name, position) in `events`, PI channels `pi_range`: the
+/// [`JemxSourceModel`] of the Science Window, fitted once.
 ///
 /// # Errors
 /// No live exposure, no source in the field, or a singular fit (sources too close to be told
@@ -178,115 +179,158 @@ pub fn fit_jemx_rates(
     pi_range: (u16, u16),
     sources: &[(String, SkyCoord)],
 ) -> Result<JemxScwFit> {
-    let exposure = events.header.exposure();
-    if exposure <= 0.0 {
-        return Err(Error::ScienceWindow {
-            swid: events.header.swid.to_string(),
-            reason: format!("{} has no live exposure", events.unit),
-        });
-    }
-    let g = jemx::geometry(events.unit);
-    let layout = g.detector().layout();
-    let on_axis_sum = g.on_axis_open_fraction() * g.detector().n_pixels() as f64;
-    let counts = jemx_shadowgram(events, pi_range);
-    // The model's columns: one per source in the field (counts per unit rate), then the flat
-    // background (counts per cell).
-    let mut names = Vec::new();
-    let mut columns: Vec<Vec<f64>> = Vec::new();
-    let mut geometry_of = Vec::new();
-    for (name, pos) in sources {
-        let off = events.header.attitude.off_axis_angle(pos);
-        if off > MAX_OFF_AXIS_DEG {
-            continue;
+    JemxSourceModel::new(events, sources)?.fit(pi_range)
+}
+
+/// The sources of one unit's Science Window as the fit sees them: each source's expected counts
+/// per cell for a unit rate (its illumination, exposure included) and the flat background.
+/// They do not depend on the energy band, so a spectrum computes them once per Science Window
+/// and fits every channel with them.
+#[derive(Clone, Debug)]
+pub struct JemxSourceModel<'a> {
+    events: &'a JemxEvents,
+    exposure: f64,
+    names: Vec<String>,
+    /// One column per source (counts per unit rate), then the background (counts per cell).
+    columns: Vec<Vec<f64>>,
+    /// (off-axis angle, vignetting) per source.
+    geometry_of: Vec<(f64, f64)>,
+    /// The detector cells on the sensitive disc.
+    cells: Vec<usize>,
+}
+
+impl<'a> JemxSourceModel<'a> {
+    /// The model of `sources` (name, position) in the field of `events`.
+    ///
+    /// # Errors
+    /// No live exposure, or no source in the field.
+    pub fn new(events: &'a JemxEvents, sources: &[(String, SkyCoord)]) -> Result<Self> {
+        let exposure = events.header.exposure();
+        if exposure <= 0.0 {
+            return Err(Error::ScienceWindow {
+                swid: events.header.swid.to_string(),
+                reason: format!("{} has no live exposure", events.unit),
+            });
         }
-        let Some((ty, tz)) = events.header.attitude.to_tangents(pos) else {
-            continue;
-        };
-        // The illumination includes the collimator (part of the geometry).
-        let pif = g.pif(ty, tz);
-        if pif.sum() <= 0.0 {
-            continue;
-        }
-        let scale = exposure / on_axis_sum;
-        columns.push(pif.iter().map(|p| p * scale).collect());
-        names.push(name.clone());
-        geometry_of.push((off, pif.sum() / on_axis_sum));
-    }
-    if names.is_empty() {
-        return Err(Error::ScienceWindow {
-            swid: events.header.swid.to_string(),
-            reason: format!("no source of the catalog is in {}'s field", events.unit),
-        });
-    }
-    columns.push(layout.iter().copied().collect());
-    let cells: Vec<usize> = (0..layout.len())
-        .filter(|&i| layout.as_slice().is_some_and(|l| l[i] > 0.0))
-        .collect();
-    let y: Vec<f64> = counts.iter().copied().collect();
-    let k = columns.len();
-    let mut params = vec![0.0; k];
-    // Start from uniform weights (ordinary least squares), then weight by the model.
-    let mut weights: Vec<f64> = vec![1.0; y.len()];
-    let mut cov = vec![0.0; k * k];
-    let mut chi2 = 0.0;
-    for iteration in 0..=ITERATIONS {
-        let mut a = vec![0.0; k * k];
-        let mut b = vec![0.0; k];
-        for &i in &cells {
-            let w = weights[i];
-            for r in 0..k {
-                let xr = columns[r][i];
-                if xr == 0.0 {
-                    continue;
-                }
-                b[r] += w * xr * y[i];
-                for c in 0..k {
-                    a[r * k + c] += w * xr * columns[c][i];
-                }
+        let g = jemx::geometry(events.unit);
+        let layout = g.detector().layout();
+        let on_axis_sum = g.on_axis_open_fraction() * g.detector().n_pixels() as f64;
+        let mut names = Vec::new();
+        let mut columns: Vec<Vec<f64>> = Vec::new();
+        let mut geometry_of = Vec::new();
+        for (name, pos) in sources {
+            let off = events.header.attitude.off_axis_angle(pos);
+            if off > MAX_OFF_AXIS_DEG {
+                continue;
             }
+            let Some((ty, tz)) = events.header.attitude.to_tangents(pos) else {
+                continue;
+            };
+            // The illumination includes the collimator (part of the geometry).
+            let pif = g.pif(ty, tz);
+            let lit = pif.sum();
+            if lit <= 0.0 {
+                continue;
+            }
+            let scale = exposure / on_axis_sum;
+            columns.push(pif.iter().map(|p| p * scale).collect());
+            names.push(name.clone());
+            geometry_of.push((off, lit / on_axis_sum));
         }
-        let inv = invert(&a, k).ok_or_else(|| Error::ScienceWindow {
-            swid: events.header.swid.to_string(),
-            reason: format!(
-                "{}: the sources {} cannot be told apart",
-                events.unit,
-                names.join(", ")
-            ),
-        })?;
-        params = (0..k)
-            .map(|r| (0..k).map(|c| inv[r * k + c] * b[c]).sum())
+        if names.is_empty() {
+            return Err(Error::ScienceWindow {
+                swid: events.header.swid.to_string(),
+                reason: format!("no source of the catalog is in {}'s field", events.unit),
+            });
+        }
+        columns.push(layout.iter().copied().collect());
+        let cells: Vec<usize> = (0..layout.len())
+            .filter(|&i| layout.as_slice().is_some_and(|l| l[i] > 0.0))
             .collect();
-        cov = inv;
-        chi2 = 0.0;
-        for &i in &cells {
-            let model: f64 = (0..k).map(|r| params[r] * columns[r][i]).sum();
-            // Poisson variance from the model, never below a tenth of a count.
-            let var = model.max(0.1);
-            if iteration < ITERATIONS {
-                weights[i] = 1.0 / var;
-            }
-            chi2 += (y[i] - model).powi(2) / var;
-        }
-    }
-    let rates = names
-        .iter()
-        .enumerate()
-        .map(|(j, name)| JemxRate {
-            source: name.clone(),
-            rate: params[j],
-            error: cov[j * k + j].max(0.0).sqrt(),
-            off_axis_deg: geometry_of[j].0,
-            vignetting: geometry_of[j].1,
+        Ok(JemxSourceModel {
+            events,
+            exposure,
+            names,
+            columns,
+            geometry_of,
+            cells,
         })
-        .collect();
-    Ok(JemxScwFit {
-        unit: events.unit,
-        pi_range,
-        exposure,
-        rates,
-        background_per_cell: params[k - 1],
-        chi2: (chi2, cells.len().saturating_sub(k)),
-    })
+    }
+
+    /// Fits the sources' rates and the background to the detector image in PI channels
+    /// `pi_range` (see the module documentation).
+    ///
+    /// # Errors
+    /// A singular fit (sources too close to be told apart).
+    pub fn fit(&self, pi_range: (u16, u16)) -> Result<JemxScwFit> {
+        let events = self.events;
+        let (columns, cells, names) = (&self.columns, &self.cells, &self.names);
+        let y: Vec<f64> = jemx_shadowgram(events, pi_range).iter().copied().collect();
+        let k = columns.len();
+        let mut params = vec![0.0; k];
+        // Start from uniform weights (ordinary least squares), then weight by the model.
+        let mut weights: Vec<f64> = vec![1.0; y.len()];
+        let mut cov = vec![0.0; k * k];
+        let mut chi2 = 0.0;
+        for iteration in 0..=ITERATIONS {
+            let mut a = vec![0.0; k * k];
+            let mut b = vec![0.0; k];
+            for &i in cells {
+                let w = weights[i];
+                for r in 0..k {
+                    let xr = columns[r][i];
+                    if xr == 0.0 {
+                        continue;
+                    }
+                    b[r] += w * xr * y[i];
+                    for c in 0..k {
+                        a[r * k + c] += w * xr * columns[c][i];
+                    }
+                }
+            }
+            let inv = invert(&a, k).ok_or_else(|| Error::ScienceWindow {
+                swid: events.header.swid.to_string(),
+                reason: format!(
+                    "{}: the sources {} cannot be told apart",
+                    events.unit,
+                    names.join(", ")
+                ),
+            })?;
+            params = (0..k)
+                .map(|r| (0..k).map(|c| inv[r * k + c] * b[c]).sum())
+                .collect();
+            cov = inv;
+            chi2 = 0.0;
+            for &i in cells {
+                let model: f64 = (0..k).map(|r| params[r] * columns[r][i]).sum();
+                // Poisson variance from the model, never below a tenth of a count.
+                let var = model.max(0.1);
+                if iteration < ITERATIONS {
+                    weights[i] = 1.0 / var;
+                }
+                chi2 += (y[i] - model).powi(2) / var;
+            }
+        }
+        let rates = names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| JemxRate {
+                source: name.clone(),
+                rate: params[j],
+                error: cov[j * k + j].max(0.0).sqrt(),
+                off_axis_deg: self.geometry_of[j].0,
+                vignetting: self.geometry_of[j].1,
+            })
+            .collect();
+        Ok(JemxScwFit {
+            unit: events.unit,
+            pi_range,
+            exposure: self.exposure,
+            rates,
+            background_per_cell: params[k - 1],
+            chi2: (chi2, cells.len().saturating_sub(k)),
+        })
+    }
 }
 
 /// The 16 standard channels as PI ranges (inclusive), and their edges in keV on the PI scale.
@@ -355,13 +399,18 @@ pub fn jemx_spectrum(
         ));
     }
     let (channels, edges) = standard_channels();
+    // The sources' illumination does not depend on the channel: once per Science Window.
+    let models: Vec<JemxSourceModel> = events
+        .iter()
+        .map(|ev| JemxSourceModel::new(ev, sources))
+        .collect::<Result<_>>()?;
     let mut rate = Vec::new();
     let mut stat_err = Vec::new();
     let mut exposure = 0.0;
     for (c, &range) in channels.iter().enumerate() {
         let (mut sw, mut swr) = (0.0, 0.0);
-        for ev in events {
-            let fit = fit_jemx_rates(ev, range, sources)?;
+        for model in &models {
+            let fit = model.fit(range)?;
             if let Some(r) = fit.rate(source)
                 && r.error > 0.0
             {
