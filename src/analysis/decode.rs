@@ -581,13 +581,7 @@ mod tests {
         let (s, v) = d.decode(&bal, &w, &counts);
         // The most significant pixel: ghosts a mask period (129 pixels, 10.6°) away can be as
         // intense, but with less of the detector behind them they are less significant.
-        let sig = Array2::from_shape_fn(s.dim(), |ij| {
-            if v[ij] > 0.0 {
-                s[ij] / v[ij].sqrt()
-            } else {
-                0.0
-            }
-        });
+        let sig = crate::analysis::image::significance_map(&s, &v);
         let peak = sig
             .indexed_iter()
             .max_by(|a, b| a.1.total_cmp(b.1))
@@ -735,13 +729,7 @@ mod tests {
             let (ty, tz) = (deg_y.to_radians().tan(), deg_z.to_radians().tan());
             let counts = g.pif(ty, tz).mapv(|p| 20.0 * p + 2.0) * &w;
             let (s, v) = d.decode(&bal, &w, &counts);
-            let sig = Array2::from_shape_fn(s.dim(), |ij| {
-                if v[ij] > 0.0 {
-                    s[ij] / v[ij].sqrt()
-                } else {
-                    0.0
-                }
-            });
+            let sig = crate::analysis::image::significance_map(&s, &v);
             let (peak, best) = sig
                 .indexed_iter()
                 .max_by(|a, b| a.1.total_cmp(b.1))

@@ -1056,54 +1056,44 @@ fn time_bin_seconds(
         Some(v) => number("time_bin", v, "a number")?,
         None => default_time_bin_s(product),
     };
-    if product == ProductType::SpiAcsLc {
-        let seconds = if format == "jd" {
-            value * 86_400.0
-        } else {
-            value
-        };
-        let step = crate::instrument::spiacs::BIN_S;
-        let k = (seconds / step).round();
-        // Decimal input (0.15) is not an exact multiple in binary: a relative tolerance.
-        if !(k >= 1.0 && (seconds - k * step).abs() <= 1e-9 * seconds.max(1.0)) {
-            return Err(Error::invalid(
-                "time_bin",
-                as_given
-                    .or(raw)
-                    .map_or_else(|| value.to_string(), str::to_string),
-                format!(
-                    "a whole multiple of the shield's {step} s bins, at least {step} s (time_bin_format={format})"
-                ),
-            ));
-        }
-        // Exactly k native bins.
-        return Ok(k * step);
-    }
-    let (seconds, allowed) = if format == "jd" {
-        (
-            value * 86_400.0,
-            format!(
-                "a bin between {} and {} days (time_bin_format=jd; {MIN_TIME_BIN_S} s to {MAX_TIME_BIN_S} s)",
-                MIN_TIME_BIN_S / 86_400.0,
-                MAX_TIME_BIN_S / 86_400.0
-            ),
-        )
+    let seconds = if format == "jd" {
+        value * 86_400.0
     } else {
-        (
-            value,
-            format!(
-                "a bin between {MIN_TIME_BIN_S} and {MAX_TIME_BIN_S} seconds (time_bin_format=sec)"
-            ),
-        )
+        value
     };
-    if !(MIN_TIME_BIN_S..=MAX_TIME_BIN_S).contains(&seconds) {
-        return Err(Error::invalid(
+    let refuse = |allowed: String| {
+        Error::invalid(
             "time_bin",
             as_given
                 .or(raw)
                 .map_or_else(|| value.to_string(), str::to_string),
             allowed,
-        ));
+        )
+    };
+    if product == ProductType::SpiAcsLc {
+        let step = crate::instrument::spiacs::BIN_S;
+        let k = (seconds / step).round();
+        // Decimal input (0.15) is not an exact multiple in binary: a relative tolerance.
+        if !(k >= 1.0 && (seconds - k * step).abs() <= 1e-9 * seconds.max(1.0)) {
+            return Err(refuse(format!(
+                "a whole multiple of the shield's {step} s bins, at least {step} s (time_bin_format={format})"
+            )));
+        }
+        // Exactly k native bins.
+        return Ok(k * step);
+    }
+    if !(MIN_TIME_BIN_S..=MAX_TIME_BIN_S).contains(&seconds) {
+        return Err(refuse(if format == "jd" {
+            format!(
+                "a bin between {} and {} days (time_bin_format=jd; {MIN_TIME_BIN_S} s to {MAX_TIME_BIN_S} s)",
+                MIN_TIME_BIN_S / 86_400.0,
+                MAX_TIME_BIN_S / 86_400.0
+            )
+        } else {
+            format!(
+                "a bin between {MIN_TIME_BIN_S} and {MAX_TIME_BIN_S} seconds (time_bin_format=sec)"
+            )
+        }));
     }
     Ok(seconds)
 }

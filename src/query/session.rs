@@ -612,18 +612,7 @@ impl Session {
         let archive = self.archive()?;
         if request.product == ProductType::SpiAcsLc {
             let (product, root, comments) = acs_product(&archive, request)?;
-            return Ok(ProductResult {
-                request: request.clone(),
-                product,
-                scws: Vec::new(),
-                comments,
-                identity: root.identity,
-                provenance: root.graph(),
-                log: wf.log(),
-                elapsed_s: t0.elapsed().as_secs_f64(),
-                citation: Citation::active()?,
-                origin: Some(self.settings.origin()),
-            });
+            return self.result(request, product, &root, Vec::new(), comments, t0);
         }
         let selection = archive.select(&request.selection)?;
         let scws: Vec<ScwId> = selection.ids();
@@ -748,14 +737,38 @@ impl Session {
             // Answered above, before any Science Window is selected.
             ProductType::SpiAcsLc => return Err(internal("SPI-ACS light curve")),
         };
+        self.result(
+            request,
+            product,
+            &root,
+            scws,
+            selection.comments.clone(),
+            t0,
+        )
+    }
+
+    /// The result of `request`: its product, provenance (from `root`), Science Windows,
+    /// remarks, the workflow's log, the time since `t0` and the active citation.
+    ///
+    /// # Errors
+    /// An unreadable publication journal.
+    fn result(
+        &self,
+        request: &Request,
+        product: Product,
+        root: &Arc<Node>,
+        scws: Vec<ScwId>,
+        comments: Vec<String>,
+        t0: Instant,
+    ) -> Result<ProductResult> {
         Ok(ProductResult {
             request: request.clone(),
             product,
             scws,
-            comments: selection.comments.clone(),
+            comments,
             identity: root.identity,
             provenance: root.graph(),
-            log: wf.log(),
+            log: self.workflow.log(),
             elapsed_s: t0.elapsed().as_secs_f64(),
             citation: Citation::active()?,
             origin: Some(self.settings.origin()),

@@ -20,7 +20,7 @@ use super::instrument::{
 };
 use super::pointing::PlannedScw;
 use super::sky_model::{Component, SkyModel, SkySource};
-use crate::archive::{EnergyScale, EventList, Gti, ScwHeader};
+use crate::archive::{EnergyScale, EventList};
 use crate::config::Perturbation;
 use crate::instrument::coded_mask::CodedMaskGeometry;
 use crate::instrument::isgri::{
@@ -66,7 +66,7 @@ impl ScwConditions {
             threshold: threshold_kev(t_mid),
             efficiency: efficiency_map(t_mid),
             live_fraction: p.deadc,
-            ontime: p.gti.iter().map(|(a, b)| (b - a) * SECONDS_PER_DAY).sum(),
+            ontime: p.ontime(),
         }
     }
 
@@ -500,21 +500,9 @@ fn finish(p: &PlannedScw, mut cols: Columns) -> EventList {
     sort_by_tick(&mut cols.events);
     let ev = &cols.events;
     let tick_days = TIME_RESOLUTION_S / SECONDS_PER_DAY;
-    let ontime = p.gti.iter().map(|(a, b)| (b - a) * SECONDS_PER_DAY).sum();
     EventList {
-        header: ScwHeader {
-            swid: p.scw.swid,
-            tstart: p.scw.tstart,
-            tstop: p.scw.tstop,
-            ontime,
-            deadc: p.deadc,
-            attitude: p.scw.attitude,
-            energy_scale: EnergyScale::Nominal,
-        },
-        gti: Gti {
-            start: p.gti.iter().map(|g| g.0).collect(),
-            stop: p.gti.iter().map(|g| g.1).collect(),
-        },
+        header: p.header(p.deadc, EnergyScale::Nominal),
+        gti: p.gti_table(),
         time: ev
             .iter()
             .map(|e| p.scw.tstart + f64::from(e.tick) * tick_days)

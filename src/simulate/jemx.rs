@@ -15,7 +15,7 @@ use rand_distr::{Distribution, StandardNormal};
 use super::events::{EnergySampler, TimeSampler, log_edges, poisson, stream};
 use super::pointing::PlannedScw;
 use super::sky_model::{SkyModel, SkySource};
-use crate::archive::{EnergyScale, Gti, JemxEvents, ScwHeader};
+use crate::archive::{EnergyScale, JemxEvents};
 use crate::instrument::jemx::{
     self, DEAD_TIME_S, JemxUnit, RASTER_MM, TIME_RESOLUTION_S, on_axis_area_cm2, pi_of_energy,
     resolution_fwhm_kev,
@@ -118,7 +118,7 @@ pub(crate) fn generate_jemx(
 ) -> JemxEvents {
     let g = jemx::geometry(unit);
     let t_mid = 0.5 * (p.scw.tstart + p.scw.tstop);
-    let ontime: f64 = p.gti.iter().map(|(a, b)| (b - a) * SECONDS_PER_DAY).sum();
+    let ontime = p.ontime();
     let unit_stream = STREAM_BASE + (u64::from(unit.number()) << 40);
 
     // What each part contributes, before the dead time: (rate, sampler of positions, spectrum
@@ -228,19 +228,8 @@ pub(crate) fn generate_jemx(
     let tick_days = TIME_RESOLUTION_S / SECONDS_PER_DAY;
     JemxEvents {
         unit,
-        header: ScwHeader {
-            swid: p.scw.swid,
-            tstart: p.scw.tstart,
-            tstop: p.scw.tstop,
-            ontime,
-            deadc: live,
-            attitude: p.scw.attitude,
-            energy_scale: EnergyScale::Calibrated,
-        },
-        gti: Gti {
-            start: p.gti.iter().map(|g| g.0).collect(),
-            stop: p.gti.iter().map(|g| g.1).collect(),
-        },
+        header: p.header(live, EnergyScale::Calibrated),
+        gti: p.gti_table(),
         time: events
             .iter()
             .map(|e| (p.scw.tstart + e.tick as f64 * tick_days).min(p.scw.tstop))

@@ -280,16 +280,12 @@ impl Simulation {
         unit: JemxUnit,
         source: &str,
     ) -> Result<f64> {
-        let s = self
-            .sky
-            .source(source)
-            .ok_or_else(|| Error::invalid("source", source, "a source of the simulated sky"))?;
+        let s = self.sky_source(source)?;
         let t = 0.5 * (p.scw.tstart + p.scw.tstop);
         let Some((ty, tz)) = p.scw.attitude.to_tangents(&s.position) else {
             return Ok(0.0);
         };
-        let ontime: f64 = p.gti.iter().map(|(a, b)| (b - a) * SECONDS_PER_DAY).sum();
-        Ok(jemx::on_axis_rate(unit, s, None, t) * jemx::vignetting(unit, ty, tz).0 * ontime)
+        Ok(jemx::on_axis_rate(unit, s, None, t) * jemx::vignetting(unit, ty, tz).0 * p.ontime())
     }
 
     /// The on-axis JEM-X count rate of `source` in true energies `e1`–`e2` keV at `t`: the
@@ -306,10 +302,7 @@ impl Simulation {
         e2: f64,
         t: Time,
     ) -> Result<f64> {
-        let s = self
-            .sky
-            .source(source)
-            .ok_or_else(|| Error::invalid("source", source, "a source of the simulated sky"))?;
+        let s = self.sky_source(source)?;
         Ok(jemx::on_axis_rate(unit, s, Some((e1, e2)), t.ijd()))
     }
 
@@ -325,11 +318,15 @@ impl Simulation {
         pi_range: (u16, u16),
         t: Time,
     ) -> Result<f64> {
-        let s = self
-            .sky
-            .source(source)
-            .ok_or_else(|| Error::invalid("source", source, "a source of the simulated sky"))?;
+        let s = self.sky_source(source)?;
         Ok(jemx::on_axis_rate_in_pi(unit, s, pi_range, t.ijd()))
+    }
+
+    /// The sky's source `name`, or an error naming it.
+    fn sky_source(&self, name: &str) -> Result<&SkySource> {
+        self.sky
+            .source(name)
+            .ok_or_else(|| Error::invalid("source", name, "a source of the simulated sky"))
     }
 
     /// The events of any planned pointing, including ones made up for a test.

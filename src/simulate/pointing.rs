@@ -14,9 +14,9 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::archive::{ScienceWindow, ScwId};
+use crate::archive::{EnergyScale, Gti, ScienceWindow, ScwHeader, ScwId};
 use crate::sky::{Attitude, SkyCoord, cross, dot, normalize};
-use crate::time::{Time, revolution_start};
+use crate::time::{SECONDS_PER_DAY, Time, revolution_start};
 
 /// Seed of the observing plan.
 const PLAN_SEED: u64 = 0x0B5E_2F1A_7000_2002;
@@ -158,13 +158,39 @@ impl PlannedScw {
         }
     }
 
-    /// Live exposure: good time × DEADC, seconds.
-    pub fn exposure(&self) -> f64 {
+    /// Good time, seconds (the events' ONTIME).
+    pub fn ontime(&self) -> f64 {
         self.gti
             .iter()
-            .map(|(a, b)| (b - a) * 86_400.0)
+            .map(|(a, b)| (b - a) * SECONDS_PER_DAY)
             .sum::<f64>()
-            * self.deadc
+    }
+
+    /// Live exposure: good time × DEADC, seconds.
+    pub fn exposure(&self) -> f64 {
+        self.ontime() * self.deadc
+    }
+
+    /// The good time intervals as an event file holds them.
+    pub fn gti_table(&self) -> Gti {
+        Gti {
+            start: self.gti.iter().map(|g| g.0).collect(),
+            stop: self.gti.iter().map(|g| g.1).collect(),
+        }
+    }
+
+    /// The event header of this pointing with live fraction `deadc` and energies on
+    /// `energy_scale` (ISGRI's and JEM-X's event lists share it).
+    pub fn header(&self, deadc: f64, energy_scale: EnergyScale) -> ScwHeader {
+        ScwHeader {
+            swid: self.scw.swid,
+            tstart: self.scw.tstart,
+            tstop: self.scw.tstop,
+            ontime: self.ontime(),
+            deadc,
+            attitude: self.scw.attitude,
+            energy_scale,
+        }
     }
 }
 
