@@ -84,9 +84,11 @@ pub mod prelude {
     pub use crate::analysis::catalog::Catalog;
     pub use crate::archive::{Archive, ScienceWindow, ScwId, ScwSelection, Selection};
     pub use crate::config::Settings;
-    pub use crate::datasets::AcsLightCurve;
+    pub use crate::datasets::{AcsLightCurve, JemxLightCurve};
     pub use crate::display::{Chart, Comparison};
     pub use crate::fit::{JointFit, ModelKind, SpectralFit, SpectralFitter};
+    pub use crate::instrument::Detector;
+    pub use crate::instrument::jemx::JemxUnit;
     pub use crate::osa::OsaVersion;
     pub use crate::products::{Image, LightCurve, Spectrum, ToDataFrame};
     pub use crate::publish::{Creator, Metadata, Publication, PublishOptions, Target};

@@ -395,3 +395,242 @@ fn jemx_images_find_the_crab_and_have_calibrated_noise() {
     );
     assert!(image.sources.is_empty(), "{:?}", image.sources);
 }
+
+/// JEM-X requests in ODA's names: the instrument's defaults (3–20 keV, 4°, JEM-X2) and limits
+/// (3–35 keV, units 1 and 2, bins up to 20 000 s), `spectral_fit` for either instrument.
+#[test]
+fn jemx_requests_have_odas_defaults_and_limits() {
+    use oda::query::{Instrument, ProductType, Request};
+    let base = [
+        ("instrument", "jemx"),
+        ("src_name", "Crab"),
+        ("T1", "2005-01-01"),
+        ("T2", "2012-01-01"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        Request::from_pairs(base.iter().chain(extra.iter()).copied())
+    };
+    let r = with(&[("product", "jemx_image")]).unwrap();
+    assert_eq!(r.instrument, Instrument::Jemx);
+    assert_eq!((r.band.e1, r.band.e2), (3.0, 20.0));
+    assert_eq!(r.selection.radius, 4.0);
+    assert_eq!(r.jemx_unit(), Some(JemxUnit::Jmx2));
+    let params = r.parameters();
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(
+        (get("E1_keV"), get("radius"), get("jemx_num")),
+        (Some("3"), Some("4"), Some("2"))
+    );
+    // A spectral fit of JEM-X uses the unit; of ISGRI it does not.
+    let fit = with(&[("product", "spectral_fit"), ("jemx_num", "1")]).unwrap();
+    assert_eq!(fit.jemx_unit(), Some(JemxUnit::Jmx1));
+    let isgri = Request::from_pairs([
+        ("product", "spectral_fit"),
+        ("src_name", "Crab"),
+        ("T1", "2005-01-01"),
+        ("T2", "2012-01-01"),
+        ("jemx_num", "1"),
+    ])
+    .unwrap();
+    assert_eq!(isgri.instrument, Instrument::Isgri);
+    assert!(isgri.warnings.iter().any(|w| w.contains("jemx_num")));
+    assert!(
+        ProductType::SpectralFit
+            .parameter_names_for(Instrument::Jemx)
+            .contains(&"jemx_num")
+    );
+    let refused = |extra: &[(&'static str, &'static str)], name: &str, allowed: &str| {
+        let e = with(extra).unwrap_err();
+        assert_eq!(e.parameter(), Some(name), "{e}");
+        assert!(e.to_string().contains(allowed), "{e}");
+    };
+    refused(
+        &[("product", "jemx_image"), ("E2_keV", "40")],
+        "E2_keV",
+        "JEM-X energy range is restricted to 3 - 35 keV",
+    );
+    refused(
+        &[("product", "jemx_image"), ("jemx_num", "3")],
+        "jemx_num",
+        "1 or 2",
+    );
+    refused(
+        &[("product", "jemx_lc"), ("time_bin", "30000")],
+        "time_bin",
+        "20000",
+    );
+    refused(
+        &[("product", "isgri_image")],
+        "product",
+        "jemx_image, jemx_spectrum, jemx_lc, spectral_fit",
+    );
+}
+
+/// The JEM-X products through a session, as `get_product` makes them: the Crab's mosaic and
+/// catalog, its 16-channel spectrum and power-law fit, its light curve — each against the
+/// simulated truth, written in OSA's layouts, opened by astropy and refitted by Sherpa
+/// (tests/python/check_products.py), and bit-identical from a fresh data directory.
+#[test]
+fn jemx_products_of_the_crab_recover_the_simulated_sky() {
+    use oda::config::{DEFAULT_SEED, Settings};
+    use oda::instrument::Detector;
+    use oda::query::{Request, Session};
+    use oda::simulate::{CRAB_GAMMA, Simulation};
+    let dir = tempfile::tempdir().unwrap();
+    let session = Session::new(Settings::simulated(dir.path().join("data"))).unwrap();
+    let request = |product: &str, extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("instrument", "jemx"),
+            ("product", product),
+            ("src_name", "Crab"),
+            ("T1", "2005-01-01"),
+            ("T2", "2012-01-01"),
+            ("jemx_num", "1"),
+            ("max_pointings", "4"),
+        ];
+        pairs.extend_from_slice(extra);
+        Request::from_pairs(pairs).unwrap()
+    };
+    let sim = Simulation::new(DEFAULT_SEED).unwrap();
+    let crab = oda::sky::resolve("Crab").unwrap();
+    let python_check = |out: &Path| {
+        let o = std::process::Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/python/check_products.py"
+            ))
+            .arg(out)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        print!("{text}");
+        assert!(
+            o.status.success(),
+            "{}: {text}{}",
+            out.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+
+    // The image: the Crab at its place with the rate the sky gives in 3–20 keV.
+    let image = session.get_product(&request("jemx_image", &[])).unwrap();
+    println!("{image}");
+    let i = image.image().unwrap();
+    assert_eq!(i.detector, Detector::Jemx(JemxUnit::Jmx1));
+    let found = i.catalog.get("Crab").unwrap();
+    let offset = found.position.separation(&crab) * 60.0;
+    let pi = oda::analysis::jemx::pi_range_of_band(3.0, 20.0).unwrap();
+    let truths: Vec<f64> = image
+        .scws
+        .iter()
+        .map(|s| {
+            let archive = session.archive().unwrap();
+            let t0 = archive.index().get(s).unwrap().tstart;
+            sim.jemx_on_axis_rate_in_pi(
+                JemxUnit::Jmx1,
+                "Crab",
+                pi,
+                oda::time::Time::from_ijd(t0).unwrap(),
+            )
+            .unwrap()
+        })
+        .collect();
+    let truth = truths.iter().sum::<f64>() / truths.len() as f64;
+    println!(
+        "mosaic: Crab {offset:.2}′ from its position, {:.1} ± {:.1} cts/s (truth {truth:.1}), {:.0}σ",
+        found.rate, found.rate_err, found.significance
+    );
+    assert!(offset < 0.5, "{offset}′");
+    assert!((found.rate - truth).abs() < 4.0 * found.rate_err + 0.02 * truth);
+    let out = dir.path().join("image");
+    image.write(&out).unwrap();
+    python_check(&out);
+
+    // The spectrum and its fit: the catalog is reused, the photon index is the injected one.
+    let fit = session.get_product(&request("spectral_fit", &[])).unwrap();
+    println!("{fit}");
+    assert!(
+        fit.log.reused().count() > 0,
+        "the image's units were not reused"
+    );
+    let f = fit.spectral_fit().unwrap();
+    let gamma = f.parameter("Gamma").unwrap();
+    assert!(
+        (gamma.value - CRAB_GAMMA).abs() < 3.0 * gamma.error + 0.01,
+        "{gamma:?}"
+    );
+    let out = dir.path().join("fit");
+    fit.write(&out).unwrap();
+    python_check(&out);
+    let pha = oda::products::read_pha(&out.join("Crab_pha.fits")).unwrap();
+    assert_eq!(pha.detector, Detector::Jemx(JemxUnit::Jmx1));
+    assert_eq!(pha.n_channels(), 16);
+    let mut file = fitsio::FitsFile::open(out.join("Crab_pha.fits")).unwrap();
+    assert!(file.hdu("JMX1-PHA1-SPE").is_ok());
+
+    // The light curve: constant at the truth, with the background beside it.
+    let lc = session
+        .get_product(&request("jemx_lc", &[("time_bin", "1000")]))
+        .unwrap();
+    println!("{lc}");
+    let j = lc.jemx_light_curve("Crab").unwrap();
+    let l = &j.light_curve;
+    // Each bin against the rate the sky gives at its time (the simulated response follows the
+    // instrument's history, so the truth is not one number over the years).
+    let pulls: Vec<f64> = (0..l.len())
+        .map(|k| {
+            let t = oda::time::Time::from_ijd(l.time[k]).unwrap();
+            let truth = sim
+                .jemx_on_axis_rate_in_pi(JemxUnit::Jmx1, "Crab", j.channels, t)
+                .unwrap();
+            (l.rate[k] - truth) / l.error[k]
+        })
+        .collect();
+    let n = pulls.len() as f64;
+    let mean = pulls.iter().sum::<f64>() / n;
+    let sd = (pulls.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let brate = j.background_rate.iter().sum::<f64>() / j.len() as f64;
+    println!(
+        "light curve: {} bins, pulls against the truth at each bin's time {pulls:.2?}: mean {mean:+.2}, sd {sd:.2}; background {brate:.1} cts/s; off axis {:.2}°",
+        j.len(),
+        j.off_axis_deg
+    );
+    assert!(j.len() >= 4);
+    assert!(mean.abs() < 1.5 && sd < 2.0, "{pulls:?}");
+    assert!(brate > 0.0 && brate < 0.2 * truth, "{brate}");
+    assert_eq!(lc.light_curve("Crab").unwrap(), &j.light_curve);
+    let out = dir.path().join("lc");
+    lc.write(&out).unwrap();
+    python_check(&out);
+    let back = oda::products::read_jemx_lightcurve(&out.join("Crab_lc.fits")).unwrap();
+    assert_eq!(back.light_curve.rate.len(), j.len());
+
+    // Bit-identical from a fresh data directory.
+    let again = tempfile::tempdir().unwrap();
+    let fresh = Session::new(Settings::simulated(again.path().join("data"))).unwrap();
+    let lc2 = fresh
+        .get_product(&request("jemx_lc", &[("time_bin", "1000")]))
+        .unwrap();
+    let out2 = again.path().join("lc");
+    lc2.write(&out2).unwrap();
+    assert_eq!(lc2.identity, lc.identity);
+    assert_eq!(
+        std::fs::read(out.join("Crab_lc.fits")).unwrap(),
+        std::fs::read(out2.join("Crab_lc.fits")).unwrap()
+    );
+
+    // JEM-X2 was off then: the error names the unit and the one to use.
+    let jemx2 = Request::from_pairs([
+        ("instrument", "jemx"),
+        ("product", "jemx_image"),
+        ("src_name", "Crab"),
+        ("T1", "2005-01-01"),
+        ("T2", "2012-01-01"),
+    ])
+    .unwrap();
+    let e = session.get_product(&jemx2).unwrap_err();
+    assert!(
+        e.to_string().contains("JEM-X2") && e.to_string().contains("jemx_num=1"),
+        "{e}"
+    );
+}

@@ -154,7 +154,7 @@ fn product_names_and_aliases() {
             format!("\"{}\"", p.name())
         );
     }
-    assert_eq!(ProductType::all().len(), 5);
+    assert_eq!(ProductType::all().len(), 8);
     // The oda_api client sends the product as product_type and "Real" as query_type; some
     // clients send product_type=Real: the query type, ignored.
     let via_client = Request::from_pairs(pairs_with(&[
@@ -332,7 +332,14 @@ fn parameters_are_canonical_and_order_independent() {
 
 #[test]
 fn instrument_and_product_errors() {
-    bad("instrument", "jemx", &["jemx", "isgri"]);
+    bad("instrument", "jemx2", &["jemx2", "isgri, jemx, spi_acs"]);
+    // A known instrument without the product: the product is what is wrong.
+    let e = error_with(
+        &[("instrument", Some("spi_acs"))],
+        "product",
+        &["instrument=spi_acs", "spi_acs_lc"],
+    );
+    assert_eq!(e.parameter(), Some("product"));
     bad(
         "product",
         "isgri_mosaic",

@@ -764,7 +764,11 @@ fn dispatcher_routes_answer_as_the_contract_says() {
     for route in ["/api/instr-list", "/instr-list"] {
         let a = get(&format!("{url}{route}"), &[]);
         assert_eq!(a.status, 200, "{route}");
-        assert_eq!(a.json(), serde_json::json!(["isgri", "spi_acs"]), "{route}");
+        assert_eq!(
+            a.json(),
+            serde_json::json!(["isgri", "jemx", "spi_acs"]),
+            "{route}"
+        );
     }
     // SPI-ACS: the whole shield's rate, so only a time span, a bin and the data level.
     let a = get(

@@ -279,7 +279,7 @@ fn spi_acs_requests_are_validated_by_name() {
     refused(
         &[("instrument", "jemx2"), ("product", "spi_acs_lc")],
         "instrument",
-        "isgri, spi_acs",
+        "isgri, jemx, spi_acs",
     );
     assert_eq!(ProductType::SpiAcsLc.instrument(), Instrument::SpiAcs);
 }

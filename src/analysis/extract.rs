@@ -57,7 +57,7 @@ fn sources_in_field(
 }
 
 /// The error for a catalog none of whose sources is in the field of any selected ScW.
-fn no_source_in_field(catalog: &Catalog, n_scw: usize) -> Error {
+pub(crate) fn no_source_in_field(catalog: &Catalog, n_scw: usize) -> Error {
     Error::invalid(
         "selected_catalog",
         catalog.names().join(", "),
@@ -68,7 +68,7 @@ fn no_source_in_field(catalog: &Catalog, n_scw: usize) -> Error {
 }
 
 /// An empty catalog cannot be extracted.
-fn check_catalog(catalog: &Catalog) -> Result<()> {
+pub(crate) fn check_catalog(catalog: &Catalog) -> Result<()> {
     if catalog.is_empty() {
         return Err(Error::invalid(
             "selected_catalog",
@@ -146,21 +146,21 @@ fn reduce_parallel<R: ScwReduction>(
 
 /// Inverse-variance accumulator.
 #[derive(Clone, Copy, Default)]
-struct Acc {
+pub(crate) struct Acc {
     wsum: f64,
     fsum: f64,
     exposure: f64,
 }
 
 impl Acc {
-    fn add(&mut self, f: f64, err: f64, exposure: f64) {
+    pub(crate) fn add(&mut self, f: f64, err: f64, exposure: f64) {
         if err > 0.0 && err.is_finite() && f.is_finite() {
             self.wsum += 1.0 / (err * err);
             self.fsum += f / (err * err);
             self.exposure += exposure;
         }
     }
-    fn value(&self) -> (f64, f64) {
+    pub(crate) fn value(&self) -> (f64, f64) {
         if self.wsum > 0.0 {
             (self.fsum / self.wsum, 1.0 / self.wsum.sqrt())
         } else {
@@ -324,6 +324,7 @@ impl ScwReduction for SpectrumExtractor {
                 osa_version: self.version,
                 arf: Some(arf.clone()),
                 rmf: average_rmf(&weights_per_source[k], &rmf_cache),
+                detector: crate::instrument::Detector::Isgri,
             });
         }
         Ok(out)
@@ -507,7 +508,6 @@ impl ScwReduction for LightCurveExtractor {
                 reason: "no Science Windows to extract light curves from".into(),
             });
         }
-        let width = self.time_bin_s / SECONDS_PER_DAY;
         let mut acc: BTreeMap<(usize, i64), Acc> = BTreeMap::new();
         let mut good: BTreeMap<i64, f64> = BTreeMap::new();
         for part in parts {
@@ -536,18 +536,30 @@ impl ScwReduction for LightCurveExtractor {
                 osa_version: self.version,
             };
             for ((_, b), a) in acc.range((k, i64::MIN)..=(k, i64::MAX)) {
-                let (r, e) = a.value();
-                lc.time.push((*b as f64 + 0.5) * width);
-                lc.timedel.push(self.time_bin_s);
-                lc.rate.push(r);
-                lc.error.push(e);
-                lc.fracexp
-                    .push((good.get(b).copied().unwrap_or(0.0) / self.time_bin_s).min(1.0));
+                push_bin(&mut lc, *b, a.value(), self.time_bin_s, &good);
             }
             out.push(lc);
         }
         Ok(out)
     }
+}
+
+/// Appends bin `b` of the fixed grid of `time_bin_s` seconds to `lc`: its centre, width, rate
+/// and error, and the fraction of it that `good` (good time per bin, s) covers.
+pub(crate) fn push_bin(
+    lc: &mut LightCurve,
+    b: i64,
+    (rate, error): (f64, f64),
+    time_bin_s: f64,
+    good: &BTreeMap<i64, f64>,
+) {
+    let width = time_bin_s / SECONDS_PER_DAY;
+    lc.time.push((b as f64 + 0.5) * width);
+    lc.timedel.push(time_bin_s);
+    lc.rate.push(rate);
+    lc.error.push(error);
+    lc.fracexp
+        .push((good.get(&b).copied().unwrap_or(0.0) / time_bin_s).min(1.0));
 }
 
 /// One time bin's fit: bin index, live exposure (s), (rate, error) per source in the field.

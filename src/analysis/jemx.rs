@@ -14,10 +14,15 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
+use super::catalog::Catalog;
+use super::extract::{Acc, check_catalog, no_source_in_field, push_bin};
 use super::skyfit::invert;
 use crate::archive::JemxEvents;
-use crate::datasets::Spectrum;
+use crate::datasets::{JemxLightCurve, LightCurve, Spectrum};
 use crate::error::{Error, Result};
+use crate::instrument::Detector;
 use crate::instrument::jemx::{
     self, JemxUnit, STANDARD_CHANNEL_EDGES_KEV, on_axis_area_cm2, pi_energy_kev, pi_of_energy,
     resolution_fwhm_kev,
@@ -25,7 +30,7 @@ use crate::instrument::jemx::{
 use crate::instrument::response::{Arf, Redistribution, Rmf};
 use crate::osa::OsaVersion;
 use crate::sky::SkyCoord;
-use crate::time::Time;
+use crate::time::{SECONDS_PER_DAY, Time};
 
 use super::image::ScwImager;
 use super::shadowgram::{EnergyBand, Shadowgram};
@@ -48,6 +53,12 @@ pub struct JemxRate {
     pub off_axis_deg: f64,
     /// The vignetting the rate was corrected for: coded fraction × collimator transmission.
     pub vignetting: f64,
+    /// The background under the source on the rate's scale, counts/s: the fitted background
+    /// counts in the detector area an on-axis source lights (its open-mask fraction), per second
+    /// of live time (OSA's BRATE).
+    pub background_rate: f64,
+    /// Its 1σ error, counts/s.
+    pub background_error: f64,
 }
 
 /// The fitted rates of the sources in a unit's Science Window, in one PI range.
@@ -77,11 +88,20 @@ impl JemxScwFit {
 /// The detector image of `events` in PI channels `pi_range` (inclusive): good events (STATUS 0)
 /// counted on the 1.1 mm imaging grid.
 pub fn jemx_shadowgram(events: &JemxEvents, pi_range: (u16, u16)) -> Array2<f64> {
+    jemx_shadowgram_between(events, pi_range, 0..events.len())
+}
+
+/// The detector image of the events `range` (indices into the time-sorted `events`).
+fn jemx_shadowgram_between(
+    events: &JemxEvents,
+    pi_range: (u16, u16),
+    range: std::ops::Range<usize>,
+) -> Array2<f64> {
     let g = jemx::geometry(events.unit);
     let (ny, nz) = g.detector().dim();
     let (cy, cz) = (ny as f64 / 2.0, nz as f64 / 2.0);
     let mut counts = Array2::zeros((ny, nz));
-    for i in 0..events.len() {
+    for i in range {
         let pi = u16::from(events.pi[i]);
         if events.status[i] != 0 || pi < pi_range.0 || pi > pi_range.1 {
             continue;
@@ -197,6 +217,8 @@ pub struct JemxSourceModel<'a> {
     geometry_of: Vec<(f64, f64)>,
     /// The detector cells on the sensitive disc.
     cells: Vec<usize>,
+    /// Σ of the on-axis illumination over the detector (open fraction × cells).
+    on_axis_sum: f64,
 }
 
 impl<'a> JemxSourceModel<'a> {
@@ -211,6 +233,26 @@ impl<'a> JemxSourceModel<'a> {
                 swid: events.header.swid.to_string(),
                 reason: format!("{} has no live exposure", events.unit),
             });
+        }
+        Self::in_field(events, sources)?.ok_or_else(|| Error::ScienceWindow {
+            swid: events.header.swid.to_string(),
+            reason: format!("no source of the catalog is in {}'s field", events.unit),
+        })
+    }
+
+    /// The model of those of `sources` in the field of `events`; `None` when none is, or when
+    /// the Science Window has no live exposure.
+    ///
+    /// # Errors
+    /// None today (the geometry's constants are checked by tests); kept for the real archive's
+    /// attitude problems.
+    pub fn in_field(
+        events: &'a JemxEvents,
+        sources: &[(String, SkyCoord)],
+    ) -> Result<Option<Self>> {
+        let exposure = events.header.exposure();
+        if exposure <= 0.0 {
+            return Ok(None);
         }
         let g = jemx::geometry(events.unit);
         let layout = g.detector().layout();
@@ -238,23 +280,31 @@ impl<'a> JemxSourceModel<'a> {
             geometry_of.push((off, lit / on_axis_sum));
         }
         if names.is_empty() {
-            return Err(Error::ScienceWindow {
-                swid: events.header.swid.to_string(),
-                reason: format!("no source of the catalog is in {}'s field", events.unit),
-            });
+            return Ok(None);
         }
         columns.push(layout.iter().copied().collect());
         let cells: Vec<usize> = (0..layout.len())
             .filter(|&i| layout.as_slice().is_some_and(|l| l[i] > 0.0))
             .collect();
-        Ok(JemxSourceModel {
+        Ok(Some(JemxSourceModel {
             events,
             exposure,
             names,
             columns,
             geometry_of,
             cells,
-        })
+            on_axis_sum,
+        }))
+    }
+
+    /// The names of the sources in the field, in the order of the fits' rates.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The live exposure of the Science Window, s.
+    pub fn exposure(&self) -> f64 {
+        self.exposure
     }
 
     /// Fits the sources' rates and the background to the detector image in PI channels
@@ -263,10 +313,66 @@ impl<'a> JemxSourceModel<'a> {
     /// # Errors
     /// A singular fit (sources too close to be told apart).
     pub fn fit(&self, pi_range: (u16, u16)) -> Result<JemxScwFit> {
+        let y = jemx_shadowgram(self.events, pi_range);
+        self.fit_counts(&y, pi_range, self.exposure)
+    }
+
+    /// Fits the rates in PI channels `pi_range` to the events between `t_from` and `t_to`
+    /// (IJD), whose live exposure is `exposure` s: one bin of a light curve.
+    ///
+    /// # Errors
+    /// A non-positive exposure; a singular fit.
+    pub fn fit_between(
+        &self,
+        pi_range: (u16, u16),
+        (t_from, t_to): (f64, f64),
+        exposure: f64,
+    ) -> Result<JemxScwFit> {
+        if !(exposure.is_finite() && exposure > 0.0) {
+            return Err(Error::invalid(
+                "exposure",
+                exposure,
+                "a positive live time of the bin, s",
+            ));
+        }
+        let time = &self.events.time;
+        let range = time.partition_point(|t| *t < t_from)..time.partition_point(|t| *t < t_to);
+        let y = jemx_shadowgram_between(self.events, pi_range, range);
+        self.fit_counts(&y, pi_range, exposure)
+    }
+
+    /// The fit of detector image `y` taken over `exposure` s of live time.
+    fn fit_counts(
+        &self,
+        y: &Array2<f64>,
+        pi_range: (u16, u16),
+        exposure: f64,
+    ) -> Result<JemxScwFit> {
         let events = self.events;
-        let (columns, cells, names) = (&self.columns, &self.cells, &self.names);
-        let y: Vec<f64> = jemx_shadowgram(events, pi_range).iter().copied().collect();
-        let k = columns.len();
+        let (cells, names) = (&self.cells, &self.names);
+        // The sources' columns are counts per unit rate over the whole exposure: scaled to the
+        // image's; the background column is per cell and needs no scaling.
+        let scale = exposure / self.exposure;
+        let k = self.columns.len();
+        let scaled: Vec<Vec<f64>>;
+        let columns: &[Vec<f64>] = if scale == 1.0 {
+            &self.columns
+        } else {
+            scaled = self
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(j, c)| {
+                    if j + 1 == k {
+                        c.clone()
+                    } else {
+                        c.iter().map(|v| v * scale).collect()
+                    }
+                })
+                .collect();
+            &scaled
+        };
+        let y: Vec<f64> = y.iter().copied().collect();
         let mut params = vec![0.0; k];
         // Start from uniform weights (ordinary least squares), then weight by the model.
         let mut weights: Vec<f64> = vec![1.0; y.len()];
@@ -311,6 +417,9 @@ impl<'a> JemxSourceModel<'a> {
                 chi2 += (y[i] - model).powi(2) / var;
             }
         }
+        // The background counts an on-axis source's open-mask area collects, per second.
+        let per_rate = self.on_axis_sum / exposure;
+        let (b, b_err) = (params[k - 1], cov[(k - 1) * k + k - 1].max(0.0).sqrt());
         let rates = names
             .iter()
             .enumerate()
@@ -320,12 +429,14 @@ impl<'a> JemxSourceModel<'a> {
                 error: cov[j * k + j].max(0.0).sqrt(),
                 off_axis_deg: self.geometry_of[j].0,
                 vignetting: self.geometry_of[j].1,
+                background_rate: b * per_rate,
+                background_error: b_err * per_rate,
             })
             .collect();
         Ok(JemxScwFit {
             unit: events.unit,
             pi_range,
-            exposure: self.exposure,
+            exposure,
             rates,
             background_per_cell: params[k - 1],
             chi2: (chi2, cells.len().saturating_sub(k)),
@@ -375,7 +486,8 @@ pub fn jemx_response(unit: JemxUnit) -> Result<(Arf, Rmf)> {
 /// The spectrum of `source` in the 16 standard channels from the Science Windows `events` (all
 /// of one unit): per channel, the rates of every catalog source (`sources`, which must include
 /// `source`) fitted in each ScW and averaged with inverse-variance weights; with the response of
-/// [`jemx_response`] and OSA's 3 % systematic error.
+/// [`jemx_response`] and OSA's 3 % systematic error. The same as a [`JemxSpectrumExtractor`]
+/// over these Science Windows.
 ///
 /// # Errors
 /// No events, events of two units, `source` in no ScW's field, or a fit error.
@@ -391,67 +503,419 @@ pub fn jemx_spectrum(
             "at least one Science Window with JEM-X data",
         )
     })?;
-    if events.iter().any(|e| e.unit != unit) {
+    let k = sources
+        .iter()
+        .position(|(n, _)| n == source)
+        .ok_or_else(|| Error::invalid("src_name", source, "one of the sources given"))?;
+    let extractor = JemxSpectrumExtractor::new(unit);
+    let parts: Vec<JemxScwSpectra> = events
+        .iter()
+        .map(|ev| extractor.part_of(ev, sources))
+        .collect::<Result<_>>()?;
+    let spectrum = extractor.combine_sources(&parts, sources)?.swap_remove(k);
+    if spectrum.exposure <= 0.0 {
         return Err(Error::invalid(
-            "jemx_num",
-            "1 and 2",
-            "one JEM-X unit per spectrum",
+            "src_name",
+            source,
+            format!("a source in {unit}'s field of view in the Science Windows given"),
         ));
     }
-    let (channels, edges) = standard_channels();
-    // The sources' illumination does not depend on the channel: once per Science Window.
-    let models: Vec<JemxSourceModel> = events
+    Ok(spectrum)
+}
+
+/// The catalog as the JEM-X fits take it: (name, position) per source.
+fn named_positions(catalog: &Catalog) -> Vec<(String, SkyCoord)> {
+    catalog
+        .entries()
         .iter()
-        .map(|ev| JemxSourceModel::new(ev, sources))
-        .collect::<Result<_>>()?;
-    let mut rate = Vec::new();
-    let mut stat_err = Vec::new();
-    let mut exposure = 0.0;
-    for (c, &range) in channels.iter().enumerate() {
-        let (mut sw, mut swr) = (0.0, 0.0);
-        for model in &models {
+        .map(|e| (e.name.clone(), e.position))
+        .collect()
+}
+
+/// The model of the `sources` in the field of `events` with their indices in `sources` (in
+/// the order of the fits' rates); `None` when none is in the field.
+fn model_in_field<'a>(
+    events: &'a JemxEvents,
+    sources: &[(String, SkyCoord)],
+) -> Result<Option<(JemxSourceModel<'a>, Vec<usize>)>> {
+    Ok(JemxSourceModel::in_field(events, sources)?.map(|model| {
+        let indices = model
+            .names()
+            .iter()
+            .filter_map(|n| sources.iter().position(|(s, _)| s == n))
+            .collect();
+        (model, indices)
+    }))
+}
+
+/// Checks that `events` are `unit`'s.
+fn check_unit(unit: JemxUnit, events: &JemxEvents) -> Result<()> {
+    if events.unit == unit {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "jemx_num",
+            events.unit.number(),
+            format!(
+                "the extractor's unit, {} (one JEM-X unit per product)",
+                unit.number()
+            ),
+        ))
+    }
+}
+
+/// What one Science Window contributes to JEM-X spectra: the rates of the catalog sources in
+/// its field in each standard channel ([`JemxSpectrumExtractor::scw_part`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JemxScwSpectra {
+    /// Catalog indices of the sources in the field.
+    pub sources: Vec<usize>,
+    /// Per channel, (rate, error) per source in the field, counts/s (on-axis equivalent).
+    pub channels: Vec<Vec<(f64, f64)>>,
+    /// Live exposure, s (0 when no source is in the field).
+    pub exposure: f64,
+    /// Start and end of the Science Window, IJD.
+    pub time_range: (f64, f64),
+}
+
+/// Extracts JEM-X spectra of a catalog's sources in the 16 standard channels, one Science Window
+/// at a time (the settings are the unit; the method's version is in the workflow's identity).
+///
+/// ```no_run
+/// # use oda::analysis::jemx::JemxSpectrumExtractor;
+/// # use oda::instrument::jemx::JemxUnit;
+/// # fn f(events: &[oda::archive::JemxEvents], catalog: &oda::analysis::catalog::Catalog) -> oda::Result<()> {
+/// let x = JemxSpectrumExtractor::new(JemxUnit::Jmx1);
+/// let parts = events.iter().map(|e| x.scw_part(e, catalog)).collect::<oda::Result<Vec<_>>>()?;
+/// let spectra = x.combine(&parts, catalog)?; // one per catalog source
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JemxSpectrumExtractor {
+    unit: JemxUnit,
+}
+
+impl JemxSpectrumExtractor {
+    /// Spectra of `unit`.
+    pub fn new(unit: JemxUnit) -> JemxSpectrumExtractor {
+        JemxSpectrumExtractor { unit }
+    }
+
+    /// The unit.
+    pub fn unit(&self) -> JemxUnit {
+        self.unit
+    }
+
+    /// The per-channel fits of one Science Window of the unit for the sources of `catalog`.
+    ///
+    /// # Errors
+    /// Events of the other unit; a singular fit.
+    pub fn scw_part(&self, events: &JemxEvents, catalog: &Catalog) -> Result<JemxScwSpectra> {
+        self.part_of(events, &named_positions(catalog))
+    }
+
+    fn part_of(
+        &self,
+        events: &JemxEvents,
+        sources: &[(String, SkyCoord)],
+    ) -> Result<JemxScwSpectra> {
+        check_unit(self.unit, events)?;
+        let h = &events.header;
+        let mut part = JemxScwSpectra {
+            sources: Vec::new(),
+            channels: Vec::new(),
+            exposure: 0.0,
+            time_range: (h.tstart, h.tstop),
+        };
+        let Some((model, indices)) = model_in_field(events, sources)? else {
+            return Ok(part);
+        };
+        part.sources = indices;
+        part.exposure = model.exposure();
+        let (channels, _) = standard_channels();
+        for range in channels {
             let fit = model.fit(range)?;
-            if let Some(r) = fit.rate(source)
-                && r.error > 0.0
-            {
-                let w = 1.0 / (r.error * r.error);
-                sw += w;
-                swr += w * r.rate;
-                if c == 0 {
-                    exposure += fit.exposure;
+            part.channels
+                .push(fit.rates.iter().map(|r| (r.rate, r.error)).collect());
+        }
+        Ok(part)
+    }
+
+    /// Combines the Science Windows' fits, in order, into one spectrum per source of `catalog`
+    /// (the catalog they were fitted with): inverse-variance means per channel, the exposure
+    /// and time span of the Science Windows that saw the source, the unit's response and OSA's
+    /// 3 % systematic error. A source in no field has exposure 0 and no rates (NaN).
+    ///
+    /// # Errors
+    /// No parts, or no source of the catalog in any field.
+    pub fn combine(&self, parts: &[JemxScwSpectra], catalog: &Catalog) -> Result<Vec<Spectrum>> {
+        check_catalog(catalog)?;
+        if !parts.iter().any(|p| !p.sources.is_empty()) {
+            return Err(no_source_in_field(catalog, parts.len()));
+        }
+        self.combine_sources(parts, &named_positions(catalog))
+    }
+
+    fn combine_sources(
+        &self,
+        parts: &[JemxScwSpectra],
+        sources: &[(String, SkyCoord)],
+    ) -> Result<Vec<Spectrum>> {
+        let (channels, edges) = standard_channels();
+        let (arf, rmf) = jemx_response(self.unit)?;
+        let mut out = Vec::with_capacity(sources.len());
+        for (k, (name, _)) in sources.iter().enumerate() {
+            let mut acc = vec![Acc::default(); channels.len()];
+            let mut exposure = 0.0;
+            let mut time_range = (f64::INFINITY, f64::NEG_INFINITY);
+            for part in parts {
+                let Some(j) = part.sources.iter().position(|s| *s == k) else {
+                    continue;
+                };
+                exposure += part.exposure;
+                time_range = (
+                    time_range.0.min(part.time_range.0),
+                    time_range.1.max(part.time_range.1),
+                );
+                for (c, rates) in part.channels.iter().enumerate() {
+                    let (r, e) = rates[j];
+                    acc[c].add(r, e, part.exposure);
+                }
+            }
+            if !time_range.0.is_finite() {
+                time_range = (0.0, 0.0);
+            }
+            let (rate, stat_err): (Vec<f64>, Vec<f64>) = acc.iter().map(Acc::value).unzip();
+            out.push(Spectrum {
+                source: name.clone(),
+                e_min: edges[..edges.len() - 1].to_vec(),
+                e_max: edges[1..].to_vec(),
+                rate,
+                stat_err,
+                sys_err: SYSTEMATIC,
+                exposure,
+                time_range,
+                osa_version: OsaVersion::default(),
+                arf: Some(arf.clone()),
+                rmf: Some(rmf.clone()),
+                detector: Detector::Jemx(self.unit),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// OSA's systematic error of JEM-X spectra, a fraction of the rate.
+const SYSTEMATIC: f64 = 0.03;
+
+/// One light-curve bin of one Science Window: bin index, live exposure (s), and per source in
+/// the field (rate, error, background rate, background error), counts/s.
+type JemxBinFit = (i64, f64, Vec<[f64; 4]>);
+
+/// What one Science Window contributes to JEM-X light curves
+/// ([`JemxLightCurveExtractor::scw_part`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JemxScwLightCurve {
+    /// Catalog indices of the sources in the field.
+    pub sources: Vec<usize>,
+    /// (off-axis angle °, vignetting) per source in the field.
+    pub geometry: Vec<(f64, f64)>,
+    /// Live exposure of the Science Window, s.
+    pub exposure: f64,
+    /// Good time per bin of the light curves' grid, s.
+    pub good: Vec<(i64, f64)>,
+    /// The fitted bins.
+    pub fits: Vec<JemxBinFit>,
+}
+
+/// Extracts JEM-X light curves of a catalog's sources in one band, in bins of `time_bin_s` on a
+/// grid fixed in time (bin k covers [k·Δ, (k+1)·Δ) from IJD 0, as ISGRI's), one Science Window at
+/// a time: in each bin the sources' rates and the background are fitted to the detector image
+/// of the events in the bin with the Science Window's illumination patterns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JemxLightCurveExtractor {
+    unit: JemxUnit,
+    band: EnergyBand,
+    pi_range: (u16, u16),
+    time_bin_s: f64,
+}
+
+/// Shortest bin with a fit, s of live time: shorter pieces of a bin at a Science Window's edge
+/// are left to the neighbouring Science Window (as ISGRI's).
+const MIN_BIN_EXPOSURE_S: f64 = 1.0;
+
+impl JemxLightCurveExtractor {
+    /// Light curves of `unit` in `band` (3–35 keV) with bins of `time_bin_s` seconds.
+    ///
+    /// # Errors
+    /// A band outside JEM-X's range; a bin shorter than JEM-X's time resolution (122 µs) or not
+    /// finite.
+    pub fn new(unit: JemxUnit, band: EnergyBand, time_bin_s: f64) -> Result<Self> {
+        let pi_range = pi_range_of_band(band.e1, band.e2)?;
+        if !(time_bin_s.is_finite() && time_bin_s >= jemx::TIME_RESOLUTION_S) {
+            return Err(Error::invalid(
+                "time_bin",
+                time_bin_s,
+                format!(
+                    "seconds, at least JEM-X's time resolution of {:.0} µs",
+                    jemx::TIME_RESOLUTION_S * 1e6
+                ),
+            ));
+        }
+        Ok(JemxLightCurveExtractor {
+            unit,
+            band,
+            pi_range,
+            time_bin_s,
+        })
+    }
+
+    /// The PI channels of the band (CHANMIN, CHANMAX).
+    pub fn pi_range(&self) -> (u16, u16) {
+        self.pi_range
+    }
+
+    /// The per-bin fits of one Science Window of the unit.
+    ///
+    /// # Errors
+    /// Events of the other unit; a singular fit.
+    pub fn scw_part(&self, events: &JemxEvents, catalog: &Catalog) -> Result<JemxScwLightCurve> {
+        check_unit(self.unit, events)?;
+        let sources = named_positions(catalog);
+        let width = self.time_bin_s / SECONDS_PER_DAY;
+        let h = &events.header;
+        let first = (h.tstart / width).floor() as i64;
+        let last = (h.tstop / width).ceil() as i64;
+        let good: Vec<(i64, f64)> = (first..last)
+            .map(|b| {
+                let (a, z) = (b as f64 * width, (b + 1) as f64 * width);
+                let g: f64 = events
+                    .gti
+                    .start
+                    .iter()
+                    .zip(&events.gti.stop)
+                    .map(|(s, e)| (e.min(z) - s.max(a)).max(0.0))
+                    .sum();
+                (b, g * SECONDS_PER_DAY)
+            })
+            .collect();
+        let mut part = JemxScwLightCurve {
+            sources: Vec::new(),
+            geometry: Vec::new(),
+            exposure: 0.0,
+            good,
+            fits: Vec::new(),
+        };
+        let Some((model, indices)) = model_in_field(events, &sources)? else {
+            return Ok(part);
+        };
+        part.sources = indices;
+        part.exposure = model.exposure();
+        let live = h.deadc;
+        for &(b, good_s) in &part.good {
+            let exposure = good_s * live;
+            if exposure < MIN_BIN_EXPOSURE_S {
+                continue;
+            }
+            let span = (b as f64 * width, (b + 1) as f64 * width);
+            let fit = model.fit_between(self.pi_range, span, exposure)?;
+            if part.geometry.is_empty() {
+                part.geometry = fit
+                    .rates
+                    .iter()
+                    .map(|r| (r.off_axis_deg, r.vignetting))
+                    .collect();
+            }
+            part.fits.push((
+                b,
+                exposure,
+                fit.rates
+                    .iter()
+                    .map(|r| [r.rate, r.error, r.background_rate, r.background_error])
+                    .collect(),
+            ));
+        }
+        Ok(part)
+    }
+
+    /// Combines the Science Windows' fits, in order, into one light curve per source of
+    /// `catalog`: bins covered by several Science Windows get the inverse-variance mean; FRACEXP
+    /// is the bin's good time over its width; the off-axis angle and vignetting are the
+    /// exposure-weighted means over the Science Windows that saw the source.
+    ///
+    /// # Errors
+    /// No parts, or no source of the catalog in any field.
+    pub fn combine(
+        &self,
+        parts: &[JemxScwLightCurve],
+        catalog: &Catalog,
+    ) -> Result<Vec<JemxLightCurve>> {
+        check_catalog(catalog)?;
+        if !parts.iter().any(|p| !p.fits.is_empty()) {
+            return Err(no_source_in_field(catalog, parts.len()));
+        }
+        let mut good: BTreeMap<i64, f64> = BTreeMap::new();
+        // (source, bin) → (rate, background) accumulators.
+        let mut acc: BTreeMap<(usize, i64), (Acc, Acc)> = BTreeMap::new();
+        let mut geometry: BTreeMap<usize, (f64, f64, f64)> = BTreeMap::new();
+        for part in parts {
+            for (b, g) in &part.good {
+                *good.entry(*b).or_default() += g;
+            }
+            for (j, k) in part.sources.iter().enumerate() {
+                if let Some((off, vig)) = part.geometry.get(j) {
+                    let e = geometry.entry(*k).or_default();
+                    e.0 += part.exposure * off;
+                    e.1 += part.exposure * vig;
+                    e.2 += part.exposure;
+                }
+            }
+            for (b, exposure, rates) in &part.fits {
+                for (k, [r, e, br, be]) in part.sources.iter().zip(rates) {
+                    let a = acc.entry((*k, *b)).or_default();
+                    a.0.add(*r, *e, *exposure);
+                    a.1.add(*br, *be, *exposure);
                 }
             }
         }
-        if sw <= 0.0 {
-            return Err(Error::invalid(
-                "src_name",
-                source,
-                format!("a source in {unit}'s field of view in the Science Windows given"),
-            ));
+        let band = (
+            pi_energy_kev(f64::from(self.pi_range.0)),
+            pi_energy_kev(f64::from(self.pi_range.1) + 1.0),
+        );
+        let mut out = Vec::with_capacity(catalog.len());
+        for (k, entry) in catalog.entries().iter().enumerate() {
+            let mut lc = LightCurve {
+                source: entry.name.clone(),
+                band,
+                time: Vec::new(),
+                timedel: Vec::new(),
+                rate: Vec::new(),
+                error: Vec::new(),
+                fracexp: Vec::new(),
+                osa_version: OsaVersion::default(),
+            };
+            let (mut brate, mut berror) = (Vec::new(), Vec::new());
+            for ((_, b), (a, ab)) in acc.range((k, i64::MIN)..=(k, i64::MAX)) {
+                push_bin(&mut lc, *b, a.value(), self.time_bin_s, &good);
+                let (br, be) = ab.value();
+                brate.push(br);
+                berror.push(be);
+            }
+            let (off, vig) = match geometry.get(&k) {
+                Some((o, v, w)) if *w > 0.0 => (o / w, v / w),
+                _ => (f64::NAN, f64::NAN),
+            };
+            out.push(JemxLightCurve {
+                unit: self.unit,
+                light_curve: lc,
+                background_rate: brate,
+                background_error: berror,
+                channels: self.pi_range,
+                position: Some((entry.position.ra(), entry.position.dec())),
+                off_axis_deg: off,
+                vignetting: vig,
+            });
         }
-        rate.push(swr / sw);
-        stat_err.push(1.0 / sw.sqrt());
+        Ok(out)
     }
-    let (arf, rmf) = jemx_response(unit)?;
-    let t0 = events
-        .iter()
-        .map(|e| e.header.tstart)
-        .fold(f64::INFINITY, f64::min);
-    let t1 = events
-        .iter()
-        .map(|e| e.header.tstop)
-        .fold(f64::NEG_INFINITY, f64::max);
-    Ok(Spectrum {
-        source: source.to_string(),
-        e_min: edges[..edges.len() - 1].to_vec(),
-        e_max: edges[1..].to_vec(),
-        rate,
-        stat_err,
-        sys_err: 0.03,
-        exposure,
-        time_range: (t0, t1),
-        osa_version: OsaVersion::default(),
-        arf: Some(arf),
-        rmf: Some(rmf),
-    })
 }

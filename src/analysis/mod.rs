@@ -44,12 +44,31 @@ pub const MAX_CLEANED_SOURCES: usize = 20;
 /// # Errors
 /// Only if the bundled reference catalog cannot be read.
 pub fn cleaning_imager() -> Result<ScwImager> {
-    let known = crate::sky::ReferenceCatalog::bundled()?
+    Ok(
+        ScwImager::new(DEFAULT_CLEAN_THRESHOLD, MAX_CLEANED_SOURCES)?
+            .with_known_sources(reference_positions()?),
+    )
+}
+
+/// The positions of the bundled reference catalog's sources.
+fn reference_positions() -> Result<Vec<SkyCoord>> {
+    Ok(crate::sky::ReferenceCatalog::bundled()?
         .sources()
         .iter()
         .map(|s| s.position)
-        .collect();
-    Ok(ScwImager::new(DEFAULT_CLEAN_THRESHOLD, MAX_CLEANED_SOURCES)?.with_known_sources(known))
+        .collect())
+}
+
+/// The imager of JEM-X unit `unit`'s Science Windows for mosaics: as [`cleaning_imager`], on
+/// JEM-X's geometry and imaging calibration.
+///
+/// # Errors
+/// An unreadable bundled reference catalog.
+pub fn jemx_cleaning_imager(unit: crate::instrument::jemx::JemxUnit) -> Result<ScwImager> {
+    Ok(
+        jemx::jemx_imager(unit, DEFAULT_CLEAN_THRESHOLD, MAX_CLEANED_SOURCES)?
+            .with_known_sources(reference_positions()?),
+    )
 }
 
 /// The image of one Science Window's events in the (first) band of `maker`.

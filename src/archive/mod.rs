@@ -22,5 +22,6 @@ pub use jemx_events::{
 pub use scw_id::{SCW_VERSION, ScwId};
 pub use select::{
     DEFAULT_MAX_POINTINGS, DEFAULT_RADIUS_DEG, SELECTION_KEYS, ScwSelection, Selection, select,
+    select_where,
 };
 pub use store::{AcsCounts, Archive, EVENTS_FILE, EventSource, INDEX_PATH};

@@ -259,6 +259,23 @@ impl Selection {
 /// nothing matches, or when everything that matches lies outside the OSA version's era (the
 /// message names the version to use).
 pub fn select(index: &ScwIndex, sel: &ScwSelection) -> Result<Selection> {
+    select_where(index, sel, &|_| true, "", "")
+}
+
+/// Applies `sel` to `index` keeping only the Science Windows `keep` accepts, before
+/// `max_pointings` picks among them: those with data of an instrument that was not always on
+/// (a JEM-X unit). `lacking` names what the others lack, for the remark and the error;
+/// `advice` is added to the error.
+///
+/// # Errors
+/// As [`select`]; [`Error::EmptySelection`] naming `lacking` when `keep` accepts none.
+pub fn select_where(
+    index: &ScwIndex,
+    sel: &ScwSelection,
+    keep: &(dyn Fn(&ScienceWindow) -> bool + Sync),
+    lacking: &str,
+    advice: &str,
+) -> Result<Selection> {
     sel.validate()?;
     let mut comments = Vec::new();
     let matched: Vec<&ScienceWindow> = match &sel.scw_list {
@@ -327,6 +344,23 @@ pub fn select(index: &ScwIndex, sel: &ScwSelection) -> Result<Selection> {
         if kept.is_empty() {
             return Err(Error::EmptySelection {
                 reason: format!("{note}: use osa_version={suggest}"),
+            });
+        }
+        comments.push(note);
+    }
+    let (kept, without): (Vec<&ScienceWindow>, Vec<&ScienceWindow>) =
+        kept.into_iter().partition(|s| keep(s));
+    if !without.is_empty() {
+        let examples: Vec<String> = without.iter().take(3).map(|s| s.swid.to_string()).collect();
+        let note = format!(
+            "{} ScW(s) without {lacking} left out (e.g. {}{})",
+            without.len(),
+            examples.join(", "),
+            if without.len() > 3 { ", …" } else { "" },
+        );
+        if kept.is_empty() {
+            return Err(Error::EmptySelection {
+                reason: format!("no selected Science Window has {lacking} ({advice}): {note}"),
             });
         }
         comments.push(note);

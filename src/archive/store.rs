@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::{
-    EventList, JemxEvents, ScwId, ScwIndex, ScwSelection, Selection, read_events, read_index,
-    read_jemx_events, select, write_events, write_index, write_jemx_events,
+    EventList, JemxEvents, ScienceWindow, ScwId, ScwIndex, ScwSelection, Selection, read_events,
+    read_index, read_jemx_events, select, select_where, write_events, write_index,
+    write_jemx_events,
 };
 use crate::error::{Error, Result};
 use crate::instrument::calibration::Calibration;
@@ -255,6 +256,30 @@ impl Archive {
     /// See [`select`].
     pub fn select(&self, sel: &ScwSelection) -> Result<Selection> {
         select(&self.index, sel)
+    }
+
+    /// Selects Science Windows with data of JEM-X unit `unit` (the unit was on: see
+    /// [`crate::instrument::jemx::units_on`]), before `max_pointings` picks among them.
+    ///
+    /// # Errors
+    /// See [`select_where`]; none of the matching Science Windows has the unit's data (the
+    /// message names the unit that was on).
+    pub fn select_jemx(&self, sel: &ScwSelection, unit: JemxUnit) -> Result<Selection> {
+        let on = |s: &ScienceWindow| {
+            crate::time::Time::from_ijd(s.tstart)
+                .is_ok_and(|t| crate::instrument::jemx::units_on(t).contains(&unit))
+        };
+        let other = match unit {
+            JemxUnit::Jmx1 => JemxUnit::Jmx2,
+            JemxUnit::Jmx2 => JemxUnit::Jmx1,
+        };
+        let advice = format!(
+            "{unit} was off: JEM-X2 observed until revolution {}, JEM-X1 from then, both from {}; try jemx_num={}",
+            crate::instrument::jemx::JMX1_PRIME_FROM_REVOLUTION,
+            crate::instrument::jemx::DUAL_OPERATION_FROM,
+            other.number()
+        );
+        select_where(&self.index, sel, &on, &format!("{unit} data"), &advice)
     }
 
     /// The directory of Science Window `swid`: `scw/RRRR/RRRRPPPPSSSF.001`.

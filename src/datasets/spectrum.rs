@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::instrument::Detector;
 use crate::instrument::response::{Arf, Rmf};
 use crate::osa::OsaVersion;
 
@@ -34,6 +35,9 @@ pub struct Spectrum {
     pub arf: Option<Arf>,
     /// Redistribution matrix from true energy to the channels.
     pub rmf: Option<Rmf>,
+    /// The detector that recorded it (ISGRI in results stored before JEM-X existed).
+    #[serde(default)]
+    pub detector: Detector,
 }
 
 impl Spectrum {

@@ -7,6 +7,7 @@ use crate::analysis::burst::BurstSearchResult;
 use crate::analysis::catalog::{Catalog, Origin};
 use crate::datasets::AcsLightCurve;
 use crate::fit::SpectralFit;
+use crate::instrument::Detector;
 use crate::products::{Image, LightCurve, Spectrum};
 use crate::query::MeasuredCatalog;
 use crate::time::{IJD_MJD_OFFSET, Time};
@@ -138,7 +139,8 @@ pub fn image_chart(image: &Image, scale: ImageScale) -> Chart {
     let c = m.projection.center();
     Chart {
         title: format!(
-            "ISGRI mosaic {}–{} keV, {} ScW(s), centre RA {:.3}° Dec {:+.3}° (TAN)",
+            "{} mosaic {}–{} keV, {} ScW(s), centre RA {:.3}° Dec {:+.3}° (TAN)",
+            image.detector,
             m.band.e1,
             m.band.e2,
             m.n_images,
@@ -239,13 +241,17 @@ pub fn spectrum_chart(spectrum: &Spectrum, fit: Option<&SpectralFit>) -> Chart {
                 .collect::<Vec<_>>()
                 .join(", "),
         );
-        let (f, fe) = fit.flux(30.0, 300.0);
+        let (e1, e2) = spectrum.detector.flux_band_kev();
+        let (f, fe) = fit.flux(e1, e2);
         notes.push(format!(
-            "χ²/dof = {:.1}/{} (p = {:.3}); F(30–300 keV) = {:.3e} ± {:.1e} erg/cm²/s",
+            "χ²/dof = {:.1}/{} (p = {:.3}); F({e1}–{e2} keV) = {:.3e} ± {:.1e} erg/cm²/s",
             fit.chi2, fit.dof, fit.p_value, f, fe
         ));
     }
-    let mut chart = Chart::new(format!("ISGRI spectrum of {}", spectrum.source), panels);
+    let mut chart = Chart::new(
+        format!("{} spectrum of {}", spectrum.detector, spectrum.source),
+        panels,
+    );
     chart.notes = notes;
     chart
 }
@@ -354,6 +360,11 @@ fn duration(seconds: f64) -> String {
 /// A light curve with 1σ error bars and its constant and linear fits (when they can be
 /// made), against time on a [`TimeAxis`].
 pub fn light_curve_chart(lc: &LightCurve) -> Chart {
+    light_curve_chart_of(lc, Detector::Isgri)
+}
+
+/// [`light_curve_chart`] of a light curve recorded by `detector` (named in the title).
+pub fn light_curve_chart_of(lc: &LightCurve, detector: Detector) -> Chart {
     let keep: Vec<usize> = (0..lc.len())
         .filter(|&i| lc.rate[i].is_finite() && lc.error[i].is_finite())
         .collect();
@@ -437,7 +448,7 @@ pub fn light_curve_chart(lc: &LightCurve) -> Chart {
     };
     let mut chart = Chart::new(
         format!(
-            "ISGRI light curve of {}, {}–{} keV: {} bins of {}{span}",
+            "{detector} light curve of {}, {}–{} keV: {} bins of {}{span}",
             lc.source,
             lc.band.0,
             lc.band.1,

@@ -36,12 +36,14 @@ use sha2::{Digest, Sha256};
 pub use chart::{Axis, Chart, Heatmap, Panel, Series};
 pub use figures::{
     ImageScale, TimeAxis, acs_light_curve_chart, catalog_html, image_chart, light_curve_chart,
-    measured_catalog_html, spectrum_chart,
+    light_curve_chart_of, measured_catalog_html, spectrum_chart,
 };
 
 use crate::analysis::catalog::Catalog;
+use crate::datasets::JemxLightCurve;
 use crate::error::Result;
 use crate::fit::SpectralFit;
+use crate::instrument::Detector;
 use crate::products::{Citation, Image, LightCurve, Spectrum};
 use crate::query::{MeasuredCatalog, Product, ProductResult};
 use crate::workflow::{Progress, ProgressFn, ProvenanceGraph};
@@ -323,6 +325,23 @@ impl Spectrum {
     }
 }
 
+impl JemxLightCurve {
+    /// The light curve's figure (as [`LightCurve::chart`], titled with the unit).
+    pub fn chart(&self) -> Chart {
+        cited(light_curve_chart_of(
+            &self.light_curve,
+            Detector::Jemx(self.unit),
+        ))
+    }
+
+    /// The notebook display.
+    pub fn evcxr_display(&self) {
+        let chart = self.chart();
+        let notes = chart.notes.join("\n");
+        emit_chart(&chart, "", format!("{}\n{notes}", chart.title));
+    }
+}
+
 impl LightCurve {
     /// The light curve's figure with constant and linear fits (see [`light_curve_chart`]).
     pub fn chart(&self) -> Chart {
@@ -405,6 +424,14 @@ impl ProductResult {
                 light_curves
                     .iter()
                     .find(|l| Some(l.source.as_str()) == target && !l.is_empty())
+                    .or_else(|| light_curves.iter().find(|l| !l.is_empty()))
+                    .map(|l| l.chart())
+            }
+            Product::JemxLightCurve { light_curves, .. } => {
+                let target = self.request.selection.src_name.as_deref();
+                light_curves
+                    .iter()
+                    .find(|l| Some(l.light_curve.source.as_str()) == target && !l.is_empty())
                     .or_else(|| light_curves.iter().find(|l| !l.is_empty()))
                     .map(|l| l.chart())
             }

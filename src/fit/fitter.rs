@@ -297,6 +297,7 @@ impl SpectralFitter {
         let dof = nd - nf;
         let message = bounds_message(&best, &problem.free, &bounds, self.kind.parameter_names());
         Ok(SpectralFit {
+            detector: spectrum.detector,
             source: spectrum.source.clone(),
             kind: self.kind,
             model: self.kind.model_unchecked(&values),

@@ -45,6 +45,7 @@
 //!         osa_version: OsaVersion::Osa11_2,
 //!         arf: Some(arf.clone()),
 //!         rmf: Some(rmf.clone()),
+//!         detector: Default::default(),
 //!     })
 //! };
 //! let (a, b) = (spectrum(1.0)?, spectrum(0.93)?);
@@ -100,6 +101,9 @@ pub struct JointPart {
     pub residuals: Vec<f64>,
     /// This spectrum's share of the χ².
     pub chi2: f64,
+    /// The detector that recorded the spectrum.
+    #[serde(default)]
+    pub detector: crate::instrument::Detector,
 }
 
 /// The result of [`SpectralFitter::run_joint`].
@@ -192,6 +196,7 @@ impl JointFit {
         let free = parameters.iter().filter(|p| !p.frozen).count();
         let dof = part.rate.len().saturating_sub(free);
         Some(SpectralFit {
+            detector: part.detector,
             source: part.source.clone(),
             kind: self.kind,
             model: self.kind.model_unchecked(&values),
@@ -475,6 +480,7 @@ impl SpectralFitter {
                 chi2: r.iter().map(|v| v * v).sum(),
                 predicted,
                 residuals: r,
+                detector: s.detector,
             });
         }
         let dof = joint.n_data().saturating_sub(nf);

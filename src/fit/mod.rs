@@ -45,6 +45,7 @@
 //!     osa_version: version,
 //!     arf: Some(arf),
 //!     rmf: Some(rmf),
+//!     detector: Default::default(),
 //! };
 //!
 //! let fit = SpectralFitter::new(ModelKind::PowerLaw).run(&spectrum)?;

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::model::ModelKind;
+use crate::instrument::Detector;
 use crate::spectrum::SpectralModel;
 
 /// Step in the internal parameters (ln K, Γ, ln Ecut, ...) of the numerical gradients.
@@ -63,6 +64,10 @@ pub struct SpectralFit {
     pub message: String,
     /// The requested fit band (e_min, e_max), keV.
     pub energy_range: (f64, f64),
+    /// The detector that recorded the fitted spectrum (its energy flux is reported in
+    /// [`Detector::flux_band_kev`]).
+    #[serde(default)]
+    pub detector: Detector,
     /// Indices of the fitted channels in the spectrum.
     pub channels: Vec<usize>,
     /// Lower edges of the fitted channels, keV.
@@ -236,8 +241,9 @@ impl fmt::Display for SpectralFit {
             num(self.reduced_chi2()),
             num(self.p_value)
         )?;
-        let (flux, err) = self.flux(30.0, 300.0);
-        writeln!(f, "  F(30–300 keV) = {flux:.4e} ± {err:.2e} erg/cm²/s")?;
+        let (e1, e2) = self.detector.flux_band_kev();
+        let (flux, err) = self.flux(e1, e2);
+        writeln!(f, "  F({e1}–{e2} keV) = {flux:.4e} ± {err:.2e} erg/cm²/s")?;
         write!(
             f,
             "  {}; {} iterations, {} evaluations",

@@ -100,6 +100,7 @@ pub(crate) fn synthetic(
         osa_version: OsaVersion::Osa11_2,
         arf: Some(arf.clone()),
         rmf: Some(rmf.clone()),
+        detector: Default::default(),
     }
 }
 
@@ -454,6 +455,7 @@ fn singular_covariance_is_an_error() {
         osa_version: OsaVersion::Osa11_2,
         arf: Some(arf),
         rmf: Some(rmf),
+        detector: Default::default(),
     };
     let err = SpectralFitter::new(ModelKind::PowerLaw)
         .run(&s)

@@ -15,6 +15,7 @@ use crate::analysis::catalog::{Catalog, Origin};
 use crate::analysis::mosaic::Mosaic;
 use crate::error::Result;
 use crate::fits::{self, Column, NewFile};
+use crate::instrument::Detector;
 use crate::sky::WcsValue;
 
 /// A mosaic sky image and the sources found in it.
@@ -24,6 +25,9 @@ pub struct Image {
     pub mosaic: Mosaic,
     /// The sources detected in it.
     pub catalog: Catalog,
+    /// The detector whose images the mosaic combines (ISGRI in results stored before JEM-X).
+    #[serde(default)]
+    pub detector: Detector,
 }
 
 impl Image {
@@ -80,24 +84,37 @@ pub fn write_image(path: &Path, image: &Image) -> Result<()> {
             let values: Vec<f32> = data.iter().map(|v| *v as f32).collect();
             let hdu = f.image_f32(name, shape, &values)?;
             f.key_str(&hdu, "BUNIT", unit, what)?;
-            wcs_keys(f, &hdu, m)?;
+            wcs_keys(f, &hdu, m, image.detector)?;
         }
-        catalog_table(f, &image.catalog)
+        catalog_table(f, &image.catalog, image.detector)
     })
 }
 
-/// Writes `catalog` alone to `path` (atomically), as the `CATALOG` table.
+/// Writes `catalog` alone to `path` (atomically), as the `CATALOG` table of an ISGRI analysis.
 ///
 /// # Errors
 /// I/O and FITS errors.
 pub fn write_catalog(path: &Path, catalog: &Catalog) -> Result<()> {
+    write_catalog_for(path, catalog, Detector::Isgri)
+}
+
+/// Writes `catalog` as [`write_catalog`] does, naming `detector` in `INSTRUME`.
+///
+/// # Errors
+/// I/O and FITS errors.
+pub fn write_catalog_for(path: &Path, catalog: &Catalog, detector: Detector) -> Result<()> {
     fits::write_atomically(path, |f| {
         f.empty_primary_with_creator()?;
-        catalog_table(f, catalog)
+        catalog_table(f, catalog, detector)
     })
 }
 
-fn wcs_keys(f: &mut NewFile<'_>, hdu: &fitsio::hdu::FitsHdu, m: &Mosaic) -> Result<()> {
+fn wcs_keys(
+    f: &mut NewFile<'_>,
+    hdu: &fitsio::hdu::FitsHdu,
+    m: &Mosaic,
+    detector: Detector,
+) -> Result<()> {
     f.key_int(hdu, "WCSAXES", 2, "Number of WCS axes")?;
     for (key, value) in m.projection.fits_keywords() {
         match value {
@@ -119,14 +136,14 @@ fn wcs_keys(f: &mut NewFile<'_>, hdu: &fitsio::hdu::FitsHdu, m: &Mosaic) -> Resu
     )?;
     f.key_int(hdu, "NSCW", m.n_images as i64, "Science Windows combined")?;
     f.key_str(hdu, "TELESCOP", "INTEGRAL", "Mission")?;
-    f.key_str(hdu, "INSTRUME", "IBIS", "Instrument")?;
-    f.key_str(hdu, "DETNAM", "ISGRI", "Detector")
+    f.key_str(hdu, "INSTRUME", detector.instrume(), "Instrument")?;
+    f.key_str(hdu, "DETNAM", detector.detnam(), "Detector")
 }
 
-fn catalog_table(f: &mut NewFile<'_>, catalog: &Catalog) -> Result<()> {
+fn catalog_table(f: &mut NewFile<'_>, catalog: &Catalog, detector: Detector) -> Result<()> {
     let hdu = f.table("CATALOG", &CATALOG_COLUMNS)?;
     f.key_str(&hdu, "TELESCOP", "INTEGRAL", "Mission")?;
-    f.key_str(&hdu, "INSTRUME", "IBIS", "Instrument")?;
+    f.key_str(&hdu, "INSTRUME", detector.instrume(), "Instrument")?;
     f.key_str(&hdu, "RADESYS", "ICRS", "Frame of RA_OBJ, DEC_OBJ")?;
     let e = catalog.entries();
     if e.is_empty() {

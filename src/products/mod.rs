@@ -17,12 +17,13 @@ pub use crate::datasets::{
 };
 pub use acs::{read_acs_lightcurve, write_acs_lightcurve};
 pub use citation::{Citation, PUBLICATION_FILE, activate_publication, active_publication_dir};
-pub use image::{Image, write_catalog, write_image};
+pub use image::{Image, write_catalog, write_catalog_for, write_image};
 pub use jemx::{jemx_lightcurve_extname, read_jemx_lightcurve, write_jemx_lightcurve};
 pub use ogip::{
     ResponseFiles, SpectrumFiles, read_arf, read_lightcurve, read_pha, read_pha_type2, read_rmf,
-    write_arf, write_lightcurve, write_pha, write_pha_type2, write_pha_type2_with_responses,
-    write_pha_with_responses, write_rmf, write_spectrum_files,
+    write_arf, write_arf_for, write_lightcurve, write_pha, write_pha_type2,
+    write_pha_type2_with_responses, write_pha_with_responses, write_rmf, write_rmf_for,
+    write_spectrum_files,
 };
 /// The polars DataFrame type the products convert to.
 pub use polars::prelude::DataFrame;

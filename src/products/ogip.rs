@@ -66,6 +66,7 @@
 //!     osa_version: version,
 //!     arf: Some(Arf::from_area(&true_edges, |_| 900.0)?),
 //!     rmf: Some(rmf),
+//!     detector: Default::default(),
 //! };
 //! let dir = tempfile::tempdir().unwrap();
 //! let files = write_spectrum_files(dir.path(), "crab", &spectrum)?;
@@ -90,13 +91,14 @@ use fitsio::tables::ColumnDataType;
 
 use crate::error::{Error, Result};
 use crate::fits::{self, Column, NewFile, Table};
+use crate::instrument::Detector;
 
 pub use lc::{read_lightcurve, write_lightcurve};
 pub use pha::{
     ResponseFiles, SpectrumFiles, read_pha, read_pha_type2, write_pha, write_pha_type2,
     write_pha_type2_with_responses, write_pha_with_responses, write_spectrum_files,
 };
-pub use response::{read_arf, read_rmf, write_arf, write_rmf};
+pub use response::{read_arf, read_rmf, write_arf, write_arf_for, write_rmf, write_rmf_for};
 
 /// MJD of IJD 0 (2000-01-01T00:00:00 TT): the `MJDREF` of every file.
 const MJDREF: f64 = crate::time::IJD_MJD_OFFSET;
@@ -108,10 +110,10 @@ const GRID_TOLERANCE: f64 = 1e-6;
 const NO_FILE: &str = "NONE";
 
 /// Writes the keywords naming the mission, instrument and detector.
-fn mission_keys(f: &mut NewFile<'_>, hdu: &FitsHdu) -> Result<()> {
+fn mission_keys(f: &mut NewFile<'_>, hdu: &FitsHdu, detector: Detector) -> Result<()> {
     f.key_str(hdu, "TELESCOP", "INTEGRAL", "Mission name")?;
-    f.key_str(hdu, "INSTRUME", "IBIS", "Instrument name")?;
-    f.key_str(hdu, "DETNAM", "ISGRI", "Detector name")?;
+    f.key_str(hdu, "INSTRUME", detector.instrume(), "Instrument name")?;
+    f.key_str(hdu, "DETNAM", detector.detnam(), "Detector name")?;
     f.key_str(hdu, "FILTER", "NONE", "No filter")
 }
 
@@ -216,10 +218,15 @@ const EBOUNDS_COLUMNS: [Column; 3] = [
 ];
 
 /// Appends an `EBOUNDS` extension: channels 1..=n with their energy bounds (keV).
-fn write_ebounds(f: &mut NewFile<'_>, e_min: &[f64], e_max: &[f64]) -> Result<()> {
+fn write_ebounds(
+    f: &mut NewFile<'_>,
+    e_min: &[f64],
+    e_max: &[f64],
+    detector: Detector,
+) -> Result<()> {
     let n = e_min.len();
     let hdu = f.table("EBOUNDS", &EBOUNDS_COLUMNS)?;
-    mission_keys(f, &hdu)?;
+    mission_keys(f, &hdu, detector)?;
     f.key_str(&hdu, "CHANTYPE", "PI", "Channels are calibrated energies")?;
     f.key_int(&hdu, "DETCHANS", n as i64, "Number of channels")?;
     class_keys(f, &hdu, &["RESPONSE", "EBOUNDS"], "1.2.0")?;
@@ -377,6 +384,7 @@ mod testutil {
             osa_version: OsaVersion::Osa11_2,
             arf: Some(arf()),
             rmf: Some(rmf(n)),
+            detector: Default::default(),
         }
     }
 

@@ -27,9 +27,10 @@
 
 use crate::analysis::burst::BurstSearchResult;
 use crate::analysis::catalog::{Catalog, Origin};
-use crate::datasets::AcsLightCurve;
+use crate::datasets::{AcsLightCurve, JemxLightCurve};
 use crate::error::{Error, Result};
 use crate::fit::SpectralFit;
+use crate::instrument::Detector;
 use crate::products::{Image, LightCurve, Spectrum};
 
 use super::{Product, ProductResult, ProductType};
@@ -37,10 +38,14 @@ use super::{Product, ProductResult, ProductType};
 impl Product {
     /// The request type that makes this product.
     pub fn product_type(&self) -> ProductType {
+        let jemx = matches!(self.detector(), Some(Detector::Jemx(_)));
         match self {
+            Product::Image(_) if jemx => ProductType::JemxImage,
             Product::Image(_) => ProductType::IsgriImage,
+            Product::Spectrum { .. } if jemx => ProductType::JemxSpectrum,
             Product::Spectrum { .. } => ProductType::IsgriSpectrum,
             Product::LightCurve { .. } => ProductType::IsgriLc,
+            Product::JemxLightCurve { .. } => ProductType::JemxLc,
             Product::SpectralFit { .. } => ProductType::SpectralFit,
             Product::AcsLightCurve { .. } => ProductType::SpiAcsLc,
         }
@@ -57,7 +62,24 @@ impl Product {
             Product::LightCurve { light_curves, .. } => {
                 light_curves.iter().map(|l| l.source.as_str()).collect()
             }
+            Product::JemxLightCurve { light_curves, .. } => light_curves
+                .iter()
+                .map(|l| l.light_curve.source.as_str())
+                .collect(),
             Product::SpectralFit { spectrum, .. } => vec![spectrum.source.as_str()],
+        }
+    }
+
+    /// The light curves of an `isgri_lc` or `jemx_lc` product, one per catalog source (for
+    /// JEM-X the rates without the background columns: see
+    /// [`jemx_light_curves`](Self::jemx_light_curves)).
+    fn any_light_curves(&self) -> Option<Vec<&LightCurve>> {
+        match self {
+            Product::LightCurve { light_curves, .. } => Some(light_curves.iter().collect()),
+            Product::JemxLightCurve { light_curves, .. } => {
+                Some(light_curves.iter().map(|l| &l.light_curve).collect())
+            }
+            _ => None,
         }
     }
 
@@ -77,6 +99,10 @@ impl Product {
                 "no light curves".into()
             }
             Product::LightCurve { .. } => list("light curves"),
+            Product::JemxLightCurve { light_curves, .. } if light_curves.is_empty() => {
+                "no light curves".into()
+            }
+            Product::JemxLightCurve { .. } => list("JEM-X light curves"),
             Product::SpectralFit { fit, spectrum, .. } => format!(
                 "the {} fit of the spectrum of {}",
                 fit.kind.xspec_name(),
@@ -100,7 +126,7 @@ impl Product {
         }
     }
 
-    /// The mosaic and its catalog of an `isgri_image` product.
+    /// The mosaic and its catalog of an `isgri_image` or `jemx_image` product.
     ///
     /// # Errors
     /// [`Error::NotInProduct`] for other products.
@@ -111,7 +137,7 @@ impl Product {
         }
     }
 
-    /// The spectra of an `isgri_spectrum` product (one per catalog source), or the fitted
+    /// The spectra of an `isgri_spectrum` or `jemx_spectrum` product (one per catalog source), or the fitted
     /// spectrum of a `spectral_fit` product.
     ///
     /// # Errors
@@ -149,15 +175,40 @@ impl Product {
     }
 
     /// The light curve of `source` (the catalog's spelling; case is ignored when that leaves
-    /// one match).
+    /// one match) of an `isgri_lc` or a `jemx_lc` product (for JEM-X its rates; the
+    /// background is in [`jemx_light_curve`](Self::jemx_light_curve)).
     ///
     /// # Errors
     /// [`Error::NotInProduct`] when the product holds no light curve of `source`, listing the
     /// sources it has.
     pub fn light_curve(&self, source: &str) -> Result<&LightCurve> {
         let asked = || self.not_in_product(format!("light curve of {source:?}"));
-        let curves = self.light_curves().map_err(|_| asked())?;
-        find(curves, source, |l| &l.source).ok_or_else(asked)
+        let curves = self.any_light_curves().ok_or_else(asked)?;
+        find(&curves, source, |l| &l.source)
+            .copied()
+            .ok_or_else(asked)
+    }
+
+    /// The JEM-X light curves of a `jemx_lc` product, one per catalog source (with the
+    /// background under each source, the unit and the PI channels).
+    ///
+    /// # Errors
+    /// [`Error::NotInProduct`] for other products.
+    pub fn jemx_light_curves(&self) -> Result<&[JemxLightCurve]> {
+        match self {
+            Product::JemxLightCurve { light_curves, .. } => Ok(light_curves),
+            _ => Err(self.not_in_product("JEM-X light curves".into())),
+        }
+    }
+
+    /// The JEM-X light curve of `source` (as [`light_curve`](Self::light_curve)).
+    ///
+    /// # Errors
+    /// [`Error::NotInProduct`] when the product holds no JEM-X light curve of `source`.
+    pub fn jemx_light_curve(&self, source: &str) -> Result<&JemxLightCurve> {
+        let asked = || self.not_in_product(format!("JEM-X light curve of {source:?}"));
+        let curves = self.jemx_light_curves().map_err(|_| asked())?;
+        find(curves, source, |l| &l.light_curve.source).ok_or_else(asked)
     }
 
     /// The SPI-ACS light curve of a `spi_acs_lc` product.
@@ -264,12 +315,12 @@ impl Product {
                 }
                 ((i.mosaic.band.e1, i.mosaic.band.e2), RateMethod::Mosaic)
             }
-            Product::LightCurve { light_curves, .. } => {
+            Product::LightCurve { .. } | Product::JemxLightCurve { .. } => {
                 let mut lc_band = band;
                 for e in self.catalog().entries() {
                     set(&e.name, f64::NAN, f64::NAN);
                 }
-                for l in light_curves {
+                for l in self.any_light_curves().unwrap_or_default() {
                     lc_band = l.band;
                     match l.fit_constant() {
                         Ok(c) => set(&l.source, c.rate, c.error),
@@ -384,11 +435,17 @@ impl MeasuredCatalog {
     pub fn rate_label(&self) -> String {
         format!(
             "rate {}–{} keV (cts/s), {}",
-            self.band.0,
-            self.band.1,
+            kev(self.band.0),
+            kev(self.band.1),
             self.method.describe()
         )
     }
+}
+
+/// An energy for a label: at most two decimals (channel edges such as 18.8493… keV read 18.85).
+fn kev(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 impl std::fmt::Display for MeasuredCatalog {
@@ -403,8 +460,8 @@ impl std::fmt::Display for MeasuredCatalog {
             "DEC",
             "ERR(')",
             "SIGMA",
-            self.band.0,
-            self.band.1,
+            kev(self.band.0),
+            kev(self.band.1),
             self.method.describe()
         )?;
         for e in self.catalog.entries() {
@@ -489,6 +546,22 @@ impl ProductResult {
     /// [`Error::NotInProduct`] for other products.
     pub fn fitted_spectrum(&self) -> Result<&Spectrum> {
         self.product.fitted_spectrum()
+    }
+
+    /// See [`Product::jemx_light_curves`].
+    ///
+    /// # Errors
+    /// [`Error::NotInProduct`] for other products.
+    pub fn jemx_light_curves(&self) -> Result<&[JemxLightCurve]> {
+        self.product.jemx_light_curves()
+    }
+
+    /// See [`Product::jemx_light_curve`].
+    ///
+    /// # Errors
+    /// [`Error::NotInProduct`], listing the sources the product has.
+    pub fn jemx_light_curve(&self, source: &str) -> Result<&JemxLightCurve> {
+        self.product.jemx_light_curve(source)
     }
 
     /// See [`Product::acs_light_curve`].

@@ -33,6 +33,13 @@ pub const DEFAULT_TIME_BIN_S: f64 = 1000.0;
 pub const MIN_TIME_BIN_S: f64 = 1.0;
 /// Longest light-curve bin accepted, s (about 32 years: longer than the mission).
 pub const MAX_TIME_BIN_S: f64 = 1e9;
+/// Longest JEM-X light-curve bin accepted, s (ODA's limit for `jemx_lc`).
+pub const MAX_JEMX_TIME_BIN_S: f64 = 20_000.0;
+/// Default search radius of JEM-X requests, degrees (ODA's: JEM-X's field is 4.8° across,
+/// fully coded).
+pub const DEFAULT_JEMX_RADIUS_DEG: f64 = 4.0;
+/// Default JEM-X unit (ODA's `jemx_num=2`).
+pub const DEFAULT_JEMX_NUM: u8 = 2;
 /// The ODA dispatcher the Python snippets of [`Request::to_python_code`] talk to.
 pub const ODA_DISPATCHER_URL: &str = "https://www.astro.unige.ch/mmoda/dispatch-data";
 
@@ -45,7 +52,7 @@ pub const MAX_ACS_SPAN_S: f64 = 10.0 * 86_400.0;
 pub const MAX_ACS_BINS: usize = 1_728_000;
 
 /// The request parameters, in ODA's names (`product_type` is accepted as an alias of `product`).
-pub const REQUEST_PARAMETERS: [&str; 20] = [
+pub const REQUEST_PARAMETERS: [&str; 21] = [
     "instrument",
     "product",
     "src_name",
@@ -66,6 +73,7 @@ pub const REQUEST_PARAMETERS: [&str; 20] = [
     "selected_catalog",
     "xspec_model",
     "data_level",
+    "jemx_num",
 ];
 
 /// Fields of ODA's dispatcher protocol, accepted by [`Request::from_pairs`] and ignored.
@@ -94,6 +102,8 @@ pub const PROTOCOL_FIELDS: [&str; 13] = [
 /// assert_eq!(i.name(), "spi_acs");
 /// assert_eq!(i.products(), vec![ProductType::SpiAcsLc]);
 /// assert_eq!(ProductType::IsgriLc.instrument(), Instrument::Isgri);
+/// // spectral_fit fits ISGRI or JEM-X spectra:
+/// assert!(Instrument::Jemx.products().contains(&ProductType::SpectralFit));
 /// # Ok::<(), oda::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -102,32 +112,60 @@ pub enum Instrument {
     /// IBIS/ISGRI, the coded-mask imager (15 keV – 1 MeV).
     #[default]
     Isgri,
+    /// JEM-X, the X-ray monitor (3–35 keV), one of its two units (`jemx_num`).
+    Jemx,
     /// The anti-coincidence shield of SPI: the whole sky's count rate above ~80 keV.
     SpiAcs,
 }
 
 impl Instrument {
-    const ALL: [Instrument; 2] = [Instrument::Isgri, Instrument::SpiAcs];
+    const ALL: [Instrument; 3] = [Instrument::Isgri, Instrument::Jemx, Instrument::SpiAcs];
 
     /// Every instrument served.
     pub fn all() -> &'static [Instrument] {
         &Self::ALL
     }
 
-    /// ODA's name (`isgri`, `spi_acs`).
+    /// ODA's name (`isgri`, `jemx`, `spi_acs`).
     pub fn name(&self) -> &'static str {
         match self {
             Instrument::Isgri => "isgri",
+            Instrument::Jemx => "jemx",
             Instrument::SpiAcs => "spi_acs",
         }
     }
 
     /// The products of this instrument.
     pub fn products(&self) -> Vec<ProductType> {
-        ProductType::ALL
+        // Its own products first, then those it shares (spectral_fit).
+        let own = ProductType::ALL
             .into_iter()
-            .filter(|p| p.instrument() == *self)
-            .collect()
+            .filter(|p| p.instruments() == [*self]);
+        let shared = ProductType::ALL
+            .into_iter()
+            .filter(|p| p.instruments().len() > 1 && p.instruments().contains(self));
+        own.chain(shared).collect()
+    }
+
+    /// The energy range of its bands, keV, and the default band (none for SPI-ACS).
+    pub fn band_limits_kev(&self) -> Option<((f64, f64), (f64, f64))> {
+        match self {
+            Instrument::Isgri => Some((ISGRI_BAND_LIMITS, (DEFAULT_E1_KEV, DEFAULT_E2_KEV))),
+            Instrument::Jemx => Some((
+                crate::instrument::jemx::BAND_LIMITS_KEV,
+                crate::instrument::jemx::DEFAULT_BAND_KEV,
+            )),
+            Instrument::SpiAcs => None,
+        }
+    }
+
+    /// Its name in messages (`ISGRI`, `JEM-X`, `SPI-ACS`).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Instrument::Isgri => "ISGRI",
+            Instrument::Jemx => "JEM-X",
+            Instrument::SpiAcs => "SPI-ACS",
+        }
     }
 }
 
@@ -183,14 +221,26 @@ pub enum ProductType {
     /// The SPI-ACS count rate with a burst search (`spi_acs_lc`).
     #[serde(rename = "spi_acs_lc")]
     SpiAcsLc,
+    /// A JEM-X mosaic with its source catalog (`jemx_image`).
+    #[serde(rename = "jemx_image")]
+    JemxImage,
+    /// JEM-X spectra of the catalog sources in the 16 standard channels (`jemx_spectrum`).
+    #[serde(rename = "jemx_spectrum")]
+    JemxSpectrum,
+    /// JEM-X light curves of the catalog sources (`jemx_lc`).
+    #[serde(rename = "jemx_lc")]
+    JemxLc,
 }
 
 impl ProductType {
-    const ALL: [ProductType; 5] = [
+    const ALL: [ProductType; 8] = [
         ProductType::IsgriImage,
         ProductType::IsgriSpectrum,
         ProductType::IsgriLc,
         ProductType::SpectralFit,
+        ProductType::JemxImage,
+        ProductType::JemxSpectrum,
+        ProductType::JemxLc,
         ProductType::SpiAcsLc,
     ];
 
@@ -207,25 +257,73 @@ impl ProductType {
             ProductType::IsgriLc => "isgri_lc",
             ProductType::SpectralFit => "spectral_fit",
             ProductType::SpiAcsLc => "spi_acs_lc",
+            ProductType::JemxImage => "jemx_image",
+            ProductType::JemxSpectrum => "jemx_spectrum",
+            ProductType::JemxLc => "jemx_lc",
         }
     }
 
-    /// The instrument whose product this is.
+    /// The instrument whose product this is (ISGRI for `spectral_fit`, which JEM-X has too:
+    /// see [`ProductType::instruments`]).
     pub fn instrument(&self) -> Instrument {
         match self {
             ProductType::SpiAcsLc => Instrument::SpiAcs,
+            ProductType::JemxImage | ProductType::JemxSpectrum | ProductType::JemxLc => {
+                Instrument::Jemx
+            }
             _ => Instrument::Isgri,
         }
     }
 
-    /// The parameters this product can use (besides `instrument` and `product`), in the order
-    /// of [`REQUEST_PARAMETERS`]: what ODA's `/api/par-names` lists.
+    /// Every instrument with this product: `spectral_fit` is ISGRI's and JEM-X's.
+    pub fn instruments(&self) -> &'static [Instrument] {
+        match self {
+            ProductType::SpectralFit => &[Instrument::Isgri, Instrument::Jemx],
+            ProductType::SpiAcsLc => &[Instrument::SpiAcs],
+            ProductType::JemxImage | ProductType::JemxSpectrum | ProductType::JemxLc => {
+                &[Instrument::Jemx]
+            }
+            _ => &[Instrument::Isgri],
+        }
+    }
+
+    /// True for the sky images (`isgri_image`, `jemx_image`).
+    pub fn is_image(&self) -> bool {
+        matches!(self, ProductType::IsgriImage | ProductType::JemxImage)
+    }
+
+    /// True for the spectra and the fit of one (`isgri_spectrum`, `jemx_spectrum`,
+    /// `spectral_fit`).
+    pub fn is_spectral(&self) -> bool {
+        matches!(
+            self,
+            ProductType::IsgriSpectrum | ProductType::JemxSpectrum | ProductType::SpectralFit
+        )
+    }
+
+    /// True for light curves (`isgri_lc`, `jemx_lc`, `spi_acs_lc`).
+    pub fn is_light_curve(&self) -> bool {
+        matches!(
+            self,
+            ProductType::IsgriLc | ProductType::JemxLc | ProductType::SpiAcsLc
+        )
+    }
+
+    /// The parameters this product of its [`instrument`](Self::instrument) can use (besides
+    /// `instrument` and `product`), in the order of [`REQUEST_PARAMETERS`]: what ODA's
+    /// `/api/par-names` lists.
     pub fn parameter_names(&self) -> Vec<&'static str> {
+        self.parameter_names_for(self.instrument())
+    }
+
+    /// The parameters this product of `instrument` can use (`spectral_fit` of JEM-X uses
+    /// `jemx_num`).
+    pub fn parameter_names_for(&self, instrument: Instrument) -> Vec<&'static str> {
         REQUEST_PARAMETERS
             .iter()
             .copied()
             .filter(|n| !matches!(*n, "instrument" | "product"))
-            .filter(|n| product_unused(*self, n).is_none())
+            .filter(|n| product_unused(instrument, *self, n).is_none())
             .collect()
     }
 }
@@ -252,8 +350,8 @@ fn product_allowed() -> String {
     format!("one of {}", names.join(", "))
 }
 
-/// Why `product` never uses parameter `name`, if it does not.
-fn product_unused(product: ProductType, name: &str) -> Option<String> {
+/// Why `product` of `instrument` never uses parameter `name`, if it does not.
+fn product_unused(instrument: Instrument, product: ProductType, name: &str) -> Option<String> {
     if product == ProductType::SpiAcsLc {
         // The shield sees the whole sky at once: a light curve needs only its time span.
         let used = matches!(
@@ -267,12 +365,19 @@ fn product_unused(product: ProductType, name: &str) -> Option<String> {
         });
     }
     let unused = match name {
-        "time_bin" | "time_bin_format" => product != ProductType::IsgriLc,
+        "time_bin" | "time_bin_format" => !product.is_light_curve(),
         "xspec_model" => product != ProductType::SpectralFit,
         "data_level" => true,
+        "jemx_num" => instrument != Instrument::Jemx,
         _ => false,
     };
-    unused.then(|| format!("{name} is not used by {product} and was ignored"))
+    unused.then(|| {
+        if product == ProductType::SpectralFit && name == "jemx_num" {
+            format!("{name} is not used by {product} of {instrument} and was ignored")
+        } else {
+            format!("{name} is not used by {product} and was ignored")
+        }
+    })
 }
 
 /// An ODA request for one ISGRI product: validated, with ODA's defaults filled in.
@@ -377,11 +482,33 @@ fn number(name: &str, raw: &str, allowed: &str) -> Result<f64> {
         .ok_or_else(|| Error::invalid(name, raw, allowed))
 }
 
-/// The default value of a parameter of `product`, in canonical spelling.
-fn default_value(product: ProductType, name: &str) -> Option<String> {
+/// The default value of parameter `name` of `product` of `instrument`, in canonical spelling
+/// (`None` for parameters without one: `src_name`, `RA`, `T1`, …).
+///
+/// ```
+/// use oda::query::{Instrument, ProductType, default_parameter};
+/// assert_eq!(default_parameter(Instrument::Jemx, ProductType::JemxImage, "E2_keV").as_deref(), Some("20"));
+/// assert_eq!(default_parameter(Instrument::Isgri, ProductType::IsgriImage, "radius").as_deref(), Some("15"));
+/// assert_eq!(default_parameter(Instrument::Jemx, ProductType::SpectralFit, "radius").as_deref(), Some("4"));
+/// ```
+pub fn default_parameter(
+    instrument: Instrument,
+    product: ProductType,
+    name: &str,
+) -> Option<String> {
+    default_value(instrument, product, name)
+}
+
+/// The default value of a parameter of `product` of `instrument`, in canonical spelling.
+fn default_value(instrument: Instrument, product: ProductType, name: &str) -> Option<String> {
+    let band = instrument.band_limits_kev().map(|(_, d)| d);
     Some(match name {
         "time_bin" if product == ProductType::SpiAcsLc => DEFAULT_ACS_TIME_BIN_S.to_string(),
         "data_level" => "ordinary".to_string(),
+        "radius" if instrument == Instrument::Jemx => DEFAULT_JEMX_RADIUS_DEG.to_string(),
+        "E1_keV" if band.is_some() => band.map_or(DEFAULT_E1_KEV, |b| b.0).to_string(),
+        "E2_keV" if band.is_some() => band.map_or(DEFAULT_E2_KEV, |b| b.1).to_string(),
+        "jemx_num" => DEFAULT_JEMX_NUM.to_string(),
         "radius" => DEFAULT_RADIUS_DEG.to_string(),
         "max_pointings" => DEFAULT_MAX_POINTINGS.to_string(),
         "osa_version" => OsaVersion::default().name().to_string(),
@@ -396,33 +523,25 @@ fn default_value(product: ProductType, name: &str) -> Option<String> {
     })
 }
 
-/// Why the request (product and given parameters) does not use parameter `name`, if it does not.
+/// Why the request (instrument, product and given parameters) does not use parameter `name`,
+/// if it does not.
 fn unused_reason(
+    instrument: Instrument,
     product: ProductType,
     given: &BTreeMap<String, String>,
     name: &str,
 ) -> Option<String> {
-    if let Some(reason) = product_unused(product, name) {
+    if let Some(reason) = product_unused(instrument, product, name) {
         return Some(reason);
     }
     let has_catalog = given.contains_key("selected_catalog");
     match name {
-        "detection_threshold" if has_catalog && product != ProductType::IsgriImage => {
-            Some(format!(
-                "{name} is not used by {product} when a selected_catalog is given (no image is searched for sources) and was ignored"
-            ))
-        }
-        "E1_keV" | "E2_keV"
-            if has_catalog
-                && matches!(
-                    product,
-                    ProductType::IsgriSpectrum | ProductType::SpectralFit
-                ) =>
-        {
-            Some(format!(
-                "{name} is the band of the image that finds the catalog, not used by {product} when a selected_catalog is given, and was ignored"
-            ))
-        }
+        "detection_threshold" if has_catalog && !product.is_image() => Some(format!(
+            "{name} is not used by {product} when a selected_catalog is given (no image is searched for sources) and was ignored"
+        )),
+        "E1_keV" | "E2_keV" if has_catalog && product.is_spectral() => Some(format!(
+            "{name} is the band of the image that finds the catalog, not used by {product} when a selected_catalog is given, and was ignored"
+        )),
         // A scw_list replaces the whole time and position selection: these do not change the
         // product, so they stay out of its identity.
         "radius" | "max_pointings" | "T1" | "T2" | "T_format" if given.contains_key("scw_list") => {
@@ -488,7 +607,6 @@ fn unknown_parameter(name: &str, value: &str) -> Error {
 /// Normalises the value of the known parameter `name` (other than `instrument`/`product`).
 fn normalise(name: &str, raw: &str) -> Result<String> {
     let degrees = |allowed: &str| number(name, raw, allowed).map(|v| v.to_string());
-    let (lo, hi) = ISGRI_BAND_LIMITS;
     Ok(match name {
         "src_name" => {
             let t = raw.trim();
@@ -551,9 +669,19 @@ fn normalise(name: &str, raw: &str) -> Result<String> {
         "E1_keV" | "E2_keV" => number(
             name,
             raw,
-            &format!("a number of keV; ISGRI energy range is restricted to {lo} - {hi} keV"),
+            "a number of keV (ISGRI: 15 - 800 keV; JEM-X: 3 - 35 keV)",
         )?
         .to_string(),
+        "jemx_num" => match raw.trim() {
+            "1" | "2" => raw.trim().to_string(),
+            _ => {
+                return Err(Error::invalid(
+                    name,
+                    raw,
+                    "1 or 2 (JEM-X1 or JEM-X2; ODA's default is 2)",
+                ));
+            }
+        },
         "detection_threshold" => {
             let allowed = "a significance in σ: a finite number > 0 (ODA's default is 7)";
             let v = number(name, raw, allowed)?;
@@ -632,7 +760,8 @@ impl Request {
     /// The names are ODA's: see [`REQUEST_PARAMETERS`]; `product_type` is taken as `product`,
     /// except for the values `Real` and `Dummy`, which the `oda_api` client sends as
     /// `product_type` but which are ODA's `query_type` (and ignored). [`PROTOCOL_FIELDS`] are
-    /// ignored. `instrument` may be omitted (it can only be `isgri`); `product` is required.
+    /// ignored. `instrument` may be omitted (it is then the product's: `isgri` for
+    /// `spectral_fit`); `product` is required.
     /// A parameter given twice must have the same value both times.
     ///
     /// # Errors
@@ -700,7 +829,7 @@ impl Request {
             }
         };
         let instrument = match instrument {
-            Some(i) if i != product.instrument() => {
+            Some(i) if !product.instruments().contains(&i) => {
                 let names: Vec<&str> = i.products().iter().map(|p| p.name()).collect();
                 return Err(Error::invalid(
                     "product",
@@ -722,7 +851,7 @@ impl Request {
         }
         if let Some(name) = given.get("src_name").cloned() {
             let position_given = given.contains_key("RA") || given.contains_key("DEC");
-            if !position_given && product_unused(product, "src_name").is_none() {
+            if !position_given && product_unused(instrument, product, "src_name").is_none() {
                 given.insert("src_name".into(), canonical_source_name(&name)?);
             }
         }
@@ -746,28 +875,40 @@ impl Request {
         let selection = if instrument == Instrument::SpiAcs {
             acs_selection(&given)?
         } else {
+            // JEM-X's default radius is its own (given to the selection like a given one, but
+            // kept out of the given parameters).
+            let default_radius = (instrument == Instrument::Jemx && !given.contains_key("radius"))
+                .then(|| ("radius".to_string(), DEFAULT_JEMX_RADIUS_DEG.to_string()));
             ScwSelection::from_pairs(
                 given
                     .iter()
-                    .filter(|(k, _)| SELECTION_KEYS.contains(&k.as_str())),
+                    .filter(|(k, _)| SELECTION_KEYS.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .chain(default_radius),
             )?
         };
 
         let value = |name: &str| -> Option<&str> {
-            let used = unused_reason(product, &given, name).is_none();
+            let used = unused_reason(instrument, product, &given, name).is_none();
             given.get(name).map(String::as_str).filter(|_| used)
         };
         let parse = |name: &str, v: &str| number(name, v, "a number");
         let energy = |name: &str, default: f64| -> Result<f64> {
             given.get(name).map_or(Ok(default), |v| parse(name, v))
         };
-        // The band is checked even when unused, so that a given band is always sound.
-        let given_band = EnergyBand::new(
-            energy("E1_keV", DEFAULT_E1_KEV)?,
-            energy("E2_keV", DEFAULT_E2_KEV)?,
-        )?;
+        // The band is checked even when unused, so that a given band is always sound: within
+        // the instrument's range (ISGRI's for SPI-ACS, which has no band and ignores it).
+        let (limits, (d1, d2)) = instrument
+            .band_limits_kev()
+            .unwrap_or((ISGRI_BAND_LIMITS, (DEFAULT_E1_KEV, DEFAULT_E2_KEV)));
+        let label = match instrument {
+            Instrument::SpiAcs => Instrument::Isgri.label(),
+            other => other.label(),
+        };
+        let given_band =
+            EnergyBand::within(energy("E1_keV", d1)?, energy("E2_keV", d2)?, label, limits)?;
         let band = match (value("E1_keV"), value("E2_keV")) {
-            (None, None) => EnergyBand::new(DEFAULT_E1_KEV, DEFAULT_E2_KEV)?,
+            (None, None) => EnergyBand::within(d1, d2, label, limits)?,
             _ => given_band,
         };
         let time_bin_s = time_bin_seconds(
@@ -801,7 +942,7 @@ impl Request {
             },
             warnings: given
                 .keys()
-                .filter_map(|name| unused_reason(product, &given, name))
+                .filter_map(|name| unused_reason(instrument, product, &given, name))
                 .collect(),
             given,
         };
@@ -821,17 +962,29 @@ impl Request {
             "instrument" | "product" => true,
             _ => {
                 REQUEST_PARAMETERS.contains(&name)
-                    && unused_reason(self.product, &self.given, name).is_none()
+                    && unused_reason(self.instrument, self.product, &self.given, name).is_none()
             }
         }
     }
 
     /// True when the sources must first be found in an image: a spectrum, light curve or fit
-    /// without a `selected_catalog`. (An `isgri_image` is that image: false.)
+    /// without a `selected_catalog`. (An `isgri_image` or `jemx_image` is that image: false.)
     pub fn requires_catalog_from_image(&self) -> bool {
-        self.instrument == Instrument::Isgri
-            && self.product != ProductType::IsgriImage
+        self.instrument != Instrument::SpiAcs
+            && !self.product.is_image()
             && self.selected_catalog.is_none()
+    }
+
+    /// The JEM-X unit of a JEM-X request (`jemx_num`, default 2); `None` for the other
+    /// instruments.
+    pub fn jemx_unit(&self) -> Option<crate::instrument::jemx::JemxUnit> {
+        use crate::instrument::jemx::JemxUnit;
+        (self.instrument == Instrument::Jemx).then(|| {
+            match self.given.get("jemx_num").map(String::as_str) {
+                Some("1") => JemxUnit::Jmx1,
+                _ => JemxUnit::Jmx2,
+            }
+        })
     }
 
     /// True when the request asks for the near-real-time data stream (`data_level=realtime`,
@@ -860,7 +1013,7 @@ impl Request {
                 .given
                 .get(name)
                 .cloned()
-                .or_else(|| default_value(self.product, name))
+                .or_else(|| default_value(self.instrument, self.product, name))
             {
                 out.insert(name.to_string(), v);
             }
@@ -1082,6 +1235,12 @@ fn time_bin_seconds(
         // Exactly k native bins.
         return Ok(k * step);
     }
+    if product == ProductType::JemxLc && !(MIN_TIME_BIN_S..=MAX_JEMX_TIME_BIN_S).contains(&seconds)
+    {
+        return Err(refuse(format!(
+            "a bin between {MIN_TIME_BIN_S} and {MAX_JEMX_TIME_BIN_S} seconds for jemx_lc (time_bin_format={format}; ODA's JEM-X limit)"
+        )));
+    }
     if !(MIN_TIME_BIN_S..=MAX_TIME_BIN_S).contains(&seconds) {
         return Err(refuse(if format == "jd" {
             format!(
@@ -1200,6 +1359,16 @@ impl RequestBuilder {
     /// `selected_catalog`: the sources to use, as ODA's catalog JSON.
     pub fn selected_catalog(self, catalog: &Catalog) -> Self {
         self.set("selected_catalog", catalog_to_oda_json(catalog))
+    }
+
+    /// `instrument`: `isgri`, `jemx` or `spi_acs` (needed for a JEM-X `spectral_fit`).
+    pub fn instrument(self, instrument: Instrument) -> Self {
+        self.set("instrument", instrument.name())
+    }
+
+    /// `jemx_num`: the JEM-X unit, 1 or 2.
+    pub fn jemx_num(self, n: u8) -> Self {
+        self.set("jemx_num", n)
     }
 
     /// `xspec_model`: `powerlaw`, `cutoffpl` or `bknpower` (a [`ModelKind`] or its name).

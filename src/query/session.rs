@@ -15,17 +15,20 @@ use crate::analysis::extract::DEFAULT_CHANNELS;
 use crate::archive::{Archive, ScwId};
 use crate::config::{DataOrigin, Settings};
 use crate::datasets::AcsLightCurve;
+use crate::datasets::JemxLightCurve;
 use crate::error::{Error, Result};
-use crate::fit::SpectralFit;
+use crate::fit::{SpectralFit, SpectralFitter};
+use crate::instrument::Detector;
+use crate::instrument::jemx::{self, JemxUnit};
 use crate::instrument::spiacs;
 use crate::products::{
-    Citation, Image, LightCurve, Spectrum, write_acs_lightcurve, write_catalog, write_image,
-    write_lightcurve, write_spectrum_files,
+    Citation, Image, LightCurve, Spectrum, write_acs_lightcurve, write_catalog_for, write_image,
+    write_jemx_lightcurve, write_lightcurve, write_spectrum_files,
 };
 use crate::sky::SkyCoord;
 use crate::workflow::units::{
-    CatalogUnit, DetectionUnit, Extracted, Extraction, ExtractionUnit, FitUnit, MOSAIC_BATCH,
-    MosaicUnit, ScwEvents, TARGET_MATCH_ARCMIN,
+    CatalogUnit, DetectionUnit, Extracted, Extraction, ExtractionUnit, FitUnit, JemxExtraction,
+    JemxScwEvents, MOSAIC_BATCH, MosaicUnit, ScwEvents, TARGET_MATCH_ARCMIN,
 };
 use crate::workflow::{Cache, Identity, Node, ProgressFn, ProvenanceGraph, RunLog, Workflow};
 
@@ -58,6 +61,13 @@ pub enum Product {
         /// The catalog of the extraction.
         catalog: Catalog,
     },
+    /// `jemx_lc`: one JEM-X light curve per catalog source (with the background under it).
+    JemxLightCurve {
+        /// The light curves, in catalog order.
+        light_curves: Vec<JemxLightCurve>,
+        /// The catalog they were extracted for.
+        catalog: Catalog,
+    },
     /// `spi_acs_lc`: the SPI-ACS rate over T1–T2 and a burst search around its middle.
     AcsLightCurve {
         /// The light curve, times from the middle of T1–T2 (the search's T0).
@@ -86,14 +96,34 @@ impl Product {
             Product::Image(i) => &i.catalog,
             Product::Spectrum { catalog, .. }
             | Product::LightCurve { catalog, .. }
+            | Product::JemxLightCurve { catalog, .. }
             | Product::SpectralFit { catalog, .. } => catalog,
             Product::AcsLightCurve { .. } => EMPTY.get_or_init(Catalog::default),
         }
     }
 
-    /// True for products with a source catalog (every ISGRI product; not SPI-ACS).
+    /// True for products with a source catalog (every ISGRI and JEM-X product; not SPI-ACS).
     pub fn has_catalog(&self) -> bool {
         !matches!(self, Product::AcsLightCurve { .. })
+    }
+
+    /// The detector that recorded the product's data (`None` for SPI-ACS, which is no imaging
+    /// detector).
+    pub fn detector(&self) -> Option<Detector> {
+        match self {
+            Product::Image(i) => Some(i.detector),
+            Product::Spectrum { spectra, .. } => {
+                Some(spectra.first().map_or(Detector::Isgri, |s| s.detector))
+            }
+            Product::SpectralFit { spectrum, .. } => Some(spectrum.detector),
+            Product::LightCurve { .. } => Some(Detector::Isgri),
+            Product::JemxLightCurve { light_curves, .. } => Some(
+                light_curves
+                    .first()
+                    .map_or(Detector::Jemx(JemxUnit::Jmx2), |l| Detector::Jemx(l.unit)),
+            ),
+            Product::AcsLightCurve { .. } => None,
+        }
     }
 }
 
@@ -230,9 +260,16 @@ impl ProductResult {
         };
         match &self.product {
             Product::Image(image) => {
-                let p = dir.join("isgri_image.fits");
+                let p = dir.join(format!("{}.fits", self.product.product_type().name()));
                 write_image(&p, image)?;
                 add("image", &p, None);
+            }
+            Product::JemxLightCurve { light_curves, .. } => {
+                for lc in light_curves.iter().filter(|l| !l.is_empty()) {
+                    let p = dir.join(format!("{}_lc.fits", stem_of(&lc.light_curve.source)));
+                    write_jemx_lightcurve(&p, lc)?;
+                    add("lightcurve", &p, Some(&lc.light_curve.source));
+                }
             }
             Product::Spectrum { spectra, .. } => {
                 for s in spectra.iter().filter(|s| s.exposure > 0.0) {
@@ -257,7 +294,8 @@ impl ProductResult {
         }
         if self.product.has_catalog() {
             let p = dir.join("catalog.fits");
-            write_catalog(&p, self.product.catalog())?;
+            let detector = self.product.detector().unwrap_or_default();
+            write_catalog_for(&p, self.product.catalog(), detector)?;
             add("catalog", &p, None);
             let p = dir.join("catalog.json");
             crate::fits::write_bytes_atomically(
@@ -339,8 +377,9 @@ impl ProductResult {
             })).collect::<Vec<_>>(),
         });
         match &self.product {
-            Product::SpectralFit { fit, .. } => {
-                let (f, fe) = fit.flux(30.0, 300.0);
+            Product::SpectralFit { fit, spectrum, .. } => {
+                let (e1, e2) = spectrum.detector.flux_band_kev();
+                let (f, fe) = fit.flux(e1, e2);
                 doc["fit"] = json!({
                     "source": fit.source,
                     "model": fit.kind.xspec_name(),
@@ -349,7 +388,7 @@ impl ProductResult {
                         "name": p.name, "value": finite(p.value), "error": finite(p.error), "unit": p.unit,
                     })).collect::<Vec<_>>(),
                     "chi2": finite(fit.chi2), "dof": fit.dof, "p_value": finite(fit.p_value),
-                    "flux": {"band_keV": [30.0, 300.0], "value": finite(f), "error": finite(fe), "unit": "erg/cm2/s"},
+                    "flux": {"band_keV": [e1, e2], "value": finite(f), "error": finite(fe), "unit": "erg/cm2/s"},
                 });
             }
             Product::LightCurve { light_curves, .. } => {
@@ -364,6 +403,27 @@ impl ProductResult {
                             "rate": l.rate.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
                             "error": l.error.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
                             "fracexp": l.fracexp,
+                        })
+                    })
+                    .collect();
+            }
+            Product::JemxLightCurve { light_curves, .. } => {
+                doc["light_curves"] = light_curves
+                    .iter()
+                    .filter(|l| !l.is_empty())
+                    .map(|j| {
+                        let l = &j.light_curve;
+                        json!({
+                            "source": l.source, "band_keV": [l.band.0, l.band.1],
+                            "instrument": j.unit.name(), "pi_channels": [j.channels.0, j.channels.1],
+                            "time_unit": "IJD (TT), bin centre", "rate_unit": "count/s",
+                            "time": l.time, "timedel_s": l.timedel,
+                            "rate": l.rate.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
+                            "error": l.error.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
+                            "background_rate": j.background_rate.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
+                            "background_error": j.background_error.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
+                            "fracexp": l.fracexp,
+                            "off_axis_deg": finite(j.off_axis_deg), "vignetting": finite(j.vignetting),
                         })
                     })
                     .collect();
@@ -444,6 +504,17 @@ impl std::fmt::Display for ProductResult {
                     writeln!(f, "  light curve {}: {} bins", l.source, l.len())?;
                 }
             }
+            Product::JemxLightCurve { light_curves, .. } => {
+                for l in light_curves.iter().filter(|l| !l.is_empty()) {
+                    writeln!(
+                        f,
+                        "  {} light curve {}: {} bins",
+                        l.unit,
+                        l.light_curve.source,
+                        l.len()
+                    )?;
+                }
+            }
             Product::Spectrum { spectra, .. } => {
                 for s in spectra {
                     writeln!(f, "  spectrum {}: exposure {:.0} s", s.source, s.exposure)?;
@@ -507,6 +578,15 @@ impl std::fmt::Display for ProductResult {
             writeln!(f, "warning: {w}")?;
         }
         Ok(())
+    }
+}
+
+/// The energy range a `spectral_fit` fits, keV: 30–1000 keV for ISGRI (the fitter's default),
+/// JEM-X's whole 3–35 keV.
+fn fit_range_kev(detector: Detector) -> Option<(f64, f64)> {
+    match detector {
+        Detector::Isgri => None,
+        Detector::Jemx(_) => Some(jemx::BAND_LIMITS_KEV),
     }
 }
 
@@ -614,7 +694,11 @@ impl Session {
             let (product, root, comments) = acs_product(&archive, request)?;
             return self.result(request, product, &root, Vec::new(), comments, t0);
         }
-        let selection = archive.select(&request.selection)?;
+        let jemx_unit = request.jemx_unit();
+        let selection = match jemx_unit {
+            Some(unit) => archive.select_jemx(&request.selection, unit)?,
+            None => archive.select(&request.selection)?,
+        };
         let scws: Vec<ScwId> = selection.ids();
         if scws.is_empty() {
             return Err(Error::EmptySelection {
@@ -629,10 +713,22 @@ impl Session {
                 ),
             });
         }
-        let events: Vec<ScwEvents> = scws
-            .iter()
-            .map(|id| ScwEvents::new(&archive, *id))
-            .collect::<Result<_>>()?;
+        // The events of the instrument asked for: ISGRI's or one JEM-X unit's.
+        let (events, jemx_events) = match jemx_unit {
+            None => (
+                scws.iter()
+                    .map(|id| ScwEvents::new(&archive, *id))
+                    .collect::<Result<Vec<_>>>()?,
+                Vec::new(),
+            ),
+            Some(unit) => (
+                Vec::new(),
+                scws.iter()
+                    .map(|id| JemxScwEvents::new(&archive, *id, unit))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        };
+        let detector = jemx_unit.map_or(Detector::Isgri, Detector::Jemx);
         let version = request.selection.osa_version;
         let center = match request.selection.target {
             Some(t) => t,
@@ -649,11 +745,17 @@ impl Session {
             )
         });
         let detection = || -> Result<DetectionUnit> {
-            Ok(DetectionUnit::new(
-                MosaicUnit::new(&events, request.band, version, center, self.batch)?,
-                SourceFinder::new(request.detection_threshold)?
-                    .with_imaging(&archive.calibration(version)?.imaging),
-            ))
+            let finder = SourceFinder::new(request.detection_threshold)?;
+            Ok(match jemx_unit {
+                None => DetectionUnit::new(
+                    MosaicUnit::new(&events, request.band, version, center, self.batch)?,
+                    finder.with_imaging(&archive.calibration(version)?.imaging),
+                ),
+                Some(_) => DetectionUnit::new(
+                    MosaicUnit::jemx(&jemx_events, request.band, center, self.batch)?,
+                    finder.with_imaging(&jemx::imaging_calibration()),
+                ),
+            })
         };
         let catalog_unit = || -> Result<CatalogUnit> {
             match &request.selected_catalog {
@@ -661,11 +763,36 @@ impl Session {
                 None => Ok(CatalogUnit::detected(detection()?, target.clone())),
             }
         };
+        // Spectra (`spectrum`) or light curves of the catalog's sources.
+        let extraction = |spectrum: bool| -> Result<ExtractionUnit> {
+            match jemx_unit {
+                None => ExtractionUnit::new(
+                    &events,
+                    catalog_unit()?,
+                    if spectrum {
+                        Extraction::Spectrum(DEFAULT_CHANNELS.to_vec())
+                    } else {
+                        Extraction::LightCurve(request.band, request.time_bin_s)
+                    },
+                    version,
+                ),
+                Some(unit) => ExtractionUnit::jemx(
+                    &jemx_events,
+                    catalog_unit()?,
+                    if spectrum {
+                        JemxExtraction::Spectrum
+                    } else {
+                        JemxExtraction::LightCurve(request.band, request.time_bin_s)
+                    },
+                    unit,
+                ),
+            }
+        };
         let request_node = |inputs: Vec<Arc<Node>>| {
             Node::new(request.product.name(), "1", params_json(request), inputs)
         };
         let (product, root) = match request.product {
-            ProductType::IsgriImage => {
+            ProductType::IsgriImage | ProductType::JemxImage => {
                 let det = detection()?;
                 let catalog = wf.get(&det)?;
                 let stack = wf.get(det.mosaic())?;
@@ -674,19 +801,15 @@ impl Session {
                     Product::Image(Box::new(Image {
                         mosaic: stack.mosaic,
                         catalog,
+                        detector,
                     })),
                     root,
                 )
             }
-            ProductType::IsgriSpectrum | ProductType::SpectralFit => {
-                let unit = ExtractionUnit::new(
-                    &events,
-                    catalog_unit()?,
-                    Extraction::Spectrum(DEFAULT_CHANNELS.to_vec()),
-                    version,
-                )?;
+            ProductType::IsgriSpectrum | ProductType::JemxSpectrum | ProductType::SpectralFit => {
+                let unit = extraction(true)?;
                 let catalog = wf.get(unit.catalog().as_ref())?;
-                if request.product == ProductType::IsgriSpectrum {
+                if request.product != ProductType::SpectralFit {
                     let Extracted::Spectra(spectra) = wf.get(&unit)? else {
                         return Err(internal("spectra"));
                     };
@@ -694,7 +817,11 @@ impl Session {
                     (Product::Spectrum { spectra, catalog }, root)
                 } else {
                     let source = fit_source(&catalog, target.as_ref())?;
-                    let fit_unit = FitUnit::new(unit.clone(), &source, request.xspec_model);
+                    let mut fitter = SpectralFitter::new(request.xspec_model);
+                    if let Some((e1, e2)) = fit_range_kev(detector) {
+                        fitter = fitter.energy_range(e1, e2)?;
+                    }
+                    let fit_unit = FitUnit::with_fitter(unit.clone(), &source, fitter);
                     let fit = wf.get(&fit_unit)?;
                     let Extracted::Spectra(spectra) = wf.get(&unit)? else {
                         return Err(internal("spectra"));
@@ -714,25 +841,21 @@ impl Session {
                     )
                 }
             }
-            ProductType::IsgriLc => {
-                let unit = ExtractionUnit::new(
-                    &events,
-                    catalog_unit()?,
-                    Extraction::LightCurve(request.band, request.time_bin_s),
-                    version,
-                )?;
+            ProductType::IsgriLc | ProductType::JemxLc => {
+                let unit = extraction(false)?;
                 let catalog = wf.get(unit.catalog().as_ref())?;
-                let Extracted::LightCurves(light_curves) = wf.get(&unit)? else {
-                    return Err(internal("light curves"));
-                };
-                let root = request_node(vec![unit.node().clone()]);
-                (
-                    Product::LightCurve {
+                let product = match wf.get(&unit)? {
+                    Extracted::LightCurves(light_curves) => Product::LightCurve {
                         light_curves,
                         catalog,
                     },
-                    root,
-                )
+                    Extracted::JemxLightCurves(light_curves) => Product::JemxLightCurve {
+                        light_curves,
+                        catalog,
+                    },
+                    Extracted::Spectra(_) => return Err(internal("light curves")),
+                };
+                (product, request_node(vec![unit.node().clone()]))
             }
             // Answered above, before any Science Window is selected.
             ProductType::SpiAcsLc => return Err(internal("SPI-ACS light curve")),

@@ -8,9 +8,11 @@ use serde_json::{Value, json};
 
 use super::encode::{numpy_product_from_file, spectral_fit_product};
 use crate::display::{
-    ImageScale, acs_light_curve_chart, image_chart, light_curve_chart, spectrum_chart,
+    ImageScale, acs_light_curve_chart, image_chart, light_curve_chart_of, spectrum_chart,
 };
 use crate::error::{Error, Result};
+use crate::instrument::Detector;
+use crate::products::LightCurve;
 use crate::query::{Product, ProductResult, WrittenFile, catalog_to_oda_json};
 
 /// The dispatcher's `products` (without `api_code`, which names the server's URL).
@@ -91,17 +93,18 @@ fn answer(
             .iter()
             .find(|f| f.kind == kind && f.source.as_deref() == source)
     };
+    // ODA names the products by instrument: isgri_spectrum, jemx_spectrum, …
+    let instrument = match result.product.detector() {
+        Some(Detector::Jemx(_)) => "jemx",
+        _ => "isgri",
+    };
     let spectrum_set = |list: &mut Vec<String>, source: &str| -> Result<()> {
-        for (kind, meta_product) in [
-            ("spectrum", "isgri_spectrum"),
-            ("arf", "isgri_arf"),
-            ("rmf", "isgri_rmf"),
-        ] {
+        for kind in ["spectrum", "arf", "rmf"] {
             if let Some(f) = file_of(kind, Some(source)) {
                 list.push(numpy_product_from_file(
                     &dir.join(&f.path),
-                    "isgri_spectrum",
-                    json!({"src_name": source, "product": meta_product}),
+                    &format!("{instrument}_spectrum"),
+                    json!({"src_name": source, "product": format!("{instrument}_{kind}")}),
                 )?);
             }
         }
@@ -115,7 +118,7 @@ fn answer(
             list.push(numpy_product_from_file(
                 &dir.join(&f.path),
                 "mosaic_image",
-                json!({"src_name": target, "product": "mosaic",
+                json!({"src_name": target, "product": "mosaic", "instrument": instrument,
                        "E1_keV": image.mosaic.band.e1, "E2_keV": image.mosaic.band.e2}),
             )?);
             catalog = catalog_to_oda_json(&image.catalog);
@@ -132,6 +135,20 @@ fn answer(
                         &dir.join(&f.path),
                         "isgri_lc",
                         json!({"src_name": lc.source, "product": "isgri_lc",
+                               "time_bin": result.request.time_bin_s}),
+                    )?);
+                }
+            }
+        }
+        Product::JemxLightCurve { light_curves, .. } => {
+            for lc in light_curves {
+                let source = &lc.light_curve.source;
+                if let Some(f) = file_of("lightcurve", Some(source)) {
+                    list.push(numpy_product_from_file(
+                        &dir.join(&f.path),
+                        "jemx_lc",
+                        json!({"src_name": source, "product": "jemx_lc",
+                               "jemx_num": lc.unit.number(),
                                "time_bin": result.request.time_bin_s}),
                     )?);
                 }
@@ -231,11 +248,22 @@ fn view(result: &ProductResult, job_id: &str, listed: &[Value]) -> Value {
                 ));
             }
         }
-        Product::LightCurve { light_curves, .. } => {
+        Product::LightCurve { .. } | Product::JemxLightCurve { .. } => {
             let mut rows = Vec::new();
-            for lc in light_curves.iter().filter(|l| !l.is_empty()) {
+            let detector = result.product.detector().unwrap_or_default();
+            let curves: Vec<&LightCurve> = match &result.product {
+                Product::JemxLightCurve { light_curves, .. } => {
+                    light_curves.iter().map(|l| &l.light_curve).collect()
+                }
+                Product::LightCurve { light_curves, .. } => light_curves.iter().collect(),
+                _ => Vec::new(),
+            };
+            for lc in curves.into_iter().filter(|l| !l.is_empty()) {
                 if figures.len() < MAX_FIGURES {
-                    figures.push(figure(&format!("lc-{}", lc.source), &light_curve_chart(lc)));
+                    figures.push(figure(
+                        &format!("lc-{}", lc.source),
+                        &light_curve_chart_of(lc, detector),
+                    ));
                 }
                 let c = lc.fit_constant().ok();
                 let l = lc.fit_linear().ok();

@@ -25,8 +25,7 @@ use super::jobs::{self, JobRecord, JobState, Jobs};
 use super::results::{ANSWER_FILE, FILES_FILE, ODA_FILE, VIEW_FILE};
 use crate::error::Error;
 use crate::query::{
-    DEFAULT_ACS_TIME_BIN_S, Instrument, ODA_DISPATCHER_URL, PROTOCOL_FIELDS, ProductType,
-    REQUEST_PARAMETERS, Request,
+    Instrument, ODA_DISPATCHER_URL, PROTOCOL_FIELDS, ProductType, REQUEST_PARAMETERS, Request,
 };
 
 /// The shared state of the routes.
@@ -505,7 +504,7 @@ fn products_asked(pairs: &[(String, String)]) -> Result<Vec<ProductType>, Respon
     let instrument = instrument_check(pairs)?;
     match product_param(pairs)? {
         Some(p) => match instrument {
-            Some(i) if p.instrument() != i => Err(refusal(
+            Some(i) if !p.instruments().contains(&i) => Err(refusal(
                 StatusCode::BAD_REQUEST,
                 &Error::invalid(
                     "product_type",
@@ -529,28 +528,36 @@ fn products_asked(pairs: &[(String, String)]) -> Result<Vec<ProductType>, Respon
     }
 }
 
+/// The instrument a product is asked about for: the one named if it has the product, else the
+/// product's own.
+fn instrument_for(pairs: &[(String, String)], product: ProductType) -> Instrument {
+    match instrument_check(pairs) {
+        Ok(Some(i)) if product.instruments().contains(&i) => i,
+        _ => product.instrument(),
+    }
+}
+
 async fn par_names(RawQuery(q): RawQuery) -> Response {
     let pairs = pairs_of(q.as_deref(), b"");
     let names: BTreeSet<&str> = match products_asked(&pairs) {
         Err(r) => return r,
-        Ok(products) => products.iter().flat_map(|p| p.parameter_names()).collect(),
+        Ok(products) => products
+            .iter()
+            .flat_map(|p| p.parameter_names_for(instrument_for(&pairs, *p)))
+            .collect(),
     };
     let mut list: Vec<&str> = names.into_iter().collect();
     list.extend(["integral_data_rights", "token"]);
     json_response(StatusCode::OK, &json!(list))
 }
 
+/// The example value and units of parameter `name` in `/api/meta-data` (defaults come from
+/// the request layer: see [`describe_for`]).
 fn describe(name: &str) -> (Value, &'static str) {
     match name {
         "src_name" => (json!("Crab"), ""),
-        "RA" | "DEC" | "radius" => (
-            if name == "radius" {
-                json!(15)
-            } else {
-                Value::Null
-            },
-            "deg",
-        ),
+        "RA" | "DEC" | "radius" => (Value::Null, "deg"),
+        "jemx_num" => (json!(2), "1 | 2"),
         "T1" | "T2" => (Value::Null, "T_format"),
         "T_format" => (json!("isot"), "isot | mjd | ijd"),
         "max_pointings" => (json!(50), ""),
@@ -568,6 +575,18 @@ fn describe(name: &str) -> (Value, &'static str) {
     }
 }
 
+/// [`describe`] with the default of `product` of `instrument` as the value, when it has one.
+fn describe_for(instrument: Instrument, product: ProductType, name: &str) -> (Value, &'static str) {
+    let (value, units) = describe(name);
+    match crate::query::default_parameter(instrument, product, name) {
+        Some(d) => (
+            d.parse::<f64>().map_or_else(|_| json!(d), |x| json!(x)),
+            units,
+        ),
+        None => (value, units),
+    }
+}
+
 async fn meta_data(RawQuery(q): RawQuery) -> Response {
     let pairs = pairs_of(q.as_deref(), b"");
     let products = match products_asked(&pairs) {
@@ -577,15 +596,13 @@ async fn meta_data(RawQuery(q): RawQuery) -> Response {
     let out: Vec<Value> = products
         .iter()
         .map(|p| {
+            let instrument = instrument_for(&pairs, *p);
             let mut items = vec![
-                json!({"instrument": p.instrument().name(), "product_name": p.name(),
+                json!({"instrument": instrument.name(), "product_name": p.name(),
                 "query_name": format!("{}_query", p.name())}),
             ];
-            for n in p.parameter_names() {
-                let (mut value, units) = describe(n);
-                if n == "time_bin" && *p == ProductType::SpiAcsLc {
-                    value = json!(DEFAULT_ACS_TIME_BIN_S);
-                }
+            for n in p.parameter_names_for(instrument) {
+                let (value, units) = describe_for(instrument, *p, n);
                 items.push(json!({"name": n, "value": value, "units": units}));
             }
             Value::Array(items)

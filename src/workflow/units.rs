@@ -20,12 +20,21 @@ use crate::analysis::detect::SourceFinder;
 use crate::analysis::extract::{LightCurveExtractor, ScwLightCurve, ScwSpectra, SpectrumExtractor};
 use crate::analysis::image::ScwImager;
 use crate::analysis::image::{ScwImage, ScwSource};
+use crate::analysis::jemx::{
+    JemxLightCurveExtractor, JemxScwLightCurve, JemxScwSpectra, JemxSpectrumExtractor,
+    jemx_imaging_shadowgram,
+};
 use crate::analysis::mosaic::{Mosaic, MosaicSum};
 use crate::analysis::shadowgram::{EnergyBand, ShadowgramMaker};
-use crate::analysis::{cleaning_imager, image_scw};
-use crate::archive::{Archive, EVENTS_FILE, EventList, ScwId, read_events, write_events};
+use crate::analysis::{cleaning_imager, image_scw, jemx_cleaning_imager};
+use crate::archive::{
+    Archive, EVENTS_FILE, EventList, JemxEvents, ScwId, read_events, read_jemx_events,
+    write_events, write_jemx_events,
+};
+use crate::datasets::JemxLightCurve;
 use crate::error::{Error, Result};
 use crate::fit::{ModelKind, SpectralFit, SpectralFitter};
+use crate::instrument::jemx::{self, JemxUnit};
 use crate::osa::OsaVersion;
 use crate::products::{LightCurve, Spectrum};
 use crate::sky::SkyCoord;
@@ -42,7 +51,20 @@ impl Payload for EventList {
     }
 }
 
+/// File of a cached [`JemxEvents`] payload (the unit is in its extension's name).
+const JEMX_EVENTS_FILE: &str = "jemx_events.fits";
+
+impl Payload for JemxEvents {
+    fn save(&self, dir: &Path) -> Result<()> {
+        write_jemx_events(&dir.join(JEMX_EVENTS_FILE), self)
+    }
+    fn load(dir: &Path) -> Result<JemxEvents> {
+        read_jemx_events(&dir.join(JEMX_EVENTS_FILE))
+    }
+}
+
 serde_payload!(
+    Vec<JemxLightCurve>,
     ScwImage,
     Mosaic,
     Catalog,
@@ -114,6 +136,48 @@ impl Unit for ScwEvents {
     }
 }
 
+/// The events of one JEM-X unit in one Science Window: generated and cached from a simulated
+/// archive, read from a real one each time (as [`ScwEvents`]).
+#[derive(Clone, Debug)]
+pub struct JemxScwEvents {
+    archive: Arc<Archive>,
+    swid: ScwId,
+    unit: JemxUnit,
+    node: Arc<Node>,
+}
+
+impl JemxScwEvents {
+    /// `unit`'s events of `swid` in `archive`.
+    ///
+    /// # Errors
+    /// A real archive without the unit's events file.
+    pub fn new(archive: &Arc<Archive>, swid: ScwId, unit: JemxUnit) -> Result<JemxScwEvents> {
+        let params = archive.jemx_events_provenance(&swid, unit)?;
+        Ok(JemxScwEvents {
+            archive: archive.clone(),
+            swid,
+            unit,
+            node: Node::new("JemxScwEvents", "1", params, vec![]),
+        })
+    }
+}
+
+impl Unit for JemxScwEvents {
+    type Output = JemxEvents;
+    fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+    fn class(&self) -> EntryClass {
+        EntryClass::Events
+    }
+    fn cached(&self) -> bool {
+        self.archive.is_generated()
+    }
+    fn run(&self, _: &Workflow) -> Result<JemxEvents> {
+        self.archive.jemx_events(&self.swid, self.unit)
+    }
+}
+
 /// The parameters of a unit that runs `maker`: its settings as it serialises them, so that
 /// everything configured in the maker (and nothing written by hand beside it) is in the identity.
 fn settings<T: Serialize>(maker: &T) -> serde_json::Value {
@@ -125,10 +189,18 @@ fn settings<T: Serialize>(maker: &T) -> serde_json::Value {
 /// The cleaned sky image of one Science Window in one band.
 #[derive(Clone, Debug)]
 pub struct ScwImageUnit {
-    events: ScwEvents,
-    maker: ShadowgramMaker,
+    input: ImageInput,
     imager: Arc<ScwImager>,
     node: Arc<Node>,
+}
+
+/// What a Science Window image is made from.
+#[derive(Clone, Debug)]
+enum ImageInput {
+    /// ISGRI events through a shadowgram maker (its first band).
+    Isgri(ScwEvents, ShadowgramMaker),
+    /// JEM-X events in a band.
+    Jemx(JemxScwEvents, EnergyBand),
 }
 
 impl ScwImageUnit {
@@ -142,10 +214,33 @@ impl ScwImageUnit {
             vec![events.node.clone()],
         );
         ScwImageUnit {
-            events,
-            maker,
+            input: ImageInput::Isgri(events, maker),
             imager,
             node,
+        }
+    }
+
+    /// The image of JEM-X `events` in `band` with `imager` (JEM-X's: see
+    /// [`jemx_cleaning_imager`]).
+    pub fn jemx(events: JemxScwEvents, band: EnergyBand, imager: Arc<ScwImager>) -> ScwImageUnit {
+        let node = Node::new(
+            "JemxScwImage",
+            "1",
+            json!({ "band": band, "unit": events.unit.name(), "imager": settings(imager.as_ref()) }),
+            vec![events.node.clone()],
+        );
+        ScwImageUnit {
+            input: ImageInput::Jemx(events, band),
+            imager,
+            node,
+        }
+    }
+
+    /// The Science Window.
+    pub fn swid(&self) -> ScwId {
+        match &self.input {
+            ImageInput::Isgri(e, _) => e.swid,
+            ImageInput::Jemx(e, _) => e.swid,
         }
     }
 }
@@ -159,8 +254,12 @@ impl Unit for ScwImageUnit {
         EntryClass::ScwProduct
     }
     fn run(&self, wf: &Workflow) -> Result<ScwImage> {
-        let events = wf.get(&self.events)?;
-        image_scw(&self.maker, &self.imager, &events)
+        match &self.input {
+            ImageInput::Isgri(events, maker) => image_scw(maker, &self.imager, &wf.get(events)?),
+            ImageInput::Jemx(events, band) => self
+                .imager
+                .run(&jemx_imaging_shadowgram(&wf.get(events)?, *band)?),
+        }
     }
 }
 
@@ -212,7 +311,7 @@ impl Unit for MosaicBatchUnit {
             match r {
                 Ok(img) => ok.push(img),
                 Err(e) => {
-                    wf.warn(format!("{}: {e}", u.events.swid), true);
+                    wf.warn(format!("{}: {e}", u.swid()), true);
                     first_error.get_or_insert(e);
                 }
             }
@@ -265,16 +364,7 @@ impl MosaicUnit {
                 reason: "no Science Windows to image".into(),
             });
         }
-        let pointings: Vec<SkyCoord> = events
-            .iter()
-            .map(|e| {
-                e.archive
-                    .index()
-                    .get(&e.swid)
-                    .map(|s| s.attitude.pointing())
-                    .unwrap_or(center)
-            })
-            .collect();
+        let pointings = events.iter().map(|e| pointing(&e.archive, &e.swid, center));
         // The calibration is read from the archive's files; their checksums enter every
         // identity downstream through the maker's settings.
         let maker = ShadowgramMaker::new(vec![band], events[0].archive.calibration(version)?)?;
@@ -282,19 +372,56 @@ impl MosaicUnit {
         let empty = crate::analysis::mosaic::MosaicMaker::new(center, None)
             .with_calibration(maker.calibration())
             .start(band, pointings)?;
+        let images = events
+            .iter()
+            .map(|e| ScwImageUnit::new(e.clone(), maker.clone(), imager.clone()))
+            .collect();
+        Ok(MosaicUnit::of_images(images, empty, batch))
+    }
+
+    /// The mosaic centred on `center` of JEM-X unit `unit`'s images of `events` in `band`, in
+    /// batches of `batch` Science Windows (on JEM-X's grid, with its imaging calibration).
+    ///
+    /// # Errors
+    /// No Science Windows; a band outside JEM-X's 3–35 keV.
+    pub fn jemx(
+        events: &[JemxScwEvents],
+        band: EnergyBand,
+        center: SkyCoord,
+        batch: usize,
+    ) -> Result<MosaicUnit> {
+        let Some(first) = events.first() else {
+            return Err(Error::EmptySelection {
+                reason: "no Science Windows to image".into(),
+            });
+        };
+        let unit = first.unit;
+        crate::analysis::jemx::jemx_band(band.e1, band.e2)?;
+        let pointings = events.iter().map(|e| pointing(&e.archive, &e.swid, center));
+        let imager = Arc::new(jemx_cleaning_imager(unit)?);
+        let empty = crate::analysis::mosaic::MosaicMaker::new(center, None)
+            .with_telescope(&jemx::geometry(unit), &jemx::imaging_calibration())
+            .start(band, pointings)?;
+        let images = events
+            .iter()
+            .map(|e| ScwImageUnit::jemx(e.clone(), band, imager.clone()))
+            .collect();
+        Ok(MosaicUnit::of_images(images, empty, batch))
+    }
+
+    /// The mosaic of `images` on the grid of `empty`, in batches of `batch`.
+    fn of_images(images: Vec<ScwImageUnit>, empty: MosaicSum, batch: usize) -> MosaicUnit {
+        let total = images.len();
         let grid = json!({
             "projection": empty.projection,
             "shape": empty.weight.dim(),
         });
         let batch = batch.max(1);
-        let batches: Vec<MosaicBatchUnit> = events
+        let batches: Vec<MosaicBatchUnit> = images
             .chunks(batch)
             .enumerate()
             .map(|(k, chunk)| {
-                let images: Vec<ScwImageUnit> = chunk
-                    .iter()
-                    .map(|e| ScwImageUnit::new(e.clone(), maker.clone(), imager.clone()))
-                    .collect();
+                let images: Vec<ScwImageUnit> = chunk.to_vec();
                 let node = Node::new(
                     "MosaicBatch",
                     "2",
@@ -305,7 +432,7 @@ impl MosaicUnit {
                     images,
                     empty: empty.clone(),
                     offset: k * batch,
-                    total: events.len(),
+                    total,
                     node,
                 }
             })
@@ -316,7 +443,7 @@ impl MosaicUnit {
             json!({}),
             batches.iter().map(|b| b.node.clone()).collect(),
         );
-        Ok(MosaicUnit { batches, node })
+        MosaicUnit { batches, node }
     }
 
     /// Number of Science Windows.
@@ -361,6 +488,15 @@ impl Unit for MosaicUnit {
             sources,
         })
     }
+}
+
+/// The pointing of `swid` (`fallback` when the index does not have it).
+fn pointing(archive: &Archive, swid: &ScwId, fallback: SkyCoord) -> SkyCoord {
+    archive
+        .index()
+        .get(swid)
+        .map(|s| s.attitude.pointing())
+        .unwrap_or(fallback)
 }
 
 /// Source detection in a mosaic.
@@ -503,17 +639,51 @@ pub enum Extraction {
     LightCurve(EnergyBand, f64),
 }
 
+/// What a per-ScW JEM-X extraction fits: spectra in the 16 standard channels or light curves
+/// in a band with bins of this many seconds.
+#[derive(Clone, Copy, Debug)]
+pub enum JemxExtraction {
+    /// Spectra in the standard channels.
+    Spectrum,
+    /// Light curves in a band with bins of this many seconds.
+    LightCurve(EnergyBand, f64),
+}
+
 /// The configured extractor of an [`Extraction`]: its settings are the units' parameters.
 #[derive(Clone, Debug, Serialize)]
 enum Extractor {
     Spectrum(SpectrumExtractor),
     LightCurve(LightCurveExtractor),
+    JemxSpectrum(JemxSpectrumExtractor),
+    JemxLightCurve(JemxLightCurveExtractor),
+}
+
+/// The events a per-ScW extraction fits.
+#[derive(Clone, Debug)]
+enum ScwInput {
+    Isgri(ScwEvents),
+    Jemx(JemxScwEvents),
+}
+
+impl ScwInput {
+    fn swid(&self) -> ScwId {
+        match self {
+            ScwInput::Isgri(e) => e.swid,
+            ScwInput::Jemx(e) => e.swid,
+        }
+    }
+    fn node(&self) -> &Arc<Node> {
+        match self {
+            ScwInput::Isgri(e) => &e.node,
+            ScwInput::Jemx(e) => &e.node,
+        }
+    }
 }
 
 /// The sky-model fits of one Science Window for spectra or light curves.
 #[derive(Clone, Debug)]
 pub struct ScwExtractionUnit {
-    events: ScwEvents,
+    events: ScwInput,
     catalog: Arc<CatalogUnit>,
     extractor: Arc<Extractor>,
     node: Arc<Node>,
@@ -526,6 +696,10 @@ pub enum ScwExtraction {
     Spectrum(ScwSpectra),
     /// Light-curve fits.
     LightCurve(ScwLightCurve),
+    /// JEM-X spectral fits.
+    JemxSpectrum(JemxScwSpectra),
+    /// JEM-X light-curve fits.
+    JemxLightCurve(JemxScwLightCurve),
 }
 serde_payload!(ScwExtraction);
 
@@ -539,10 +713,27 @@ impl Unit for ScwExtractionUnit {
     }
     fn run(&self, wf: &Workflow) -> Result<ScwExtraction> {
         let catalog = wf.get(self.catalog.as_ref())?;
-        let events = wf.get(&self.events)?;
-        Ok(match self.extractor.as_ref() {
-            Extractor::Spectrum(x) => ScwExtraction::Spectrum(x.scw_part(&events, &catalog)),
-            Extractor::LightCurve(x) => ScwExtraction::LightCurve(x.scw_part(&events, &catalog)),
+        let mismatch = || {
+            Error::invalid(
+                "instrument",
+                self.events.swid(),
+                "events of the extractor's instrument (internal inconsistency: please report)",
+            )
+        };
+        Ok(match (self.extractor.as_ref(), &self.events) {
+            (Extractor::Spectrum(x), ScwInput::Isgri(e)) => {
+                ScwExtraction::Spectrum(x.scw_part(&wf.get(e)?, &catalog))
+            }
+            (Extractor::LightCurve(x), ScwInput::Isgri(e)) => {
+                ScwExtraction::LightCurve(x.scw_part(&wf.get(e)?, &catalog))
+            }
+            (Extractor::JemxSpectrum(x), ScwInput::Jemx(e)) => {
+                ScwExtraction::JemxSpectrum(x.scw_part(&wf.get(e)?, &catalog)?)
+            }
+            (Extractor::JemxLightCurve(x), ScwInput::Jemx(e)) => {
+                ScwExtraction::JemxLightCurve(x.scw_part(&wf.get(e)?, &catalog)?)
+            }
+            _ => return Err(mismatch()),
         })
     }
 }
@@ -585,18 +776,64 @@ impl ExtractionUnit {
                 Extractor::LightCurve(LightCurveExtractor::new(*band, *bin, calibration)?),
             ),
         };
+        let inputs = events.iter().cloned().map(ScwInput::Isgri).collect();
+        Ok(ExtractionUnit::of_parts(name, inputs, catalog, extractor))
+    }
+
+    /// Extraction of `what` from JEM-X unit `unit`'s `events` for the sources of `catalog`.
+    ///
+    /// # Errors
+    /// No Science Windows; a band or time bin the extractor refuses
+    /// ([`JemxLightCurveExtractor::new`]).
+    pub fn jemx(
+        events: &[JemxScwEvents],
+        catalog: CatalogUnit,
+        what: JemxExtraction,
+        unit: JemxUnit,
+    ) -> Result<ExtractionUnit> {
+        if events.is_empty() {
+            return Err(Error::EmptySelection {
+                reason: "no Science Windows to analyse".into(),
+            });
+        }
+        let (name, extractor) = match what {
+            JemxExtraction::Spectrum => (
+                "JemxSpectrum",
+                Extractor::JemxSpectrum(JemxSpectrumExtractor::new(unit)),
+            ),
+            JemxExtraction::LightCurve(band, bin) => (
+                "JemxLightCurve",
+                Extractor::JemxLightCurve(JemxLightCurveExtractor::new(unit, band, bin)?),
+            ),
+        };
+        let inputs = events.iter().cloned().map(ScwInput::Jemx).collect();
+        Ok(ExtractionUnit::of_parts(
+            name,
+            inputs,
+            Arc::new(catalog),
+            extractor,
+        ))
+    }
+
+    /// The extraction named `name` of `inputs` with `extractor`, one part per Science Window.
+    fn of_parts(
+        name: &str,
+        inputs: Vec<ScwInput>,
+        catalog: Arc<CatalogUnit>,
+        extractor: Extractor,
+    ) -> ExtractionUnit {
         let params = settings(&extractor);
         let extractor = Arc::new(extractor);
-        let parts: Vec<ScwExtractionUnit> = events
-            .iter()
+        let parts: Vec<ScwExtractionUnit> = inputs
+            .into_iter()
             .map(|e| ScwExtractionUnit {
                 node: Node::new(
                     &format!("Scw{name}Fit"),
                     "1",
                     params.clone(),
-                    vec![e.node.clone(), catalog.node().clone()],
+                    vec![e.node().clone(), catalog.node().clone()],
                 ),
-                events: e.clone(),
+                events: e,
                 catalog: catalog.clone(),
                 extractor: extractor.clone(),
             })
@@ -609,12 +846,12 @@ impl ExtractionUnit {
                 .chain(parts.iter().map(|p| p.node.clone()))
                 .collect(),
         );
-        Ok(ExtractionUnit {
+        ExtractionUnit {
             parts,
             catalog,
             extractor,
             node,
-        })
+        }
     }
 
     /// The catalog unit.
@@ -630,8 +867,8 @@ impl ExtractionUnit {
         let n = self.parts.len();
         let done = std::sync::atomic::AtomicUsize::new(0);
         let stage = match self.extractor.as_ref() {
-            Extractor::Spectrum(_) => "ScW spectral fits",
-            Extractor::LightCurve(_) => "ScW light-curve fits",
+            Extractor::Spectrum(_) | Extractor::JemxSpectrum(_) => "ScW spectral fits",
+            Extractor::LightCurve(_) | Extractor::JemxLightCurve(_) => "ScW light-curve fits",
         };
         let results: Vec<Result<ScwExtraction>> = self
             .parts
@@ -649,7 +886,7 @@ impl ExtractionUnit {
             match r {
                 Ok(x) => out.push(x),
                 Err(e) => {
-                    wf.warn(format!("{}: {e}", p.events.swid), true);
+                    wf.warn(format!("{}: {e}", p.events.swid()), true);
                     first_error.get_or_insert(e);
                 }
             }
@@ -670,6 +907,8 @@ pub enum Extracted {
     Spectra(Vec<Spectrum>),
     /// One light curve per catalog source.
     LightCurves(Vec<LightCurve>),
+    /// One JEM-X light curve per catalog source.
+    JemxLightCurves(Vec<JemxLightCurve>),
 }
 serde_payload!(Extracted);
 
@@ -684,28 +923,32 @@ impl Unit for ExtractionUnit {
     fn run(&self, wf: &Workflow) -> Result<Extracted> {
         let catalog = wf.get(self.catalog.as_ref())?;
         let parts = self.parts(wf)?;
-        match self.extractor.as_ref() {
-            Extractor::Spectrum(x) => {
-                let parts: Vec<ScwSpectra> = parts
+        // The parts of the extractor's kind (every part is: they were made by it).
+        macro_rules! only {
+            ($variant:path) => {
+                parts
                     .into_iter()
                     .filter_map(|p| match p {
-                        ScwExtraction::Spectrum(s) => Some(s),
-                        ScwExtraction::LightCurve(_) => None,
+                        $variant(s) => Some(s),
+                        _ => None,
                     })
-                    .collect();
-                Ok(Extracted::Spectra(x.combine(&parts, &catalog)?))
+                    .collect::<Vec<_>>()
+            };
+        }
+        Ok(match self.extractor.as_ref() {
+            Extractor::Spectrum(x) => {
+                Extracted::Spectra(x.combine(&only!(ScwExtraction::Spectrum), &catalog)?)
             }
             Extractor::LightCurve(x) => {
-                let parts: Vec<ScwLightCurve> = parts
-                    .into_iter()
-                    .filter_map(|p| match p {
-                        ScwExtraction::LightCurve(s) => Some(s),
-                        ScwExtraction::Spectrum(_) => None,
-                    })
-                    .collect();
-                Ok(Extracted::LightCurves(x.combine(&parts, &catalog)?))
+                Extracted::LightCurves(x.combine(&only!(ScwExtraction::LightCurve), &catalog)?)
             }
-        }
+            Extractor::JemxSpectrum(x) => {
+                Extracted::Spectra(x.combine(&only!(ScwExtraction::JemxSpectrum), &catalog)?)
+            }
+            Extractor::JemxLightCurve(x) => Extracted::JemxLightCurves(
+                x.combine(&only!(ScwExtraction::JemxLightCurve), &catalog)?,
+            ),
+        })
     }
 }
 

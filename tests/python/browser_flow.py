@@ -209,6 +209,21 @@ class Flow:
             raise FlowError(f"#status is {state!r} on a plain page load, expected idle")
         self.ok(f"instrument tabs {tabs}, status idle")
 
+        self.step("the JEM-X tab: its band, radius and unit; back to ISGRI's")
+        if "jemx" not in tabs:
+            raise FlowError(f"no JEM-X tab (tabs: {tabs})")
+        self.by_id("instr-jemx").click()
+        got = {k: self.by_id(k).get_attribute("value") for k in ("E1_keV", "E2_keV", "radius")}
+        if got != {"E1_keV": "3", "E2_keV": "20", "radius": "4"}:
+            raise FlowError(f"the JEM-X tab shows {got}, expected JEM-X's 3-20 keV and 4 deg")
+        if not self.by_id("jemx_num").is_displayed():
+            raise FlowError("#jemx_num is hidden on the JEM-X tab")
+        self.by_id("instr-isgri").click()
+        got = {k: self.by_id(k).get_attribute("value") for k in ("E1_keV", "E2_keV", "radius")}
+        if got != {"E1_keV": "20", "E2_keV": "40", "radius": "15"} or self.by_id("jemx_num").is_displayed():
+            raise FlowError(f"back on the ISGRI tab: {got}, #jemx_num shown: {self.by_id('jemx_num').is_displayed()}")
+        self.ok("JEM-X: 3-20 keV, 4 deg, unit field shown; ISGRI: 20-40 keV, 15 deg, no unit field")
+
         self.step("request an isgri_image of the Crab (10 pointings, 20–40 keV, 7.5σ)")
         Select(self.by_id("product_type")).select_by_value("isgri_image")
         self.by_id("pointing-random").click()

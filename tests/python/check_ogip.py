@@ -37,8 +37,8 @@ AREA_UNITS = ("cm**2", "cm2", "cm^2")
 # Keyword -> (type, required value, a tuple of allowed values, or None for any)
 MISSION = {
     "TELESCOP": (str, "INTEGRAL"),
-    "INSTRUME": (str, "IBIS"),
-    "DETNAM": (str, "ISGRI"),
+    "INSTRUME": (str, ("IBIS", "JMX1", "JMX2")),
+    "DETNAM": (str, ("ISGRI", "JMX1", "JMX2")),
     "FILTER": (str, None),
 }
 PHA_KEYWORDS = {
@@ -499,9 +499,14 @@ def check_spectrum_values(c, where, channels, rate, stat_err, sys_err, quality, 
     return int(good.sum())
 
 
+# The extension of a spectrum: OGIP's SPECTRUM, or OSA's JMXn-PHA1-SPE for JEM-X (labelled
+# SPECTRUM in the messages).
+SPECTRUM_EXTNAMES = ["SPECTRUM", "JMX1-PHA1-SPE", "JMX2-PHA1-SPE"]
+
+
 def check_pha(c, hdul):
     check_primary(c, hdul)
-    s = c.extension(hdul, ["SPECTRUM"], "the spectrum")
+    s = c.extension(hdul, SPECTRUM_EXTNAMES, "the spectrum")
     if s is None:
         return None
     h = s.header
@@ -554,7 +559,7 @@ def per_row(s, name):
 
 def check_pha2(c, hdul):
     check_primary(c, hdul)
-    s = c.extension(hdul, ["SPECTRUM"], "the spectra")
+    s = c.extension(hdul, SPECTRUM_EXTNAMES, "the spectra")
     if s is None:
         return None
     h = s.header

@@ -6,7 +6,8 @@ Usage:
 
 DIR holds the product files and `result.json`:
 
-    {"product": "isgri_image" | "isgri_spectrum" | "isgri_lc" | "spectral_fit",
+    {"product": "isgri_image" | "isgri_spectrum" | "isgri_lc" | "spectral_fit"
+                | "jemx_image" | "jemx_spectrum" | "jemx_lc",
      "files": [{"kind": "image" | "catalog" | "spectrum" | "rmf" | "arf" | "lightcurve",
                 "path": "relative/to/DIR.fits", "source": "Crab"}, ...],
      "fit": {"source": "Crab", "model": "powerlaw" | "cutoffpl" | "bknpower",
@@ -31,7 +32,11 @@ Checks:
                  that result.json lists; OBJECT is the entry's source;
       rmf, arf   OGIP MATRIX + EBOUNDS, SPECRESP (`check_ogip.py rmf`/`arf`);
       lightcurve OGIP RATE extension (`check_ogip.py lc`: TIME, TIMEDEL, RATE, ERROR, FRACEXP,
-                 the time keywords); OBJECT is the entry's source.
+                 the time keywords); OBJECT is the entry's source. A JEM-X light curve is in
+                 OSA's JMXn-SRC.-LCR layout instead: TIME, RATE, ERROR, BRATE, BERROR, FRACEXP,
+                 TIMEDEL, TIMESYS TT, CHANMIN <= CHANMAX, E_MIN < E_MAX, INSTRUME JMX1/JMX2,
+                 finite rates and positive errors, NAME the entry's source.
+  JEM-X spectra are in OSA's JMXn-PHA1-SPE extension, checked as SPECTRUM is.
   * the fit: Sherpa loads the spectrum (`load_pha`, which finds the RMF and ARF), uses the
     errors the library uses (STAT_ERR and the fractional SYS_ERR in quadrature; Sherpa itself
     would read SYS_ERR as an absolute error), notices exactly the channels the library fits
@@ -81,7 +86,18 @@ PRODUCTS = {
     "isgri_spectrum": ({"spectrum"}, {"spectrum", "rmf", "arf", "catalog", "catalog_json"}),
     "isgri_lc": ({"lightcurve"}, {"lightcurve", "catalog", "catalog_json"}),
     "spectral_fit": ({"spectrum"}, {"spectrum", "rmf", "arf", "catalog", "catalog_json"}),
+    "jemx_image": ({"image", "catalog"}, {"image", "catalog", "catalog_json"}),
+    "jemx_spectrum": ({"spectrum"}, {"spectrum", "rmf", "arf", "catalog", "catalog_json"}),
+    "jemx_lc": ({"lightcurve"}, {"lightcurve", "catalog", "catalog_json"}),
 }
+
+
+def spectrum_hdu(hdul):
+    """The spectrum extension (SPECTRUM, or JEM-X's JMXn-PHA1-SPE), else None."""
+    for name in check_ogip.SPECTRUM_EXTNAMES:
+        if name in hdul:
+            return hdul[name]
+    return None
 KINDS = ("image", "catalog", "catalog_json", "spectrum", "rmf", "arf", "lightcurve")
 
 
@@ -442,7 +458,7 @@ def catalogs_in_images(p, ctx):
 
 
 def check_spectrum(c, hdul, entry, ctx):
-    s = hdul["SPECTRUM"] if "SPECTRUM" in hdul else None
+    s = spectrum_hdu(hdul)
     type2 = s is not None and s.header.get("HDUCLAS4") == "TYPE:II"
     summary = (check_ogip.check_pha2 if type2 else check_ogip.check_pha)(c, hdul)
     if s is None:
@@ -473,7 +489,43 @@ def check_spectrum(c, hdul, entry, ctx):
     return summary
 
 
+def check_jemx_lightcurve(c, hdul, entry):
+    """A JEM-X light curve in OSA's JMXn-SRC.-LCR layout."""
+    names = [h.name for h in hdul if h.name.endswith("-SRC.-LCR")]
+    if not c.check(len(names) == 1, f"expected one JMXn-SRC.-LCR extension, found {names}"):
+        return None
+    t = hdul[names[0]]
+    h = t.header
+    c.check(names[0][:4] in ("JMX1", "JMX2") and h.get("INSTRUME") == names[0][:4],
+            f"{names[0]}: INSTRUME = {h.get('INSTRUME')!r} is not the unit of the extension")
+    cols = t.columns.names
+    for col in ("TIME", "RATE", "ERROR", "BRATE", "BERROR", "FRACEXP"):
+        c.check(col in cols, f"{names[0]}: no column {col}")
+    for key in ("TIMEDEL", "TSTART", "TSTOP", "CHANMIN", "CHANMAX", "E_MIN", "E_MAX"):
+        c.check(is_number(h.get(key)), f"{names[0]}: keyword {key} = {h.get(key)!r} is not a number")
+    c.check(h.get("TIMESYS") == "TT", f"{names[0]}: TIMESYS = {h.get('TIMESYS')!r}, expected 'TT'")
+    if is_number(h.get("CHANMIN")) and is_number(h.get("CHANMAX")):
+        c.check(h["CHANMIN"] <= h["CHANMAX"], f"{names[0]}: CHANMIN > CHANMAX")
+    if is_number(h.get("E_MIN")) and is_number(h.get("E_MAX")):
+        c.check(3.0 - 0.1 <= h["E_MIN"] < h["E_MAX"] <= 35.0 + 0.5,
+                f"{names[0]}: E_MIN .. E_MAX = {h['E_MIN']} .. {h['E_MAX']} keV is not a JEM-X band")
+    if not all(col in cols for col in ("TIME", "RATE", "ERROR", "FRACEXP")):
+        return None
+    d = t.data
+    time, rate, err = (np.asarray(d[k], dtype=float) for k in ("TIME", "RATE", "ERROR"))
+    c.check(len(time) > 0, f"{names[0]}: no bins")
+    c.check(bool(np.all(np.diff(time) > 0)), f"{names[0]}: TIME is not increasing")
+    c.check(bool(np.all(np.isfinite(rate)) and np.all(err > 0)),
+            f"{names[0]}: rates not finite or errors not positive")
+    source = entry.get("source")
+    if source:
+        c.check(same_name(h.get("NAME"), source), f"{names[0]}: NAME = {h.get('NAME')!r} is not the entry's source {source!r}")
+    return f"{names[0]}, {len(time)} bins, mean rate {float(np.mean(rate)):.2f} cts/s"
+
+
 def check_lightcurve(c, hdul, entry, ctx):
+    if "RATE" not in hdul and any(h.name.endswith("-SRC.-LCR") for h in hdul):
+        return check_jemx_lightcurve(c, hdul, entry)
     summary = check_ogip.check_lc(c, hdul)
     source = entry.get("source")
     if source and "RATE" in hdul:
@@ -670,7 +722,7 @@ def read_spectrum(path, type2, row):
     """The spectrum as the library reads it: channel numbers, rate, stat_err, sys_err,
     quality, exposure, channel bounds (keV), and the response file names."""
     with fits.open(path, memmap=False) as hdul:
-        s = hdul["SPECTRUM"]
+        s = spectrum_hdu(hdul)
         h = s.header
         d = s.data
 

@@ -25,7 +25,11 @@ Steps (one line printed per step; exit status 1 with a clear message on the firs
   g. two DispatcherAPI instances (two sessions) asking the same new request get one job_id;
   h. spi_acs_lc (instrument=spi_acs) around GRB 170817A's time, 0.1 s bins: the light curve equals
      the library's file, its burst search (in the product's meta data) finds the burst near T0;
-     data_level=realtime with a token lacking integral-realtime is refused naming that role.
+     data_level=realtime with a token lacking integral-realtime is refused naming that role;
+  i. jemx_image, jemx_spectrum and jemx_lc (instrument=jemx, jemx_num=1) of the Crab, 3
+     pointings: the mosaic (INSTRUME JMX1, the default 3-20 keV band), the 16-channel spectrum in
+     JMX1-PHA1-SPE with its ARF and RMF, and the light curve in JMX1-SRC.-LCR equal the library's
+     files; the catalog holds the Crab.
 The FITS files go to DIR/api (the client's) and DIR/cli (the library's).
 """
 
@@ -463,6 +467,43 @@ class Flow:
             print(f"     realtime without the role: Unauthorized: {e.message}")
         print(f"     SPI-ACS: {n} bins, best excess {z:.2f} sigma at T0{start:+.2f} s; job {disp.job_id}")
 
+    def jemx(self):
+        params = dict(src_name="Crab", T1="2005-01-01", T2="2012-01-01", jemx_num=1, max_pointings=3)
+        disp = self.dispatcher()
+        data = self.get(disp, "jemx_image", instrument="jemx", **params)
+        mosaic = self.product(data, "mosaic")
+        check(mosaic.meta_data.get("instrument") == "jemx", f"the mosaic's meta data: {mosaic.meta_data}")
+        api_path = self.write(mosaic, "jemx_image")
+        _, files = self.cli("jemx-image", "jemx_image", instrument="jemx", **params)
+        self.compare_files(api_path, files[("image", None)], "jemx_image")
+        with fits.open(api_path) as h:
+            check(h["INTENSITY"].header["INSTRUME"] == "JMX1", f"INSTRUME is {h['INTENSITY'].header['INSTRUME']!r}")
+            e1, e2 = h["INTENSITY"].header["E_MIN"], h["INTENSITY"].header["E_MAX"]
+            check((e1, e2) == (3.0, 20.0), f"the default JEM-X band is {e1}-{e2} keV, expected 3-20")
+        _, cat = self.catalog_of(data)
+        names = [str(n) for n in cat.table["src_names"]]
+        check("Crab" in names, f"the JEM-X catalog holds {names}")
+        data = self.get(self.dispatcher(), "jemx_spectrum", instrument="jemx", **params)
+        _, files = self.cli("jemx-spectrum", "jemx_spectrum", instrument="jemx", **params)
+        for kind in ("spectrum", "arf", "rmf"):
+            prod = self.product(data, f"jemx_{kind}", src_name="Crab")
+            path = self.write(prod, f"jemx_{kind}")
+            self.compare_files(path, files[(kind, "Crab")], f"jemx_{kind}")
+        with fits.open(self.api_dir / "jemx_spectrum.fits") as h:
+            check("JMX1-PHA1-SPE" in h, f"the JEM-X spectrum's extensions are {[x.name for x in h]}")
+            check(h["JMX1-PHA1-SPE"].header["DETCHANS"] == 16, "not the 16 standard channels")
+        data = self.get(self.dispatcher(), "jemx_lc", instrument="jemx", time_bin=1000, **params)
+        prod = self.product(data, "jemx_lc", src_name="Crab")
+        path = self.write(prod, "jemx_lc")
+        _, files = self.cli("jemx-lc", "jemx_lc", instrument="jemx", time_bin=1000, **params)
+        self.compare_files(path, files[("lightcurve", "Crab")], "jemx_lc")
+        with fits.open(path) as h:
+            lc = h["JMX1-SRC.-LCR"].data
+            rate, brate = float(np.mean(lc["RATE"])), float(np.mean(lc["BRATE"]))
+            check(100 < rate < 170, f"the Crab's mean JEM-X1 rate is {rate} cts/s")
+        print(f"     JEM-X1: Crab in the catalog, 16-channel spectrum, light curve {len(lc)} bins, "
+              f"{rate:.1f} cts/s over a background of {brate:.1f} cts/s")
+
     def run(self):
         for name, fn in [
             ("a. isgri_image: mosaic equals the library's file, catalog holds the Crab", self.image),
@@ -473,6 +514,7 @@ class Flow:
             ("f. bad input: E1_keV=5 refused, E1_keV=20.32 works, unknown parameter warned", self.bad_input),
             ("g. two sessions, one request: one job_id", self.two_sessions),
             ("h. spi_acs_lc: light curve equals the library's, burst found, realtime needs its role", self.spi_acs),
+            ("i. jemx_image, jemx_spectrum, jemx_lc (JEM-X1): the files equal the library's", self.jemx),
         ]:
             self.step(name, fn)
 

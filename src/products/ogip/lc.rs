@@ -125,7 +125,7 @@ pub fn write_lightcurve(path: &Path, lc: &LightCurve) -> Result<()> {
     fits::write_atomically(path, |f| {
         f.empty_primary_with_creator()?;
         let hdu = f.table("RATE", &columns)?;
-        mission_keys(f, &hdu)?;
+        mission_keys(f, &hdu, crate::instrument::Detector::Isgri)?;
         class_keys(f, &hdu, &["LIGHTCURVE", "NET", "RATE"], "1.1.0")?;
         f.key_str(&hdu, "OBJECT", &lc.source, "Source name")?;
         time_keys(f, &hdu, tstart, tstop)?;

@@ -8,7 +8,7 @@ use fitsio::FitsFile;
 use fitsio::hdu::FitsHdu;
 use fitsio::tables::ColumnDataType;
 
-use super::response::{read_rmf_from, rmf_arf_mismatch, write_arf, write_rmf};
+use super::response::{read_rmf_from, rmf_arf_mismatch, write_arf_for, write_rmf_for};
 use super::{
     Ebounds, NO_FILE, check_consecutive, check_file_name, check_grid, class_keys, grid_mismatch,
     mission_keys, read_ebounds, referenced_error, referenced_file, time_keys, to_f32,
@@ -17,6 +17,7 @@ use super::{
 use crate::datasets::Spectrum;
 use crate::error::{Error, Result};
 use crate::fits::{self, Column, NewFile, Table};
+use crate::instrument::Detector;
 use crate::instrument::response::{Arf, Rmf};
 use crate::osa::OsaVersion;
 
@@ -120,8 +121,9 @@ fn spectrum_keys(
     n_channels: usize,
     type2: bool,
     channel_column: usize,
+    detector: Detector,
 ) -> Result<()> {
-    mission_keys(f, hdu)?;
+    mission_keys(f, hdu, detector)?;
     let class4 = if type2 { "TYPE:II" } else { "TYPE:I" };
     class_keys(f, hdu, &["SPECTRUM", "NET", "RATE", class4], "1.2.1")?;
     f.key_str(hdu, "CHANTYPE", "PI", "Channels are calibrated energies")?;
@@ -186,8 +188,8 @@ pub fn write_pha_with_responses(
     ];
     fits::write_atomically(path, |f| {
         f.empty_primary_with_creator()?;
-        let hdu = f.table("SPECTRUM", &columns)?;
-        spectrum_keys(f, &hdu, n, false, 1)?;
+        let hdu = f.table(&s.detector.spectrum_extname(), &columns)?;
+        spectrum_keys(f, &hdu, n, false, 1, s.detector)?;
         f.key_str(&hdu, "OBJECT", &s.source, "Source name")?;
         f.key_f64(&hdu, "EXPOSURE", s.exposure, "[s] Live exposure")?;
         f.key_str(
@@ -216,7 +218,7 @@ pub fn write_pha_with_responses(
         f.column(&hdu, "SYS_ERR", &vec![s.sys_err as f32; n])?;
         f.column(&hdu, "QUALITY", &quality(s))?;
         f.column(&hdu, "GROUPING", &vec![1i16; n])?;
-        write_ebounds(f, &s.e_min, &s.e_max)
+        write_ebounds(f, &s.e_min, &s.e_max, s.detector)
     })
 }
 
@@ -267,8 +269,8 @@ pub fn write_spectrum_files(dir: &Path, stem: &str, spectrum: &Spectrum) -> Resu
     if let Some(m) = rmf_arf_mismatch(rmf, arf) {
         return Err(fail(m));
     }
-    write_rmf(&files.rmf, rmf)?;
-    write_arf(&files.arf, arf)?;
+    write_rmf_for(&files.rmf, rmf, spectrum.detector)?;
+    write_arf_for(&files.arf, arf, spectrum.detector)?;
     write_pha_with_responses(&files.pha, spectrum, &responses)?;
     Ok(files)
 }
@@ -413,7 +415,7 @@ pub fn write_pha_type2_with_responses(
     fits::write_atomically(path, |f| {
         f.empty_primary_with_creator()?;
         let hdu = f.table("SPECTRUM", &columns)?;
-        spectrum_keys(f, &hdu, n, true, 2)?;
+        spectrum_keys(f, &hdu, n, true, 2, first.detector)?;
         if let Some(v) = &resp_common {
             f.key_str(&hdu, "RESPFILE", v, "Redistribution matrix of every row")?;
         }
@@ -451,7 +453,7 @@ pub fn write_pha_type2_with_responses(
         if ancr_common.is_none() {
             f.string_column(&hdu, "ANCRFILE", &ancrfile)?;
         }
-        write_ebounds(f, &first.e_min, &first.e_max)
+        write_ebounds(f, &first.e_min, &first.e_max, first.detector)
     })
 }
 
@@ -608,7 +610,7 @@ pub fn read_pha(path: &Path) -> Result<Spectrum> {
     fits::guard(path, || {
         let mut f = fits::open_readonly(path)?;
         let f = &mut f;
-        let t = Table::require(f, path, &["SPECTRUM"], "an OGIP spectrum")?;
+        let t = Table::require(f, path, &SPECTRUM_EXTNAMES, "an OGIP spectrum")?;
         t.require_columns(&["CHANNEL", "RATE", "STAT_ERR"])?;
         if is_type2(&t, f)? {
             return Err(t.error(
@@ -635,6 +637,7 @@ pub fn read_pha(path: &Path) -> Result<Spectrum> {
         let respfile = t.optional_text(f, "RESPFILE")?;
         let ancrfile = t.optional_text(f, "ANCRFILE")?;
         let ebounds = read_ebounds(f, path)?;
+        let detector = detector_of(&t, f)?;
 
         let mut loader = ResponseLoader::new(path);
         let rmf = loader.rmf(respfile.as_deref())?;
@@ -652,8 +655,21 @@ pub fn read_pha(path: &Path) -> Result<Spectrum> {
             osa_version,
             arf,
             rmf: rmf.map(|(r, _)| r),
+            detector,
         })
     })
+}
+
+/// The extensions a spectrum is read from: OGIP's `SPECTRUM` and OSA's JEM-X names.
+const SPECTRUM_EXTNAMES: [&str; 3] = ["SPECTRUM", "JMX1-PHA1-SPE", "JMX2-PHA1-SPE"];
+
+/// The detector a spectrum's `INSTRUME` and `DETNAM` name (ISGRI when they name none known).
+fn detector_of(t: &Table<'_>, f: &mut FitsFile) -> Result<Detector> {
+    let instrume = t.optional_text(f, "INSTRUME")?;
+    let detnam = t.optional_text(f, "DETNAM")?;
+    Ok(instrume
+        .and_then(|i| Detector::from_keywords(&i, detnam.as_deref()))
+        .unwrap_or_default())
 }
 
 /// A per-row quantity of a type II table: the column `name` if there is one, else the keyword
@@ -688,7 +704,7 @@ pub fn read_pha_type2(path: &Path) -> Result<Vec<Spectrum>> {
     fits::guard(path, || {
         let mut f = fits::open_readonly(path)?;
         let f = &mut f;
-        let t = Table::require(f, path, &["SPECTRUM"], "OGIP spectra")?;
+        let t = Table::require(f, path, &SPECTRUM_EXTNAMES, "OGIP spectra")?;
         t.require_columns(&["CHANNEL", "RATE", "STAT_ERR"])?;
         if !is_type2(&t, f)? {
             return Err(t.error("this is a PHA type I file (one spectrum): read it with read_pha"));
@@ -726,6 +742,7 @@ pub fn read_pha_type2(path: &Path) -> Result<Vec<Spectrum>> {
         let respfile = per_row_text(&t, f, "RESPFILE")?;
         let ancrfile = per_row_text(&t, f, "ANCRFILE")?;
         let ebounds = read_ebounds(f, path)?;
+        let detector = detector_of(&t, f)?;
 
         let mut loader = ResponseLoader::new(path);
         let mut spectra = Vec::with_capacity(rows);
@@ -759,6 +776,7 @@ pub fn read_pha_type2(path: &Path) -> Result<Vec<Spectrum>> {
                     .map_err(|e| t.error(format!("{where_}{e}")))?,
                 arf,
                 rmf: rmf.map(|(r, _)| r),
+                detector,
             });
         }
         Ok(spectra)
@@ -767,6 +785,7 @@ pub fn read_pha_type2(path: &Path) -> Result<Vec<Spectrum>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::response::{write_arf, write_rmf};
     use super::super::testutil::*;
     use super::*;
 
@@ -1098,7 +1117,7 @@ mod tests {
             "{m}"
         );
         let m = fits_message(read_pha(&files.rmf).unwrap_err());
-        assert!(m.contains("no SPECTRUM extension"), "{m}");
+        assert!(m.contains("no SPECTRUM or JMX1-PHA1-SPE"), "{m}");
 
         let check = |edit_file: &dyn Fn(&Path), expected: &str| {
             let files = write_spectrum_files(dir.path(), "e", &spectrum(16)).unwrap();

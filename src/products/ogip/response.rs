@@ -12,6 +12,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::fits::{self, Column, Table};
+use crate::instrument::Detector;
 use crate::instrument::response::{Arf, Rmf};
 
 /// The extension names an RMF's matrix may have (the second for a matrix that includes the
@@ -67,6 +68,14 @@ fn check_rmf(rmf: &Rmf) -> std::result::Result<(), String> {
 /// non-negative; a matrix whose size is not bins × channels; negative or non-finite elements) or
 /// cfitsio fails; [`Error::Io`] when the directory cannot be created or the file renamed.
 pub fn write_rmf(path: &Path, rmf: &Rmf) -> Result<()> {
+    write_rmf_for(path, rmf, Detector::Isgri)
+}
+
+/// Writes `rmf` as [`write_rmf`] does, naming `detector` in `INSTRUME` and `DETNAM`.
+///
+/// # Errors
+/// As [`write_rmf`].
+pub fn write_rmf_for(path: &Path, rmf: &Rmf, detector: Detector) -> Result<()> {
     check_rmf(rmf).map_err(|m| Error::fits(path, format!("cannot write the RMF: {m}")))?;
     let n_e = rmf.energ_lo.len();
     let n_ch = rmf.e_min.len();
@@ -81,7 +90,7 @@ pub fn write_rmf(path: &Path, rmf: &Rmf) -> Result<()> {
     fits::write_atomically(path, |f| {
         f.empty_primary_with_creator()?;
         let hdu = f.table("MATRIX", &columns)?;
-        mission_keys(f, &hdu)?;
+        mission_keys(f, &hdu, detector)?;
         f.key_str(&hdu, "CHANTYPE", "PI", "Channels are calibrated energies")?;
         f.key_int(&hdu, "DETCHANS", n_ch as i64, "Number of channels")?;
         class_keys(f, &hdu, &["RESPONSE", "RSP_MATRIX", "REDIST"], "1.3.0")?;
@@ -98,7 +107,7 @@ pub fn write_rmf(path: &Path, rmf: &Rmf) -> Result<()> {
         f.column(&hdu, "F_CHAN", &vec![1i32; n_e])?;
         f.column(&hdu, "N_CHAN", &vec![n_ch as i32; n_e])?;
         f.column(&hdu, "MATRIX", &to_f32(&rmf.matrix))?;
-        write_ebounds(f, &rmf.e_min, &rmf.e_max)
+        write_ebounds(f, &rmf.e_min, &rmf.e_max, detector)
     })
 }
 
@@ -259,6 +268,14 @@ fn check_arf(arf: &Arf) -> std::result::Result<(), String> {
 /// lengths that differ; negative or non-finite areas) or cfitsio fails; [`Error::Io`] when the
 /// directory cannot be created or the file renamed.
 pub fn write_arf(path: &Path, arf: &Arf) -> Result<()> {
+    write_arf_for(path, arf, Detector::Isgri)
+}
+
+/// Writes `arf` as [`write_arf`] does, naming `detector` in `INSTRUME` and `DETNAM`.
+///
+/// # Errors
+/// As [`write_arf`].
+pub fn write_arf_for(path: &Path, arf: &Arf, detector: Detector) -> Result<()> {
     check_arf(arf).map_err(|m| Error::fits(path, format!("cannot write the ARF: {m}")))?;
     let columns = [
         Column::new("ENERG_LO", ColumnDataType::Float, 1, "keV"),
@@ -268,7 +285,7 @@ pub fn write_arf(path: &Path, arf: &Arf) -> Result<()> {
     fits::write_atomically(path, |f| {
         f.empty_primary_with_creator()?;
         let hdu = f.table("SPECRESP", &columns)?;
-        mission_keys(f, &hdu)?;
+        mission_keys(f, &hdu, detector)?;
         class_keys(f, &hdu, &["RESPONSE", "SPECRESP"], "1.1.0")?;
         f.column(&hdu, "ENERG_LO", &to_f32(&arf.energ_lo))?;
         f.column(&hdu, "ENERG_HI", &to_f32(&arf.energ_hi))?;

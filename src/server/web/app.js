@@ -14,28 +14,35 @@
   /** Products of each instrument. */
   const PRODUCTS = {
     isgri: ['isgri_image', 'isgri_spectrum', 'isgri_lc', 'spectral_fit'],
+    jemx: ['jemx_image', 'jemx_spectrum', 'jemx_lc', 'spectral_fit'],
     spi_acs: ['spi_acs_lc'],
   };
   /** What SPI-ACS light curves use: the shield sees the whole sky, so no source or band. */
   const ACS_PARAMS = ['T1', 'T2', 'T_format', 'time_bin', 'data_level'];
-  /** Per-instrument defaults that differ from ISGRI's (a GRB's ten minutes for SPI-ACS). */
+  /** Per-instrument defaults that differ from ISGRI's (JEM-X's band, radius and a span when
+   * JEM-X1 observed; a GRB's ten minutes for SPI-ACS). */
   const INSTRUMENT_DEFAULTS = {
-    isgri: { time_bin: '1000', T1: '2003-03-15', T2: '2018-03-16' },
-    spi_acs: { time_bin: '0.1', T1: '2017-08-17T12:36:06.47', T2: '2017-08-17T12:46:06.47' },
+    isgri: { time_bin: '1000', T1: '2003-03-15', T2: '2018-03-16', E1_keV: '20', E2_keV: '40', radius: '15' },
+    jemx: { time_bin: '1000', T1: '2003-03-15', T2: '2004-03-01', E1_keV: '3', E2_keV: '20', radius: '4' },
+    spi_acs: { time_bin: '0.1', T1: '2017-08-17T12:36:06.47', T2: '2017-08-17T12:46:06.47', E1_keV: '20', E2_keV: '40', radius: '15' },
   };
   /** Human names of the instruments for the tabs. */
   const INSTRUMENT_LABELS = { isgri: 'ISGRI', jemx: 'JEM-X', spi_acs: 'SPI-ACS' };
   /** Form fields sent as request parameters, in the order they are sent. */
   const PARAMS = ['src_name', 'RA', 'DEC', 'radius', 'T1', 'T2', 'T_format', 'E1_keV', 'E2_keV',
     'osa_version', 'max_pointings', 'scw_list', 'detection_threshold', 'time_bin',
-    'xspec_model', 'data_level', 'selected_catalog'];
+    'xspec_model', 'data_level', 'jemx_num', 'selected_catalog'];
   /** Default values of the form (what a cleared field goes back to when a request is loaded). */
   const DEFAULTS = {
     src_name: '', RA: '', DEC: '', radius: '15', T1: '', T2: '', T_format: 'isot',
     E1_keV: '20', E2_keV: '40', osa_version: 'OSA11.2', max_pointings: '50', scw_list: '',
     product_type: 'isgri_image', detection_threshold: '7', time_bin: '1000',
-    xspec_model: 'powerlaw', data_level: 'ordinary', selected_catalog: '',
+    xspec_model: 'powerlaw', data_level: 'ordinary', jemx_num: '2', selected_catalog: '',
   };
+  /** Images, spectra (with the fit) and light curves of the imaging instruments. */
+  const IMAGES = ['isgri_image', 'jemx_image'];
+  const SPECTRA = ['isgri_spectrum', 'jemx_spectrum', 'spectral_fit'];
+  const LIGHT_CURVES = ['isgri_lc', 'jemx_lc'];
   /** Above this URL length the request goes as a POST form body. */
   const GET_LIMIT = 1500;
   const POLL_MS = 1000;
@@ -50,7 +57,7 @@
   const state = {
     instrument: 'isgri',
     instruments: [],
-    parNames: {},      // product -> list of parameter names (/api/par-names), when known
+    parNames: {},      // 'instrument/product' -> its parameter names (/api/par-names), when known
     run: null,         // the running request {params, sessionId, jobId, status, started}
     view: null,        // the last /api/view answer
     catalog: null,     // the editable catalog {meta, columns, rows: [{values, keep}]}
@@ -288,21 +295,23 @@
     const p = productType();
     const cat = hasCatalog();
     const list = listMode();
-    const known = state.parNames[p];
+    const known = state.parNames[`${state.instrument}/${p}`];
     if (known && !known.includes(name)) return false;
     if (p === 'spi_acs_lc') return ACS_PARAMS.includes(name);
     switch (name) {
       case 'time_bin':
-        return p === 'isgri_lc';
+        return LIGHT_CURVES.includes(p);
       case 'data_level':
         return false;
+      case 'jemx_num':
+        return state.instrument === 'jemx';
       case 'xspec_model':
         return p === 'spectral_fit';
       case 'detection_threshold':
-        return p === 'isgri_image' || !cat;
+        return IMAGES.includes(p) || !cat;
       case 'E1_keV':
       case 'E2_keV':
-        return !(cat && (p === 'isgri_spectrum' || p === 'spectral_fit'));
+        return !(cat && SPECTRA.includes(p));
       case 'radius':
       case 'max_pointings':
         return !list;
@@ -321,9 +330,9 @@
     }
     const notes = [];
     const p = productType();
-    if (hasCatalog() && p !== 'isgri_image') {
+    if (hasCatalog() && !IMAGES.includes(p)) {
       notes.push('With a catalog in use, no image is searched for sources: the detection threshold'
-        + (p === 'isgri_lc' ? '' : ' and the imaging band') + ' are not needed.');
+        + (LIGHT_CURVES.includes(p) ? '' : ' and the imaging band') + ' are not needed.');
     }
     $('unused-note').textContent = notes.join(' ');
     $('unused-note').hidden = notes.length === 0;
@@ -431,12 +440,15 @@
   }
 
   async function loadParNames() {
-    const products = PRODUCTS[state.instrument] || [];
-    await Promise.all(products.map(async (p) => {
+    const asked = [];
+    for (const instrument of state.instruments) {
+      for (const p of PRODUCTS[instrument] || []) asked.push([instrument, p]);
+    }
+    await Promise.all(asked.map(async ([instrument, p]) => {
       try {
-        const q = new URLSearchParams({ instrument: state.instrument, product_type: p });
+        const q = new URLSearchParams({ instrument, product_type: p });
         const r = await fetchJson('/api/par-names?' + q);
-        if (r.ok && Array.isArray(r.json)) state.parNames[p] = r.json.map(String);
+        if (r.ok && Array.isArray(r.json)) state.parNames[`${instrument}/${p}`] = r.json.map(String);
       } catch (e) { /* the built-in rules apply */ }
     }));
     updateVisibility();
