@@ -55,6 +55,9 @@ fn paper_notebooks_run_and_show_their_figures() {
             env!("CARGO_MANIFEST_DIR"),
             "/kernel/run_notebooks.py"
         ))
+        // The kernel's build directory was warmed with the developer's setting: CI's
+        // CARGO_INCREMENTAL=0 would make cargo rebuild oda in the kernel.
+        .env_remove("CARGO_INCREMENTAL")
         .env("ODA_DATA", data.path())
         .env_remove("ODA_ARCHIVE")
         .env_remove("ODA_PUBLICATION")
@@ -213,6 +216,7 @@ let ra = r?;"#,
                 env!("CARGO_MANIFEST_DIR"),
                 "/kernel/run_notebooks.py"
             ))
+            .env_remove("CARGO_INCREMENTAL")
             .arg(&path)
             .env("ODA_DATA", dir.path())
             .output()

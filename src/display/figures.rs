@@ -6,7 +6,7 @@ use super::chart::{Axis, Chart, Heatmap, Panel, Series};
 use crate::analysis::burst::BurstSearchResult;
 use crate::analysis::catalog::{Catalog, Origin};
 use crate::datasets::AcsLightCurve;
-use crate::fit::SpectralFit;
+use crate::fit::{JointFit, SpectralFit};
 use crate::instrument::Detector;
 use crate::products::{Image, LightCurve, Spectrum};
 use crate::query::MeasuredCatalog;
@@ -152,6 +152,109 @@ pub fn image_chart(image: &Image, scale: ImageScale) -> Chart {
         notes: Vec::new(),
         footer: None,
     }
+}
+
+/// The spectra of a joint fit unfolded through their responses, E²·N(E) in keV cm⁻² s⁻¹ against
+/// energy on one broadband axis, each divided by its cross-normalisation constant (so that they
+/// lie on the model of the first spectrum's calibration), the model over the whole band, and the
+/// residuals in σ per spectrum. A channel's unfolded value is E_c²·N(E_c)·(rate / predicted rate),
+/// E_c its geometric centre: XSPEC's `eufspec`.
+pub fn joint_fit_chart(fit: &JointFit) -> Chart {
+    const COLORS: [&str; 4] = [DATA, SECOND, CATALOG, "#9467bd"];
+    let mut top = Panel::new(
+        Axis::log("Energy (keV)"),
+        Axis::log("E² N(E) (keV cm⁻² s⁻¹)"),
+    );
+    let mut res = Panel::new(Axis::log("Energy (keV)"), Axis::linear("(data − model)/σ"));
+    res.weight = 0.35;
+    res.hline = Some(0.0);
+    let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+    for (i, part) in fit.parts.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let name = format!(
+            "{} {} (C = {})",
+            part.detector,
+            part.source,
+            sig4(part.constant)
+        );
+        let (mut x, mut y, mut xerr, mut yerr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for k in 0..part.rate.len() {
+            let (a, b) = (part.e_min[k], part.e_max[k]);
+            let e = (a * b).sqrt();
+            let p = part.predicted[k];
+            if !(p > 0.0 && part.rate[k].is_finite()) {
+                continue;
+            }
+            let unfold = e * e * fit.model.density(e) / p;
+            x.push(e);
+            y.push(part.rate[k] * unfold);
+            xerr.push(0.5 * (b - a));
+            yerr.push(part.error[k] * unfold);
+            lo = lo.min(a);
+            hi = hi.max(b);
+        }
+        top.series.push(Series::Points {
+            name: name.clone(),
+            x: x.clone(),
+            y,
+            xerr: Some(xerr),
+            yerr: Some(yerr),
+            hover: None,
+            color: color.into(),
+        });
+        res.series.push(Series::Points {
+            name: format!("{name} residuals"),
+            x,
+            y: part.residuals.clone(),
+            xerr: None,
+            yerr: Some(vec![1.0; part.residuals.len()]),
+            hover: None,
+            color: color.into(),
+        });
+    }
+    if lo < hi {
+        let n = 200;
+        let x: Vec<f64> = (0..=n)
+            .map(|k| lo * (hi / lo).powf(k as f64 / n as f64))
+            .collect();
+        let y = x.iter().map(|e| e * e * fit.model.density(*e)).collect();
+        top.series.push(Series::Line {
+            name: format!("{} (C = 1)", fit.kind.xspec_name()),
+            x,
+            y,
+            color: MODEL.into(),
+            dashed: false,
+        });
+    }
+    let sources: Vec<String> = fit
+        .parts
+        .iter()
+        .map(|p| format!("{}", p.detector))
+        .collect();
+    let mut chart = Chart::new(
+        format!(
+            "{} from {} to {} keV: {} joint fit of {}",
+            fit.parts.first().map_or("", |p| p.source.as_str()),
+            sig4(lo),
+            sig4(hi),
+            fit.kind.xspec_name(),
+            sources.join(" + ")
+        ),
+        vec![top, res],
+    );
+    chart.notes = vec![
+        fit.parameters
+            .iter()
+            .chain(fit.constants.iter().skip(1))
+            .map(|p| format!("{} = {} ± {}", p.name, sig4(p.value), sig4(p.error)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        format!(
+            "χ²/dof = {:.1}/{} (p = {:.3})",
+            fit.chi2, fit.dof, fit.p_value
+        ),
+    ];
+    chart
 }
 
 /// A spectrum in cts/s/keV with, when given, the folded model and the residuals in σ.

@@ -35,14 +35,14 @@ use sha2::{Digest, Sha256};
 
 pub use chart::{Axis, Chart, Heatmap, Panel, Series};
 pub use figures::{
-    ImageScale, TimeAxis, acs_light_curve_chart, catalog_html, image_chart, light_curve_chart,
-    light_curve_chart_of, measured_catalog_html, spectrum_chart,
+    ImageScale, TimeAxis, acs_light_curve_chart, catalog_html, image_chart, joint_fit_chart,
+    light_curve_chart, light_curve_chart_of, measured_catalog_html, spectrum_chart,
 };
 
 use crate::analysis::catalog::Catalog;
 use crate::datasets::JemxLightCurve;
 use crate::error::Result;
-use crate::fit::SpectralFit;
+use crate::fit::{JointFit, SpectralFit};
 use crate::instrument::Detector;
 use crate::products::{Citation, Image, LightCurve, Spectrum};
 use crate::query::{MeasuredCatalog, Product, ProductResult};
@@ -463,6 +463,18 @@ impl ProductResult {
             Some(c) => emit_chart(&c, &html, self.to_string()),
             None => emit(&[("text/html", html), ("text/plain", self.to_string())]),
         }
+    }
+}
+
+impl JointFit {
+    /// The broadband figure of the joint fit (see [`joint_fit_chart`]).
+    pub fn chart(&self) -> Chart {
+        cited(joint_fit_chart(self))
+    }
+
+    /// The notebook display: the figure, the fit's summary as text.
+    pub fn evcxr_display(&self) {
+        emit_chart(&self.chart(), "", self.to_string());
     }
 }
 
