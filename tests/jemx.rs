@@ -634,3 +634,45 @@ fn jemx_products_of_the_crab_recover_the_simulated_sky() {
         "{e}"
     );
 }
+
+/// JEM-X's response is a calibration file of the archive, as ISGRI's: the simulated archive
+/// writes the design's, the analysis reads it (checksummed, into the spectra's identity), and an
+/// archive without it says which file is missing.
+#[test]
+fn jemx_responses_are_calibration_files_of_the_archive() {
+    use oda::analysis::jemx::{jemx_response, jemx_response_of};
+    use oda::archive::{jemx_calibration_path, read_jemx_calibration};
+    use oda::config::Settings;
+    use oda::instrument::jemx::JemxCalibration;
+    let dir = tempfile::tempdir().unwrap();
+    let session = oda::query::Session::new(Settings::simulated(dir.path())).unwrap();
+    let archive = session.archive().unwrap();
+    for unit in [JemxUnit::Jmx1, JemxUnit::Jmx2] {
+        let cal = archive.jemx_calibration(unit).unwrap();
+        assert_eq!(cal.files.len(), 1);
+        assert_eq!(cal.files[0].path, jemx_calibration_path(unit));
+        assert_eq!(cal.files[0].sha256.len(), 64);
+        let design = JemxCalibration::design(unit);
+        assert_eq!(
+            (&cal.area, &cal.resolution),
+            (&design.area, &design.resolution)
+        );
+        assert_eq!(
+            jemx_response_of(&cal).unwrap(),
+            jemx_response(unit).unwrap()
+        );
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let e = read_jemx_calibration(empty.path(), JemxUnit::Jmx2).unwrap_err();
+    assert!(
+        e.to_string().contains("ic/jmx2/rsp/jmx2_rsp_mod.fits")
+            && e.to_string().contains("ODA_ARCHIVE"),
+        "{e}"
+    );
+    // A damaged file is refused, naming it.
+    let path = empty.path().join(jemx_calibration_path(JemxUnit::Jmx1));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"SIMPLE  = T").unwrap();
+    let e = read_jemx_calibration(empty.path(), JemxUnit::Jmx1).unwrap_err();
+    assert!(e.to_string().contains("jmx1_rsp_mod.fits"), "{e}");
+}

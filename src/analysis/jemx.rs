@@ -24,8 +24,7 @@ use crate::datasets::{JemxLightCurve, LightCurve, Spectrum};
 use crate::error::{Error, Result};
 use crate::instrument::Detector;
 use crate::instrument::jemx::{
-    self, JemxUnit, STANDARD_CHANNEL_EDGES_KEV, on_axis_area_cm2, pi_energy_kev, pi_of_energy,
-    resolution_fwhm_kev,
+    self, JemxCalibration, JemxUnit, STANDARD_CHANNEL_EDGES_KEV, pi_energy_kev, pi_of_energy,
 };
 use crate::instrument::response::{Arf, Redistribution, Rmf};
 use crate::osa::OsaVersion;
@@ -455,20 +454,29 @@ pub fn standard_channels() -> (Vec<(u16, u16)>, Vec<f64>) {
     (ranges, edges)
 }
 
-/// The response of `unit`'s on-axis-equivalent spectra in the standard channels: the cited
-/// on-axis area (ARF) and the gas detector's Gaussian resolution into the channels' PI ranges
-/// (RMF), on 200 log-spaced true-energy bins from 1.5 to 60 keV.
+/// The response of `unit`'s on-axis-equivalent spectra in the standard channels from the
+/// design (the cited area and resolution): [`jemx_response_of`] the design's calibration.
 ///
 /// # Errors
 /// None for JEM-X's constants (the response builders' checks).
 pub fn jemx_response(unit: JemxUnit) -> Result<(Arf, Rmf)> {
+    jemx_response_of(&JemxCalibration::design(unit))
+}
+
+/// The response of on-axis-equivalent spectra in the standard channels from `calibration` (an
+/// archive's JEM-X response file): its on-axis area (ARF) and its Gaussian resolution into the
+/// channels' PI ranges (RMF), on 200 log-spaced true-energy bins from 1.5 to 60 keV.
+///
+/// # Errors
+/// The response builders' checks (areas or widths that are not finite and positive).
+pub fn jemx_response_of(calibration: &JemxCalibration) -> Result<(Arf, Rmf)> {
     let (_, edges) = standard_channels();
     let n = 200;
     let true_edges: Vec<f64> = (0..=n)
         .map(|i| 1.5 * (60.0f64 / 1.5).powf(i as f64 / n as f64))
         .collect();
-    let arf = Arf::from_area(&true_edges, |e| on_axis_area_cm2(unit, e))?;
-    let fwhm = |e: f64| resolution_fwhm_kev(e);
+    let arf = Arf::from_area(&true_edges, |e| calibration.area_cm2(e))?;
+    let fwhm = |e: f64| calibration.fwhm_kev(e);
     let rmf = Rmf::from_redistribution(
         &true_edges,
         &edges,
@@ -593,12 +601,51 @@ pub struct JemxScwSpectra {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct JemxSpectrumExtractor {
     unit: JemxUnit,
+    /// The response the spectra carry: in the settings by its files' checksums (or, without
+    /// files, a digest of its tables), not row by row.
+    #[serde(serialize_with = "calibration_identity")]
+    calibration: std::sync::Arc<JemxCalibration>,
+}
+
+/// What identifies a JEM-X response in a unit's settings: the unit and its files' checksums, or
+/// the SHA-256 of its tables when it was not read from files.
+fn calibration_identity<S: serde::Serializer>(
+    c: &std::sync::Arc<JemxCalibration>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    use sha2::{Digest, Sha256};
+    let mut m = s.serialize_map(Some(2))?;
+    m.serialize_entry("unit", c.unit.name())?;
+    if c.files.is_empty() {
+        let mut h = Sha256::new();
+        for (e, v) in c.area.iter().chain(&c.resolution) {
+            h.update(e.to_le_bytes());
+            h.update(v.to_le_bytes());
+        }
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        m.serialize_entry("tables_sha256", &hex)?;
+    } else {
+        m.serialize_entry("files", &c.files)?;
+    }
+    m.end()
 }
 
 impl JemxSpectrumExtractor {
-    /// Spectra of `unit`.
+    /// Spectra of `unit` with the design's response.
     pub fn new(unit: JemxUnit) -> JemxSpectrumExtractor {
-        JemxSpectrumExtractor { unit }
+        JemxSpectrumExtractor {
+            unit,
+            calibration: std::sync::Arc::new(JemxCalibration::design(unit)),
+        }
+    }
+
+    /// Spectra of `calibration`'s unit with its response (an archive's JEM-X response file).
+    pub fn with_calibration(calibration: std::sync::Arc<JemxCalibration>) -> JemxSpectrumExtractor {
+        JemxSpectrumExtractor {
+            unit: calibration.unit,
+            calibration,
+        }
     }
 
     /// The unit.
@@ -662,7 +709,7 @@ impl JemxSpectrumExtractor {
         sources: &[(String, SkyCoord)],
     ) -> Result<Vec<Spectrum>> {
         let (channels, edges) = standard_channels();
-        let (arf, rmf) = jemx_response(self.unit)?;
+        let (arf, rmf) = jemx_response_of(&self.calibration)?;
         let mut out = Vec::with_capacity(sources.len());
         for (k, (name, _)) in sources.iter().enumerate() {
             let mut acc = vec![Acc::default(); channels.len()];

@@ -11,6 +11,7 @@
 //! | `ic/ibis/bkg/isgr_back_bkg_VVV_NNNN.fits` | `ISGR-BACK-BKG` images, one per band (E_MIN, E_MAX) | blank-sky count rate per pixel, cts/s |
 //! | `ic/ibis/mod/isgr_gain_mod_VVV.fits` | `ISGR-GAIN-MOD` (TIME, GAIN), `ISGR-THRS-MOD` (TIME, E_THRESH; THRWIDTH) | gain estimate and low threshold over time |
 //! | `ic/ibis/rsp/isgr_rsp_mod_VVV.fits` | `ISGR-RESO-MOD` (ENERGY, FWHM), `ISGR-AREA-MOD` (ENERGY, AREA) | resolution and on-axis effective area |
+//! | `ic/jmxN/rsp/jmxN_rsp_mod.fits` | `JMXN-AREA-MOD` (ENERGY, AREA), `JMXN-RESO-MOD` (ENERGY, FWHM) | JEM-X unit N's on-axis area and resolution (every version; not in the index) |
 //!
 //! Times are IJD (TT); VSTART/VSTOP bound an era's validity. Every file read is checksummed
 //! (SHA-256): the checksums are the calibration's identity in every product's provenance.
@@ -28,6 +29,7 @@ use crate::error::{Error, Result};
 use crate::fits::{self, Column, Table};
 use crate::instrument::calibration::{BackgroundMap, Calibration, CalibrationFile, Era};
 use crate::instrument::isgri::{DetectorMap, N_DETY, N_DETZ};
+use crate::instrument::jemx::{JemxCalibration, JemxUnit};
 use crate::osa::OsaVersion;
 
 /// Path of the calibration index below an archive root.
@@ -357,6 +359,80 @@ fn read_pairs(path: &Path, extname: &str, names: [&str; 2]) -> Result<Pairs> {
     let b = t.f64_values(&mut f, names[1], Some(1))?;
     let width = t.optional_key::<f64>(&mut f, "THRWIDTH")?;
     Ok((a.into_iter().zip(b).collect(), width))
+}
+
+/// Path below an archive root of JEM-X unit `unit`'s response file.
+pub fn jemx_calibration_path(unit: JemxUnit) -> String {
+    let n = unit.number();
+    format!("ic/jmx{n}/rsp/jmx{n}_rsp_mod.fits")
+}
+
+/// Writes `calibration` (JEM-X's response) below `root` at [`jemx_calibration_path`]:
+/// extensions `JMXn-AREA-MOD` (ENERGY keV, AREA cm²) and `JMXn-RESO-MOD` (ENERGY keV,
+/// FWHM keV), atomically.
+///
+/// # Errors
+/// Tables that do not pass [`JemxCalibration::check`]; I/O and FITS errors.
+pub fn write_jemx_calibration(root: &Path, calibration: &JemxCalibration) -> Result<()> {
+    let path = root.join(jemx_calibration_path(calibration.unit));
+    calibration
+        .check()
+        .map_err(|m| Error::fits(&path, format!("cannot write the JEM-X response: {m}")))?;
+    let name = calibration.unit.name();
+    write_tables(
+        &path,
+        &[
+            (
+                &format!("{name}-AREA-MOD"),
+                ["ENERGY", "AREA"],
+                ["keV", "cm**2"],
+                &calibration.area,
+                None,
+            ),
+            (
+                &format!("{name}-RESO-MOD"),
+                ["ENERGY", "FWHM"],
+                ["keV", "keV"],
+                &calibration.resolution,
+                None,
+            ),
+        ],
+    )
+}
+
+/// Reads JEM-X unit `unit`'s response from the archive at `root` (checksummed, as ISGRI's).
+///
+/// # Errors
+/// A missing file (the error names it and the setting `ODA_ARCHIVE`), tables that do not read
+/// as the layout says or do not pass [`JemxCalibration::check`].
+pub fn read_jemx_calibration(root: &Path, unit: JemxUnit) -> Result<JemxCalibration> {
+    let file = jemx_calibration_path(unit);
+    let path = root.join(&file);
+    if !path.is_file() {
+        return Err(Error::Setting {
+            name: "ODA_ARCHIVE".into(),
+            message: format!(
+                "{} has no {unit} response: {file} is missing (see docs/calibration.md)",
+                root.display()
+            ),
+        });
+    }
+    let name = unit.name();
+    let (area, _) = read_pairs(&path, &format!("{name}-AREA-MOD"), ["ENERGY", "AREA"])?;
+    let (resolution, _) = read_pairs(&path, &format!("{name}-RESO-MOD"), ["ENERGY", "FWHM"])?;
+    let calibration = JemxCalibration {
+        unit,
+        area,
+        resolution,
+        files: vec![CalibrationFile {
+            sha256: sha256_file(&path)?,
+            path: file,
+        }],
+    };
+    calibration
+        .check()
+        .map_err(|m| Error::fits(&path, format!("not a usable JEM-X response: {m}")))?;
+    Ok(calibration)
 }
 
 /// Reads the calibration of `version` from the archive at `root`.

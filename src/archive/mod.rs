@@ -13,7 +13,10 @@ mod scw_id;
 mod select;
 mod store;
 
-pub use calibration::{CALIBRATION_INDEX_PATH, read_calibration, write_calibration};
+pub use calibration::{
+    CALIBRATION_INDEX_PATH, jemx_calibration_path, read_calibration, read_jemx_calibration,
+    write_calibration, write_jemx_calibration,
+};
 pub use events::{EnergyScale, EventList, Gti, ScwHeader, read_events, write_events};
 pub use index::{ScienceWindow, ScwIndex, read_index, write_index};
 pub use jemx_events::{

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::instrument::calibration::Calibration;
-use crate::instrument::jemx::JemxUnit;
+use crate::instrument::jemx::{JemxCalibration, JemxUnit};
 use crate::instrument::spiacs;
 use crate::osa::OsaVersion;
 use crate::time::Time;
@@ -31,6 +31,7 @@ pub struct Archive {
     source: Option<Arc<dyn EventSource>>,
     /// Calibrations read so far, by OSA version.
     calibrations: Mutex<Vec<Arc<Calibration>>>,
+    jemx_calibrations: Mutex<Vec<Arc<JemxCalibration>>>,
 }
 
 /// Where a simulated archive's events come from: the simulation implements it, and the
@@ -104,6 +105,7 @@ impl Archive {
             index,
             source: None,
             calibrations: Mutex::new(Vec::new()),
+            jemx_calibrations: Mutex::new(Vec::new()),
         })
     }
 
@@ -127,6 +129,7 @@ impl Archive {
             index,
             source: Some(source),
             calibrations: Mutex::new(Vec::new()),
+            jemx_calibrations: Mutex::new(Vec::new()),
         })
     }
 
@@ -195,15 +198,43 @@ impl Archive {
     /// # Errors
     /// Missing or unreadable calibration files (see [`super::read_calibration`]).
     pub fn calibration(&self, version: OsaVersion) -> Result<Arc<Calibration>> {
+        self.read_once(
+            &self.calibrations,
+            |c| c.osa_version == version,
+            |root| super::read_calibration(root, version),
+        )
+    }
+
+    /// JEM-X unit `unit`'s response, read from the archive's calibration file once (a simulated
+    /// archive installs its files first).
+    ///
+    /// # Errors
+    /// A missing or unreadable file (see [`super::read_jemx_calibration`]).
+    pub fn jemx_calibration(&self, unit: JemxUnit) -> Result<Arc<JemxCalibration>> {
+        self.read_once(
+            &self.jemx_calibrations,
+            |c| c.unit == unit,
+            |root| super::read_jemx_calibration(root, unit),
+        )
+    }
+
+    /// The calibration in `cache` that `wanted` accepts, else `read` from the archive root (a
+    /// simulated archive's files installed first) and kept.
+    fn read_once<T>(
+        &self,
+        cache: &Mutex<Vec<Arc<T>>>,
+        wanted: impl Fn(&T) -> bool,
+        read: impl FnOnce(&Path) -> Result<T>,
+    ) -> Result<Arc<T>> {
         // Reading takes a moment: one reader at a time, the others then find it here.
-        let mut cache = self.calibrations.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = cache.iter().find(|c| c.osa_version == version) {
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.iter().find(|c| wanted(c)) {
             return Ok(c.clone());
         }
         if let Some(source) = &self.source {
             source.install_calibration(&self.root)?;
         }
-        let c = Arc::new(super::read_calibration(&self.root, version)?);
+        let c = Arc::new(read(&self.root)?);
         cache.push(c.clone());
         Ok(c)
     }

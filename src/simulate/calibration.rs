@@ -42,13 +42,17 @@ use rayon::prelude::*;
 use super::instrument::{detection_efficiency, threshold_kev};
 use super::{MODEL_VERSION, PlannedScw, Simulation};
 use crate::archive::ScwId;
-use crate::archive::{CALIBRATION_INDEX_PATH, EventList, write_calibration};
+use crate::archive::{
+    CALIBRATION_INDEX_PATH, EventList, jemx_calibration_path, write_calibration,
+    write_jemx_calibration,
+};
 use crate::error::{Error, Result};
 use crate::instrument::calibration::{BackgroundMap, Calibration, Era};
 use crate::instrument::isgri::{
     DETECTOR_AREA_CM2, DetectorMap, N_DETY, N_DETZ, is_gap, module_of, on_axis_open_fraction,
     rate_scale,
 };
+use crate::instrument::jemx::{JemxCalibration, JemxUnit};
 use crate::osa::OsaVersion;
 use crate::sky::{Attitude, ReferenceCatalog, SkyCoord};
 use crate::time::Time;
@@ -159,12 +163,18 @@ pub fn simulated_calibration(version: OsaVersion) -> Result<Arc<Calibration>> {
     Ok(c)
 }
 
-/// Makes sure the simulated calibration files exist below `root` (an archive root): copied from
-/// the shared directory, which is filled first if needed (once per machine).
+/// Makes sure the simulated calibration files exist below `root` (an archive root): ISGRI's
+/// copied from the shared directory, which is filled first if needed (once per machine); JEM-X's
+/// responses (the design's, small) written directly.
 ///
 /// # Errors
 /// I/O errors; errors making the calibration.
 pub fn install_calibration(root: &Path) -> Result<()> {
+    for unit in [JemxUnit::Jmx1, JemxUnit::Jmx2] {
+        if !root.join(jemx_calibration_path(unit)).is_file() {
+            write_jemx_calibration(root, &JemxCalibration::design(unit))?;
+        }
+    }
     if root.join(CALIBRATION_INDEX_PATH).is_file() {
         return Ok(());
     }

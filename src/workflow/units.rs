@@ -797,9 +797,12 @@ impl ExtractionUnit {
             });
         }
         let (name, extractor) = match what {
+            // The response from the archive's file: its checksum enters the identity.
             JemxExtraction::Spectrum => (
                 "JemxSpectrum",
-                Extractor::JemxSpectrum(JemxSpectrumExtractor::new(unit)),
+                Extractor::JemxSpectrum(JemxSpectrumExtractor::with_calibration(
+                    events[0].archive.jemx_calibration(unit)?,
+                )),
             ),
             JemxExtraction::LightCurve(band, bin) => (
                 "JemxLightCurve",

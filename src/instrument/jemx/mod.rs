@@ -45,8 +45,8 @@ use ndarray::Array2;
 
 pub use mask::{HURA_ORDER, Hura, nearest_cell};
 pub use response::{
-    N_PI, PI_RANGE, STANDARD_CHANNEL_EDGES_KEV, on_axis_area_cm2, pi_energy_kev, pi_of_energy,
-    resolution_fwhm_kev,
+    JemxCalibration, N_PI, PI_RANGE, STANDARD_CHANNEL_EDGES_KEV, on_axis_area_cm2, pi_energy_kev,
+    pi_of_energy, resolution_fwhm_kev,
 };
 
 use super::calibration::{ImagingCalibration, LocationErrorLaw};

@@ -153,3 +153,105 @@ mod tests {
         assert!((4.5..6.5).contains(&c), "{c}");
     }
 }
+
+/// JEM-X's response as an archive's calibration file holds it (`ic/jmxN/rsp/jmxN_rsp_mod.fits`):
+/// the on-axis effective area and the energy resolution of one unit, tabulated against energy
+/// and interpolated linearly between the rows; with the checksums of the files it was read
+/// from, which enter the identity of every spectrum made with it.
+///
+/// ```
+/// use oda::instrument::jemx::{JemxCalibration, JemxUnit, on_axis_area_cm2};
+/// let design = JemxCalibration::design(JemxUnit::Jmx1);
+/// let a = design.area_cm2(10.0);
+/// assert!((a / on_axis_area_cm2(JemxUnit::Jmx1, 10.0) - 1.0).abs() < 1e-3);
+/// assert_eq!(design.area_cm2(100.0), 0.0); // outside the table: no area
+/// ```
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct JemxCalibration {
+    /// The unit.
+    pub unit: JemxUnit,
+    /// (energy keV, on-axis effective area cm²), energies increasing.
+    pub area: Vec<(f64, f64)>,
+    /// (energy keV, FWHM keV), energies increasing.
+    pub resolution: Vec<(f64, f64)>,
+    /// The files it was read from (none for the design's).
+    pub files: Vec<crate::instrument::calibration::CalibrationFile>,
+}
+
+/// Rows of the design's tables: log-spaced from 1.5 to 60 keV, the response's true-energy range.
+const DESIGN_ROWS: usize = 400;
+
+impl JemxCalibration {
+    /// The design's response of `unit` (the cited areas and resolution), tabulated: what the
+    /// simulated archive writes.
+    pub fn design(unit: JemxUnit) -> JemxCalibration {
+        let energies: Vec<f64> = (0..=DESIGN_ROWS)
+            .map(|i| 1.5 * (60.0f64 / 1.5).powf(i as f64 / DESIGN_ROWS as f64))
+            .collect();
+        JemxCalibration {
+            unit,
+            area: energies
+                .iter()
+                .map(|e| (*e, on_axis_area_cm2(unit, *e)))
+                .collect(),
+            resolution: energies
+                .iter()
+                .map(|e| (*e, resolution_fwhm_kev(*e)))
+                .collect(),
+            files: Vec::new(),
+        }
+    }
+
+    /// The on-axis effective area at `e_kev`, cm² (0 outside the table).
+    pub fn area_cm2(&self, e_kev: f64) -> f64 {
+        interpolate(&self.area, e_kev).unwrap_or(0.0)
+    }
+
+    /// The energy resolution (FWHM) at `e_kev`, keV (the nearest row's outside the table).
+    pub fn fwhm_kev(&self, e_kev: f64) -> f64 {
+        interpolate(&self.resolution, e_kev)
+            .or_else(|| {
+                let first = self.resolution.first()?;
+                let last = self.resolution.last()?;
+                Some(if e_kev < first.0 { first.1 } else { last.1 })
+            })
+            .unwrap_or(0.0)
+    }
+
+    /// Checks the tables: at least two rows each, finite, energies increasing, areas ≥ 0,
+    /// resolutions > 0. The message names the first problem.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        for (name, rows, positive) in [
+            ("AREA", &self.area, false),
+            ("FWHM", &self.resolution, true),
+        ] {
+            if rows.len() < 2 {
+                return Err(format!("{name}: {} row(s), at least 2 needed", rows.len()));
+            }
+            for (k, (e, v)) in rows.iter().enumerate() {
+                if !(e.is_finite() && *e > 0.0 && v.is_finite() && *v >= 0.0)
+                    || (positive && *v <= 0.0)
+                {
+                    return Err(format!("{name}: row {} ({e} keV, {v}) is not valid", k + 1));
+                }
+                if k > 0 && *e <= rows[k - 1].0 {
+                    return Err(format!("{name}: energies do not increase at row {}", k + 1));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Linear interpolation in `rows` (energies increasing); `None` outside them.
+fn interpolate(rows: &[(f64, f64)], e: f64) -> Option<f64> {
+    let k = rows.partition_point(|r| r.0 <= e);
+    if k == 0 || k == rows.len() && rows.last()?.0 < e {
+        return None;
+    }
+    if k == rows.len() {
+        return Some(rows[k - 1].1);
+    }
+    let (a, b) = (rows[k - 1], rows[k]);
+    Some(a.1 + (b.1 - a.1) * (e - a.0) / (b.0 - a.0))
+}
