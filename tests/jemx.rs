@@ -676,3 +676,59 @@ fn jemx_responses_are_calibration_files_of_the_archive() {
     let e = read_jemx_calibration(empty.path(), JemxUnit::Jmx1).unwrap_err();
     assert!(e.to_string().contains("jmx1_rsp_mod.fits"), "{e}");
 }
+
+/// The broadband figure of a joint fit (`display::joint_fit_chart`): noiseless JEM-X1 spectra
+/// of one power law, the second 10 % brighter, unfold onto the model of the first one's
+/// calibration — E²N(E) at each channel's centre — once divided by their constants.
+#[test]
+fn a_noiseless_joint_fit_unfolds_onto_its_model() {
+    use oda::analysis::jemx::jemx_response;
+    use oda::display::{Series, joint_fit_chart};
+    use oda::fit::{ModelKind, SpectralFitter};
+    use oda::instrument::Detector;
+    use oda::spectrum::SpectralModel;
+    let (arf, rmf) = jemx_response(JemxUnit::Jmx1).unwrap();
+    let truth = SpectralModel::power_law(1e-3, 2.1);
+    let per_bin: Vec<f64> = (0..arf.specresp.len())
+        .map(|i| arf.specresp[i] * truth.photon_flux(arf.energ_lo[i], arf.energ_hi[i]))
+        .collect();
+    let rates = rmf.fold(&per_bin).unwrap();
+    let spectrum = |scale: f64| oda::datasets::Spectrum {
+        source: "Crab".into(),
+        e_min: rmf.e_min.clone(),
+        e_max: rmf.e_max.clone(),
+        rate: rates.iter().map(|r| r * scale).collect(),
+        stat_err: rates.iter().map(|r| 0.01 * r * scale).collect(),
+        sys_err: 0.0,
+        exposure: 1e4,
+        time_range: (3900.0, 3900.1),
+        osa_version: oda::osa::OsaVersion::Osa11_2,
+        arf: Some(arf.clone()),
+        rmf: Some(rmf.clone()),
+        detector: Detector::Jemx(JemxUnit::Jmx1),
+    };
+    let (a, b) = (spectrum(1.0), spectrum(1.1));
+    let fit = SpectralFitter::new(ModelKind::PowerLaw)
+        .energy_range(3.0, 35.0)
+        .unwrap()
+        .run_joint(&[&a, &b])
+        .unwrap();
+    let c2 = fit.parameter("C_2").unwrap();
+    assert!((c2.value - 1.1).abs() < 1e-6, "{c2:?}");
+    let chart = joint_fit_chart(&fit);
+    let mut points = 0;
+    for series in &chart.panels[0].series {
+        if let Series::Points { x, y, .. } = series {
+            for (e, v) in x.iter().zip(y) {
+                let model = e * e * truth.density(*e);
+                assert!((v / model - 1.0).abs() < 1e-4, "{e} keV: {v} vs {model}");
+                points += 1;
+            }
+        }
+    }
+    assert_eq!(
+        points,
+        fit.parts.iter().map(|p| p.rate.len()).sum::<usize>()
+    );
+    assert!(chart.title.contains("JEM-X1"), "{}", chart.title);
+}

@@ -1,5 +1,6 @@
 //! JEM-X's 90 % location error: faint to bright point sources imaged in single Science Windows
-//! over many seeds, their offsets against the imaging calibration's law.
+//! over many seeds, their offsets against the imaging calibration's law, and the position pulls
+//! that law implies.
 
 use oda::analysis::jemx::{jemx_band, jemx_imager, jemx_imaging_shadowgram};
 use oda::instrument::jemx::{self, JemxUnit};
@@ -14,6 +15,7 @@ fn jemx_positions_fall_within_the_stated_90_percent_radius() {
     let base = Simulation::new(1).unwrap();
     let crab = base.sky().source("Crab").unwrap().clone();
     let (mut inside, mut total) = (0usize, 0usize);
+    let mut pulls: Vec<f64> = Vec::new();
     let mut rows = Vec::new();
     for (k, fraction) in [0.004, 0.008, 0.02, 0.05, 0.2].iter().enumerate() {
         for seed in 0..20u64 {
@@ -64,6 +66,12 @@ fn jemx_positions_fall_within_the_stated_90_percent_radius() {
             total += 1;
             inside += usize::from(offset <= r90);
             rows.push((found.significance, offset, r90));
+            // Per axis: the 90 % radius of a circular Gaussian is √(2 ln 10) σ = 2.146 σ.
+            let sigma = r90 / (2.0 * 10f64.ln()).sqrt();
+            let dec0 = source.position.dec().to_radians().cos();
+            let d_ra = (found.position.ra() - source.position.ra()) * dec0 * 60.0;
+            let d_dec = (found.position.dec() - source.position.dec()) * 60.0;
+            pulls.extend([d_ra / sigma, d_dec / sigma]);
         }
     }
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -79,6 +87,14 @@ fn jemx_positions_fall_within_the_stated_90_percent_radius() {
     );
     let f = inside as f64 / total as f64;
     println!("{inside}/{total} within r90 ({:.0} %)", 100.0 * f);
+    let n = pulls.len() as f64;
+    let mean = pulls.iter().sum::<f64>() / n;
+    let sd = (pulls.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    println!("position pulls (RA, Dec) over {total} detections: mean {mean:+.2}, sd {sd:.2}");
     assert!(total >= 70, "{total}");
     assert!((0.8..0.98).contains(&f), "{f}");
+    assert!(
+        mean.abs() < 0.3 && (0.8..1.25).contains(&sd),
+        "mean {mean}, sd {sd}"
+    );
 }

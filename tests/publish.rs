@@ -194,6 +194,27 @@ fn reserve_products_bundle_upload_publish_verify_new_version() {
             "{f}: {dois:?}"
         );
     }
+    // A JEM-X spectrum too: its PHA (JMX1-PHA1-SPE), RMF and ARF carry the DOI in every HDU.
+    let jemx = pubdir.path().join("products/crab-jemx");
+    env.ok(&[
+        "get-product",
+        "instrument=jemx",
+        "product=jemx_spectrum",
+        "src_name=Crab",
+        "T1=2005-01-01",
+        "T2=2012-01-01",
+        "jemx_num=1",
+        "max_pointings=2",
+        "--out",
+        jemx.to_str().unwrap(),
+    ]);
+    for f in ["Crab_pha.fits", "Crab_rmf.fits", "Crab_arf.fits"] {
+        let dois = fits_dois(&jemx.join(f));
+        assert!(
+            dois.len() >= 2 && dois.iter().all(|d| d == &doi),
+            "{f}: {dois:?}"
+        );
+    }
     let result: Value =
         serde_json::from_str(&std::fs::read_to_string(products.join("result.json")).unwrap())
             .unwrap();
@@ -211,7 +232,7 @@ fn reserve_products_bundle_upload_publish_verify_new_version() {
     std::fs::create_dir_all(pubdir.path().join("notebooks")).unwrap();
     let nb = write_notebook(&pubdir.path().join("notebooks"));
     let out = env.ok(&["publish", "bundle", dir, "--notebook", nb.to_str().unwrap()]);
-    assert!(out.contains("1 product(s), 1 notebook(s)"), "{out}");
+    assert!(out.contains("2 product(s), 1 notebook(s)"), "{out}");
     let bundle = pubdir.path().join("bundle");
     for f in [
         "README.md",
@@ -221,6 +242,7 @@ fn reserve_products_bundle_upload_publish_verify_new_version() {
         "rerun-on-binder.zip",
         "crab.ipynb",
         "crab-image__isgri_image.fits",
+        "crab-jemx__Crab_pha.fits",
     ] {
         assert!(bundle.join(f).is_file(), "{f} missing from the bundle");
     }
@@ -262,7 +284,9 @@ fn reserve_products_bundle_upload_publish_verify_new_version() {
     // verify: identical; with another seed configured, still re-run on the recorded one.
     let out = env.ok(&["publish", "verify", dir]);
     assert!(
-        out.contains("identical:") && out.contains("re-run identical  products/crab-image"),
+        out.contains("identical:")
+            && out.contains("re-run identical  products/crab-image")
+            && out.contains("re-run identical  products/crab-jemx"),
         "{out}"
     );
     let other_seed = Env {

@@ -690,35 +690,3 @@ fn joint_fit_errors_name_the_problem() {
     let e = fitter.run_joint_in(&[(&s, (300.0, 30.0))]).unwrap_err();
     assert_eq!(e.parameter(), Some("e_max"));
 }
-
-/// The broadband figure of a joint fit (`display::joint_fit_chart`): noiseless spectra, one 10 %
-/// brighter, unfold onto the model of the first one's calibration — E²N(E) at each channel's
-/// centre — once divided by their constants.
-#[test]
-fn a_noiseless_joint_fit_unfolds_onto_its_model() {
-    use crate::display::{Series, joint_fit_chart};
-    let truth = crab();
-    let (a, b) = (
-        synthetic(&truth, EXPOSURE, 0.0, None),
-        synthetic(&scaled(&truth, 1.1), EXPOSURE, 0.0, None),
-    );
-    let fit = SpectralFitter::new(ModelKind::PowerLaw)
-        .run_joint(&[&a, &b])
-        .unwrap();
-    let chart = joint_fit_chart(&fit);
-    let mut points = 0;
-    for series in &chart.panels[0].series {
-        if let Series::Points { x, y, .. } = series {
-            for (e, v) in x.iter().zip(y) {
-                let model = e * e * truth.density(*e);
-                assert!((v / model - 1.0).abs() < 1e-4, "{e} keV: {v} vs {model}");
-                points += 1;
-            }
-        }
-    }
-    assert_eq!(
-        points,
-        fit.parts.iter().map(|p| p.rate.len()).sum::<usize>()
-    );
-    assert!(chart.title.contains("joint fit"), "{}", chart.title);
-}
