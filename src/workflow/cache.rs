@@ -5,7 +5,8 @@
 //!                                               inputs, timings, and size + SHA-256 per file
 //! <data>/cache/entries/ab/ab12…ef/<payload>     the product (postcard, or FITS for events)
 //! <data>/cache/tmp/                             entries being written (renamed into place)
-//! <data>/cache/locks/ab12…ef.lock               held while a process computes the entry
+//! <data>/cache/locks/ab12…ef.lock               held while a process computes the entry (a
+//!                                               lease lock: see [`super::lock`])
 //! ```
 //!
 //! An entry appears atomically (its directory is staged under `tmp/` and renamed into place),
@@ -24,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::lock::{DEFAULT_LOCK_LEASE, LeaseLock, LeaseLocks, stale_locks};
 use super::provenance::{GraphNode, Identity, Node, ProvenanceGraph};
 use crate::error::{Error, Result};
 
@@ -159,6 +161,7 @@ pub struct Cache {
     /// Bytes in the cache as far as this process knows (scanned at the first store).
     used: Mutex<Option<u64>>,
     staging: AtomicU64,
+    locks: LeaseLocks,
 }
 
 fn now_unix() -> f64 {
@@ -210,11 +213,19 @@ impl Cache {
                 ),
             })?;
         Ok(Cache {
+            locks: LeaseLocks::new(root.join("locks"), DEFAULT_LOCK_LEASE),
             root,
             limit,
             used: Mutex::new(None),
             staging: AtomicU64::new(0),
         })
+    }
+
+    /// The same cache with computation locks of `lease` (default [`DEFAULT_LOCK_LEASE`]): a
+    /// lock whose holder stopped renewing it for that long is broken by the next process.
+    pub fn with_lock_lease(mut self, lease: Duration) -> Cache {
+        self.locks = LeaseLocks::new(self.root.join("locks"), lease);
+        self
     }
 
     /// The cache directory.
@@ -322,26 +333,13 @@ impl Cache {
     }
 
     /// Blocks until this process holds the computation lock of entry `id` (released when the
-    /// returned file is dropped).
+    /// returned lock is dropped): a lease lock that holds between hosts sharing the cache (see
+    /// [`super::lock`]).
     ///
     /// # Errors
-    /// The lock file cannot be created or locked.
-    pub fn lock(&self, id: &Identity) -> Result<File> {
-        let path = self.root.join("locks").join(format!("{}.lock", id.hex()));
-        let f = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::Cache {
-                path: path.clone(),
-                message: format!("cannot create a lock file: {e}"),
-            })?;
-        f.lock().map_err(|e| Error::Cache {
-            path,
-            message: format!("cannot lock: {e}"),
-        })?;
-        Ok(f)
+    /// The lock file cannot be created.
+    pub fn lock(&self, id: &Identity) -> Result<LeaseLock> {
+        self.locks.acquire(&id.hex())
     }
 
     fn staging_dir(&self, tag: &str) -> PathBuf {
@@ -514,7 +512,7 @@ impl Cache {
     }
 
     /// Trims the cache to its limit and removes left-overs of crashed processes (staging
-    /// directories older than an hour, lock files nobody holds).
+    /// directories older than an hour, lock files not renewed for longer than their lease).
     ///
     /// # Errors
     /// I/O errors removing entries.
@@ -533,15 +531,9 @@ impl Cache {
                 }
             }
         }
-        if let Ok(locks) = fs::read_dir(self.root.join("locks")) {
-            for l in locks.filter_map(|l| l.ok()) {
-                let free = File::options()
-                    .write(true)
-                    .open(l.path())
-                    .is_ok_and(|f| f.try_lock().is_ok());
-                if free && fs::remove_file(l.path()).is_ok() {
-                    report.leftovers += 1;
-                }
+        for l in stale_locks(&self.root.join("locks"), self.locks.lease()) {
+            if fs::remove_file(l).is_ok() {
+                report.leftovers += 1;
             }
         }
         Ok(report)

@@ -39,6 +39,7 @@
 //! ```
 
 pub mod cache;
+pub mod lock;
 pub mod provenance;
 pub mod units;
 
