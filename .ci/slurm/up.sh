@@ -18,6 +18,20 @@ STARTED="$DIR/started"
 
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 pid_of() { cat "$1" 2>/dev/null || true; }
+# start NAME PIDFILE COMMAND...: runs COMMAND (a daemon writing PIDFILE) unless NAME runs, and
+# records the process started.
+start() {
+    local name="$1" pidfile="$2"
+    shift 2
+    if alive "$(pid_of "$pidfile")"; then
+        echo "== $name already running (pid $(pid_of "$pidfile"))"
+        return
+    fi
+    echo "== starting $name"
+    "$@"
+    for _ in $(seq 100); do alive "$(pid_of "$pidfile")" && break; sleep 0.1; done
+    echo "$name $(pid_of "$pidfile")" >> "$STARTED"
+}
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "up.sh: run as root (slurmd and munged need it)" >&2
@@ -44,14 +58,7 @@ fi
 mkdir -p /run/munge /var/lib/munge /var/log/munge
 chown munge:munge /run/munge /var/lib/munge /var/log/munge
 chmod 755 /run/munge
-if alive "$(pid_of /run/munge/munged.pid)"; then
-    echo "== munged already running (pid $(pid_of /run/munge/munged.pid))"
-else
-    echo "== starting munged"
-    runuser -u munge -- /usr/sbin/munged
-    for _ in $(seq 50); do alive "$(pid_of /run/munge/munged.pid)" && break; sleep 0.1; done
-    echo "munged $(pid_of /run/munge/munged.pid)" >> "$STARTED"
-fi
+start munged /run/munge/munged.pid runuser -u munge -- /usr/sbin/munged
 
 cat > "$DIR/slurm.conf.new" <<CONF
 # Written by .ci/slurm/up.sh: one node, one partition, no accounting daemon.
@@ -92,22 +99,8 @@ else
 fi
 export SLURM_CONF="$DIR/slurm.conf"
 
-if alive "$(pid_of "$DIR/slurmctld.pid")"; then
-    echo "== slurmctld already running (pid $(pid_of "$DIR/slurmctld.pid"))"
-else
-    echo "== starting slurmctld"
-    /usr/sbin/slurmctld -f "$SLURM_CONF"
-    for _ in $(seq 100); do alive "$(pid_of "$DIR/slurmctld.pid")" && break; sleep 0.1; done
-    echo "slurmctld $(pid_of "$DIR/slurmctld.pid")" >> "$STARTED"
-fi
-if alive "$(pid_of "$DIR/slurmd.pid")"; then
-    echo "== slurmd already running (pid $(pid_of "$DIR/slurmd.pid"))"
-else
-    echo "== starting slurmd"
-    /usr/sbin/slurmd -f "$SLURM_CONF"
-    for _ in $(seq 100); do alive "$(pid_of "$DIR/slurmd.pid")" && break; sleep 0.1; done
-    echo "slurmd $(pid_of "$DIR/slurmd.pid")" >> "$STARTED"
-fi
+start slurmctld "$DIR/slurmctld.pid" /usr/sbin/slurmctld -f "$SLURM_CONF"
+start slurmd "$DIR/slurmd.pid" /usr/sbin/slurmd -f "$SLURM_CONF"
 
 # Ready when the node is idle (or mixed/allocated, when jobs already run).
 for _ in $(seq 300); do

@@ -348,29 +348,12 @@ impl<'a> JemxSourceModel<'a> {
         exposure: f64,
     ) -> Result<JemxScwFit> {
         let events = self.events;
-        let (cells, names) = (&self.cells, &self.names);
-        // The sources' columns are counts per unit rate over the whole exposure: scaled to the
-        // image's; the background column is per cell and needs no scaling.
-        let scale = exposure / self.exposure;
-        let k = self.columns.len();
-        let scaled: Vec<Vec<f64>>;
-        let columns: &[Vec<f64>] = if scale == 1.0 {
-            &self.columns
-        } else {
-            scaled = self
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(j, c)| {
-                    if j + 1 == k {
-                        c.clone()
-                    } else {
-                        c.iter().map(|v| v * scale).collect()
-                    }
-                })
-                .collect();
-            &scaled
-        };
+        let (columns, cells, names) = (&self.columns, &self.cells, &self.names);
+        // The sources' columns are counts per unit rate over the whole exposure: fitted as they
+        // are, their coefficients are rates × exposure / the whole exposure, converted below
+        // (the background column is per cell and needs no conversion).
+        let to_rate = self.exposure / exposure;
+        let k = columns.len();
         let y: Vec<f64> = y.iter().copied().collect();
         let mut params = vec![0.0; k];
         // Start from uniform weights (ordinary least squares), then weight by the model.
@@ -424,8 +407,8 @@ impl<'a> JemxSourceModel<'a> {
             .enumerate()
             .map(|(j, name)| JemxRate {
                 source: name.clone(),
-                rate: params[j],
-                error: cov[j * k + j].max(0.0).sqrt(),
+                rate: params[j] * to_rate,
+                error: cov[j * k + j].max(0.0).sqrt() * to_rate,
                 off_axis_deg: self.geometry_of[j].0,
                 vignetting: self.geometry_of[j].1,
                 background_rate: b * per_rate,
@@ -600,8 +583,7 @@ pub struct JemxScwSpectra {
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct JemxSpectrumExtractor {
-    unit: JemxUnit,
-    /// The response the spectra carry: in the settings by its files' checksums (or, without
+    /// The response (and with it the unit) the spectra carry: in the settings by its files' checksums (or, without
     /// files, a digest of its tables), not row by row.
     #[serde(serialize_with = "calibration_identity")]
     calibration: std::sync::Arc<JemxCalibration>,
@@ -635,22 +617,18 @@ impl JemxSpectrumExtractor {
     /// Spectra of `unit` with the design's response.
     pub fn new(unit: JemxUnit) -> JemxSpectrumExtractor {
         JemxSpectrumExtractor {
-            unit,
             calibration: std::sync::Arc::new(JemxCalibration::design(unit)),
         }
     }
 
     /// Spectra of `calibration`'s unit with its response (an archive's JEM-X response file).
     pub fn with_calibration(calibration: std::sync::Arc<JemxCalibration>) -> JemxSpectrumExtractor {
-        JemxSpectrumExtractor {
-            unit: calibration.unit,
-            calibration,
-        }
+        JemxSpectrumExtractor { calibration }
     }
 
     /// The unit.
     pub fn unit(&self) -> JemxUnit {
-        self.unit
+        self.calibration.unit
     }
 
     /// The per-channel fits of one Science Window of the unit for the sources of `catalog`.
@@ -666,7 +644,7 @@ impl JemxSpectrumExtractor {
         events: &JemxEvents,
         sources: &[(String, SkyCoord)],
     ) -> Result<JemxScwSpectra> {
-        check_unit(self.unit, events)?;
+        check_unit(self.unit(), events)?;
         let h = &events.header;
         let mut part = JemxScwSpectra {
             sources: Vec::new(),
@@ -745,7 +723,7 @@ impl JemxSpectrumExtractor {
                 osa_version: OsaVersion::default(),
                 arf: Some(arf.clone()),
                 rmf: Some(rmf.clone()),
-                detector: Detector::Jemx(self.unit),
+                detector: Detector::Jemx(self.unit()),
             });
         }
         Ok(out)

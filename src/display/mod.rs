@@ -419,21 +419,15 @@ impl ProductResult {
                 spectra.iter().find(|s| s.exposure > 0.0).map(|s| s.chart())
             }
             Product::SpectralFit { fit, spectrum, .. } => Some(spectrum_chart(spectrum, Some(fit))),
-            Product::LightCurve { light_curves, .. } => {
+            Product::LightCurve { .. } | Product::JemxLightCurve { .. } => {
                 let target = self.request.selection.src_name.as_deref();
-                light_curves
+                let curves = self.product.any_light_curves().unwrap_or_default();
+                let detector = self.product.detector().unwrap_or_default();
+                curves
                     .iter()
                     .find(|l| Some(l.source.as_str()) == target && !l.is_empty())
-                    .or_else(|| light_curves.iter().find(|l| !l.is_empty()))
-                    .map(|l| l.chart())
-            }
-            Product::JemxLightCurve { light_curves, .. } => {
-                let target = self.request.selection.src_name.as_deref();
-                light_curves
-                    .iter()
-                    .find(|l| Some(l.light_curve.source.as_str()) == target && !l.is_empty())
-                    .or_else(|| light_curves.iter().find(|l| !l.is_empty()))
-                    .map(|l| l.chart())
+                    .or_else(|| curves.iter().find(|l| !l.is_empty()))
+                    .map(|l| cited(light_curve_chart_of(l, detector)))
             }
             Product::AcsLightCurve {
                 light_curve,

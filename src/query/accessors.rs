@@ -72,8 +72,8 @@ impl Product {
 
     /// The light curves of an `isgri_lc` or `jemx_lc` product, one per catalog source (for
     /// JEM-X the rates without the background columns: see
-    /// [`jemx_light_curves`](Self::jemx_light_curves)).
-    fn any_light_curves(&self) -> Option<Vec<&LightCurve>> {
+    /// [`jemx_light_curves`](Self::jemx_light_curves)); `None` for other products.
+    pub fn any_light_curves(&self) -> Option<Vec<&LightCurve>> {
         match self {
             Product::LightCurve { light_curves, .. } => Some(light_curves.iter().collect()),
             Product::JemxLightCurve { light_curves, .. } => {

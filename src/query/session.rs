@@ -210,6 +210,18 @@ fn finite(x: f64) -> Value {
     if x.is_finite() { json!(x) } else { Value::Null }
 }
 
+/// A light curve in `result.json`: bins, rates and errors (non-finite values as null).
+fn light_curve_json(l: &LightCurve) -> Value {
+    json!({
+        "source": l.source, "band_keV": [l.band.0, l.band.1],
+        "time_unit": "IJD (TT), bin centre", "rate_unit": "count/s",
+        "time": l.time, "timedel_s": l.timedel,
+        "rate": l.rate.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
+        "error": l.error.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
+        "fracexp": l.fracexp,
+    })
+}
+
 impl ProductResult {
     /// Writes the product's FITS files (and the ODA catalog JSON) into `dir`, plus
     /// `result.json` (the document of [`ProductResult::to_json`]). Every file is written
@@ -395,16 +407,7 @@ impl ProductResult {
                 doc["light_curves"] = light_curves
                     .iter()
                     .filter(|l| !l.is_empty())
-                    .map(|l| {
-                        json!({
-                            "source": l.source, "band_keV": [l.band.0, l.band.1],
-                            "time_unit": "IJD (TT), bin centre", "rate_unit": "count/s",
-                            "time": l.time, "timedel_s": l.timedel,
-                            "rate": l.rate.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
-                            "error": l.error.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
-                            "fracexp": l.fracexp,
-                        })
-                    })
+                    .map(light_curve_json)
                     .collect();
             }
             Product::JemxLightCurve { light_curves, .. } => {
@@ -412,19 +415,15 @@ impl ProductResult {
                     .iter()
                     .filter(|l| !l.is_empty())
                     .map(|j| {
-                        let l = &j.light_curve;
-                        json!({
-                            "source": l.source, "band_keV": [l.band.0, l.band.1],
-                            "instrument": j.unit.name(), "pi_channels": [j.channels.0, j.channels.1],
-                            "time_unit": "IJD (TT), bin centre", "rate_unit": "count/s",
-                            "time": l.time, "timedel_s": l.timedel,
-                            "rate": l.rate.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
-                            "error": l.error.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
-                            "background_rate": j.background_rate.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
-                            "background_error": j.background_error.iter().map(|x| finite(*x)).collect::<Vec<_>>(),
-                            "fracexp": l.fracexp,
-                            "off_axis_deg": finite(j.off_axis_deg), "vignetting": finite(j.vignetting),
-                        })
+                        let mut v = light_curve_json(&j.light_curve);
+                        let finites = |x: &[f64]| x.iter().map(|x| finite(*x)).collect::<Vec<_>>();
+                        v["instrument"] = json!(j.unit.name());
+                        v["pi_channels"] = json!([j.channels.0, j.channels.1]);
+                        v["background_rate"] = json!(finites(&j.background_rate));
+                        v["background_error"] = json!(finites(&j.background_error));
+                        v["off_axis_deg"] = finite(j.off_axis_deg);
+                        v["vignetting"] = finite(j.vignetting);
+                        v
                     })
                     .collect();
             }

@@ -12,7 +12,6 @@ use crate::display::{
 };
 use crate::error::{Error, Result};
 use crate::instrument::Detector;
-use crate::products::LightCurve;
 use crate::query::{Product, ProductResult, WrittenFile, catalog_to_oda_json};
 
 /// The dispatcher's `products` (without `api_code`, which names the server's URL).
@@ -251,13 +250,7 @@ fn view(result: &ProductResult, job_id: &str, listed: &[Value]) -> Value {
         Product::LightCurve { .. } | Product::JemxLightCurve { .. } => {
             let mut rows = Vec::new();
             let detector = result.product.detector().unwrap_or_default();
-            let curves: Vec<&LightCurve> = match &result.product {
-                Product::JemxLightCurve { light_curves, .. } => {
-                    light_curves.iter().map(|l| &l.light_curve).collect()
-                }
-                Product::LightCurve { light_curves, .. } => light_curves.iter().collect(),
-                _ => Vec::new(),
-            };
+            let curves = result.product.any_light_curves().unwrap_or_default();
             for lc in curves.into_iter().filter(|l| !l.is_empty()) {
                 if figures.len() < MAX_FIGURES {
                     figures.push(figure(
