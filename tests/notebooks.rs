@@ -82,6 +82,8 @@ fn oda(data: &Path, args: &[&str]) -> String {
         .args(args)
         .env("ODA_PUBLISH_TOKEN", TOKEN)
         .env_remove("ODA_PUBLICATION")
+        // `publish verify --notebooks` starts the kernel: keep its build setting (see above).
+        .env_remove("CARGO_INCREMENTAL")
         .output()
         .unwrap();
     let (out, err) = (

@@ -240,6 +240,9 @@ fn rerun_notebooks(
                 "--execute",
                 "--ExecutePreprocessor.kernel_name=oda",
                 "--ExecutePreprocessor.timeout=3600",
+                // The kernel compiles oda when it starts on a fresh machine or after an
+                // update (minutes, not nbconvert's default 60 s).
+                "--ExecutePreprocessor.startup_timeout=1800",
                 "--output-dir",
             ])
             .arg(scratch.0.join("executed"))
