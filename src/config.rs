@@ -7,6 +7,10 @@
 //! | simulation seed | `--seed N` | `ODA_SIM_SEED` | [`DEFAULT_SEED`] |
 //! | extra simulated sources (JSON) | `--sky FILE` | `ODA_SIM_SKY` | none |
 //! | simulated instrument off its calibration | `--perturb SPEC` | `ODA_SIM_PERTURB` | none |
+//! | where per-ScW units run: `local` or `slurm` ([`Executor`]) | `--executor` | `ODA_EXECUTOR` | `local` |
+//! | Slurm partition, task time limit, units per task, CPUs per task, extra `sbatch` options ([`SlurmSettings`]) | `--slurm-partition`, `--slurm-time`, `--slurm-units-per-task`, `--slurm-cpus-per-task`, `--slurm-sbatch-args` | `ODA_SLURM_PARTITION`, `ODA_SLURM_TIME`, `ODA_SLURM_UNITS_PER_TASK`, `ODA_SLURM_CPUS_PER_TASK`, `ODA_SLURM_SBATCH_ARGS` | the cluster's default partition, `1:00:00`, 10, 1, none |
+//! | the `oda` program Slurm tasks run | | `ODA_WORKER` | this program when it is `oda`, else `oda` on the `PATH` |
+//! | lease of the cache's computation locks, seconds | | `ODA_LOCK_LEASE` | 60 |
 //!
 //! The command line wins over the environment, which wins over the default.
 
@@ -78,6 +82,241 @@ pub struct Settings {
     /// only with the simulated archive).
     #[serde(default)]
     pub perturbation: Option<Perturbation>,
+    /// Where per-Science-Window units run (`ODA_EXECUTOR`). Not serialised: how a product
+    /// was computed is not part of what it is (both executors give identical bytes).
+    #[serde(skip)]
+    pub executor: Executor,
+    /// Lease of the cache's computation locks (`ODA_LOCK_LEASE`; default 60 s).
+    #[serde(skip)]
+    pub lock_lease: Option<std::time::Duration>,
+}
+
+/// Where the workflow computes the independent per-Science-Window units of a request (images,
+/// spectral and light-curve fits); everything else runs in the requesting process.
+///
+/// ```
+/// use oda::config::Executor;
+/// assert_eq!("local".parse::<Executor>()?, Executor::Local);
+/// assert!(matches!("slurm".parse::<Executor>()?, Executor::Slurm(_)));
+/// assert!("pbs".parse::<Executor>().is_err());
+/// # Ok::<(), oda::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Executor {
+    /// In this process, on every core.
+    #[default]
+    Local,
+    /// On a Slurm cluster: one job array of `oda worker` tasks per stage, computing into the
+    /// cache of a data directory every node shares.
+    Slurm(SlurmSettings),
+}
+
+impl std::str::FromStr for Executor {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Executor> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "local" => Ok(Executor::Local),
+            "slurm" => Ok(Executor::Slurm(SlurmSettings::default())),
+            _ => Err(Error::invalid("executor", s, "local or slurm")),
+        }
+    }
+}
+
+impl Executor {
+    /// The executor of the environment: `ODA_EXECUTOR` (`local`, `slurm`), with Slurm's
+    /// settings from `ODA_SLURM_*` and `ODA_WORKER` (see [`SlurmSettings::from_env`]).
+    ///
+    /// # Errors
+    /// A value outside those allowed, naming the variable.
+    pub fn from_env() -> Result<Executor> {
+        match std::env::var("ODA_EXECUTOR") {
+            Ok(v) if !v.trim().is_empty() => match v.parse::<Executor>() {
+                Ok(Executor::Slurm(_)) => Ok(Executor::Slurm(SlurmSettings::from_env()?)),
+                Ok(e) => Ok(e),
+                Err(_) => Err(Error::Setting {
+                    name: "ODA_EXECUTOR".into(),
+                    message: format!("{v:?} is not an executor: give local or slurm"),
+                }),
+            },
+            _ => Ok(Executor::Local),
+        }
+    }
+}
+
+/// How the Slurm executor submits its job arrays.
+///
+/// ```
+/// use oda::config::SlurmSettings;
+/// let s = SlurmSettings::default().with_time_limit("0:30:00")?.with_units_per_task(5)?;
+/// assert_eq!((s.time_limit.as_str(), s.units_per_task, s.cpus_per_task), ("0:30:00", 5, 1));
+/// assert!(SlurmSettings::default().with_time_limit("half an hour").is_err());
+/// # Ok::<(), oda::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlurmSettings {
+    /// Partition (`--partition`); none: the cluster's default.
+    pub partition: Option<String>,
+    /// Time limit of each array task (`--time`), in one of Slurm's formats (`minutes`,
+    /// `H:MM:SS`, `D-HH:MM`, …).
+    pub time_limit: String,
+    /// Units (Science Windows of one stage) computed by each array task.
+    pub units_per_task: usize,
+    /// CPUs of each task (`--cpus-per-task`): the worker computes that many units at once.
+    pub cpus_per_task: usize,
+    /// Further `sbatch` options, e.g. `--account=…`, `--qos=…`, `--constraint=…`.
+    pub sbatch_args: Vec<String>,
+    /// The `oda` program the tasks run (on the compute nodes: a path every node sees).
+    pub worker_program: PathBuf,
+}
+
+impl Default for SlurmSettings {
+    fn default() -> Self {
+        SlurmSettings {
+            partition: None,
+            time_limit: "1:00:00".into(),
+            units_per_task: 10,
+            cpus_per_task: 1,
+            sbatch_args: Vec::new(),
+            worker_program: default_worker_program(),
+        }
+    }
+}
+
+/// This program when it is `oda` (the command line, `oda serve`), else `oda` on the `PATH` (a
+/// notebook kernel, a test binary).
+fn default_worker_program() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .filter(|p| p.file_name().is_some_and(|n| n == "oda"))
+        .unwrap_or_else(|| PathBuf::from("oda"))
+}
+
+impl SlurmSettings {
+    /// The settings of the environment: `ODA_SLURM_PARTITION`, `ODA_SLURM_TIME`,
+    /// `ODA_SLURM_UNITS_PER_TASK`, `ODA_SLURM_CPUS_PER_TASK`, `ODA_SLURM_SBATCH_ARGS` (split
+    /// at white space) and `ODA_WORKER`; defaults for those unset.
+    ///
+    /// # Errors
+    /// A value outside those allowed, naming the variable.
+    pub fn from_env() -> Result<SlurmSettings> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        fn named<T>(name: &str, r: Result<T>) -> Result<T> {
+            r.map_err(|e| match e {
+                Error::InvalidParameter { value, allowed, .. } => Error::Setting {
+                    name: name.into(),
+                    message: format!("{value:?}: {allowed}"),
+                },
+                e => e,
+            })
+        }
+        let mut s = SlurmSettings::default();
+        if let Some(p) = var("ODA_SLURM_PARTITION") {
+            s = s.with_partition(&p);
+        }
+        if let Some(t) = var("ODA_SLURM_TIME") {
+            s = named("ODA_SLURM_TIME", s.with_time_limit(&t))?;
+        }
+        if let Some(n) = var("ODA_SLURM_UNITS_PER_TASK") {
+            let v = named(
+                "ODA_SLURM_UNITS_PER_TASK",
+                parse_count("units per task", &n),
+            )?;
+            s = named("ODA_SLURM_UNITS_PER_TASK", s.with_units_per_task(v))?;
+        }
+        if let Some(n) = var("ODA_SLURM_CPUS_PER_TASK") {
+            let v = named("ODA_SLURM_CPUS_PER_TASK", parse_count("CPUs per task", &n))?;
+            s = named("ODA_SLURM_CPUS_PER_TASK", s.with_cpus_per_task(v))?;
+        }
+        if let Some(a) = var("ODA_SLURM_SBATCH_ARGS") {
+            s = s.with_sbatch_args(&a);
+        }
+        if let Some(w) = var("ODA_WORKER") {
+            s.worker_program = PathBuf::from(w);
+        }
+        Ok(s)
+    }
+
+    /// With partition `name` (empty: the cluster's default).
+    pub fn with_partition(mut self, name: &str) -> SlurmSettings {
+        self.partition = Some(name.trim().to_string()).filter(|p| !p.is_empty());
+        self
+    }
+
+    /// With a time limit per task in one of Slurm's formats.
+    ///
+    /// # Errors
+    /// Anything but digits separated by `:` and `-`.
+    pub fn with_time_limit(mut self, limit: &str) -> Result<SlurmSettings> {
+        let t = limit.trim();
+        let ok = !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_digit() || c == ':' || c == '-')
+            && t.split([':', '-']).all(|part| !part.is_empty())
+            || t == "UNLIMITED";
+        if !ok {
+            return Err(Error::invalid(
+                "slurm time limit",
+                limit,
+                "Slurm's formats: minutes, M:SS, H:MM:SS, D-H, D-H:MM, D-H:MM:SS or UNLIMITED",
+            ));
+        }
+        self.time_limit = t.to_string();
+        Ok(self)
+    }
+
+    /// With `n` units per array task.
+    ///
+    /// # Errors
+    /// `n` outside 1–10 000.
+    pub fn with_units_per_task(mut self, n: usize) -> Result<SlurmSettings> {
+        if !(1..=10_000).contains(&n) {
+            return Err(Error::invalid("units per task", n, "1 to 10000"));
+        }
+        self.units_per_task = n;
+        Ok(self)
+    }
+
+    /// With `n` CPUs per task.
+    ///
+    /// # Errors
+    /// `n` outside 1–1024.
+    pub fn with_cpus_per_task(mut self, n: usize) -> Result<SlurmSettings> {
+        if !(1..=1024).contains(&n) {
+            return Err(Error::invalid("CPUs per task", n, "1 to 1024"));
+        }
+        self.cpus_per_task = n;
+        Ok(self)
+    }
+
+    /// With further `sbatch` options, given as one string split at white space.
+    pub fn with_sbatch_args(mut self, args: &str) -> SlurmSettings {
+        self.sbatch_args = args.split_whitespace().map(str::to_string).collect();
+        self
+    }
+}
+
+fn parse_count(name: &str, value: &str) -> Result<usize> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| Error::invalid(name, value, "a positive integer"))
+}
+
+/// The lease of the cache's computation locks from `ODA_LOCK_LEASE` (seconds), if set.
+///
+/// # Errors
+/// Not a number of seconds between 1 and 3600.
+fn lock_lease_from_env() -> Result<Option<std::time::Duration>> {
+    match std::env::var("ODA_LOCK_LEASE") {
+        Ok(v) if !v.trim().is_empty() => match v.trim().parse::<f64>() {
+            Ok(s) if (1.0..=3600.0).contains(&s) => Ok(Some(std::time::Duration::from_secs_f64(s))),
+            _ => Err(Error::Setting {
+                name: "ODA_LOCK_LEASE".into(),
+                message: format!("{v:?} is not a lease: give seconds from 1 to 3600"),
+            }),
+        },
+        _ => Ok(None),
+    }
 }
 
 /// Deliberate differences between the simulated instrument and its calibration files: what-ifs
@@ -317,6 +556,8 @@ impl Settings {
             cache_limit,
             sky_file,
             perturbation,
+            executor: Executor::from_env()?,
+            lock_lease: lock_lease_from_env()?,
         })
     }
 
@@ -363,7 +604,15 @@ impl Settings {
             cache_limit: DEFAULT_CACHE_LIMIT,
             sky_file: None,
             perturbation: None,
+            executor: Executor::Local,
+            lock_lease: None,
         }
+    }
+
+    /// These settings computing per-Science-Window units with `executor`.
+    pub fn with_executor(mut self, executor: Executor) -> Settings {
+        self.executor = executor;
+        self
     }
 
     /// These settings with a cache size limit of `bytes`.

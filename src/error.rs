@@ -137,6 +137,21 @@ pub enum Error {
         /// The roles the request needs that the token does not carry.
         missing_roles: Vec<String>,
     },
+
+    /// Work given to a cluster failed: a Slurm command (`sbatch`, `squeue`) could not be run
+    /// or refused, or an array task failed twice. Names the Science Windows, the job and its
+    /// log.
+    #[error("cluster: {message}")]
+    Cluster {
+        /// What failed, with the Science Windows, the job id, the log's path and its last line.
+        message: String,
+    },
+
+    /// Internal to `oda worker`: the task's units are computed and the rest of the request's
+    /// analysis is left to its coordinator. Never reaches a user.
+    #[doc(hidden)]
+    #[error("the worker's units are computed")]
+    WorkerUnitsDone,
 }
 
 /// The kinds of [`Error::Publish`].
@@ -252,6 +267,18 @@ impl Error {
     /// [`Error::NotInProduct`]).
     pub fn is_not_in_product(&self) -> bool {
         matches!(self, Error::NotInProduct { .. })
+    }
+
+    /// Builds an [`Error::Cluster`].
+    pub fn cluster(message: impl Into<String>) -> Self {
+        Error::Cluster {
+            message: message.into(),
+        }
+    }
+
+    /// True when work given to a cluster failed (see [`Error::Cluster`]).
+    pub fn is_cluster_error(&self) -> bool {
+        matches!(self, Error::Cluster { .. })
     }
 
     /// True when a file could not be read or has unexpected content.

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use oda::archive::{Archive, ScwId, ScwSelection, Selection};
-use oda::config::{Settings, parse_seed};
+use oda::config::{Executor, Settings, SlurmSettings, parse_seed};
 use oda::time::Time;
 
 /// INTEGRAL Online Data Analysis: ISGRI Science Windows from the command line.
@@ -33,6 +33,32 @@ struct Cli {
     /// background_ramp=0.1,mask_shift_mm=0.5:0`; overrides ODA_SIM_PERTURB.
     #[arg(long, global = true, value_name = "SPEC")]
     perturb: Option<String>,
+    /// Where per-Science-Window units run: local (this machine's cores) or slurm (job arrays
+    /// on a cluster sharing the data directory); overrides ODA_EXECUTOR.
+    #[arg(long, global = true, value_name = "local|slurm")]
+    executor: Option<String>,
+    /// Slurm partition of the arrays; overrides ODA_SLURM_PARTITION.
+    #[arg(long, global = true, value_name = "NAME")]
+    slurm_partition: Option<String>,
+    /// Time limit of each array task (Slurm's formats, e.g. 1:00:00); overrides ODA_SLURM_TIME.
+    #[arg(long, global = true, value_name = "TIME")]
+    slurm_time: Option<String>,
+    /// Science Windows computed by each array task (default 10); overrides
+    /// ODA_SLURM_UNITS_PER_TASK.
+    #[arg(long, global = true, value_name = "N")]
+    slurm_units_per_task: Option<usize>,
+    /// CPUs of each array task (default 1); overrides ODA_SLURM_CPUS_PER_TASK.
+    #[arg(long, global = true, value_name = "N")]
+    slurm_cpus_per_task: Option<usize>,
+    /// Further sbatch options, e.g. "--account=integral --qos=short"; overrides
+    /// ODA_SLURM_SBATCH_ARGS.
+    #[arg(
+        long,
+        global = true,
+        value_name = "OPTIONS",
+        allow_hyphen_values = true
+    )]
+    slurm_sbatch_args: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -107,6 +133,19 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// One array task of the Slurm executor (Slurm runs it; see docs/cluster.md): computes the
+    /// task's units of a request into the shared cache and reports them beside the job file.
+    Worker {
+        /// The job file the coordinator wrote (DATA/cache/slurm/…/job.json).
+        #[arg(long, value_name = "FILE")]
+        job: std::path::PathBuf,
+        /// The array index.
+        #[arg(long, value_name = "N")]
+        task: usize,
+        /// 1, or 2 for the retry of a failed task.
+        #[arg(long, default_value_t = 1)]
+        attempt: u32,
     },
     /// The provenance graph of a cache entry (identity from get-product or the cache).
     Provenance {
@@ -324,7 +363,71 @@ fn settings(cli: &Cli) -> oda::Result<Settings> {
     if let Some(spec) = &cli.perturb {
         s = s.with_perturbation(oda::config::parse_perturbation("--perturb", spec)?);
     }
+    if let Some(e) = &cli.executor {
+        s = s.with_executor(match e.parse::<Executor>()? {
+            Executor::Slurm(_) => Executor::Slurm(SlurmSettings::from_env()?),
+            local => local,
+        });
+    }
+    let slurm_flags = [
+        ("--slurm-partition", cli.slurm_partition.is_some()),
+        ("--slurm-time", cli.slurm_time.is_some()),
+        ("--slurm-units-per-task", cli.slurm_units_per_task.is_some()),
+        ("--slurm-cpus-per-task", cli.slurm_cpus_per_task.is_some()),
+        ("--slurm-sbatch-args", cli.slurm_sbatch_args.is_some()),
+    ];
+    match &mut s.executor {
+        Executor::Slurm(slurm) => {
+            let mut t = slurm.clone();
+            if let Some(p) = &cli.slurm_partition {
+                t = t.with_partition(p);
+            }
+            if let Some(l) = &cli.slurm_time {
+                t = t.with_time_limit(l)?;
+            }
+            if let Some(n) = cli.slurm_units_per_task {
+                t = t.with_units_per_task(n)?;
+            }
+            if let Some(n) = cli.slurm_cpus_per_task {
+                t = t.with_cpus_per_task(n)?;
+            }
+            if let Some(a) = &cli.slurm_sbatch_args {
+                t = t.with_sbatch_args(a);
+            }
+            *slurm = t;
+        }
+        _ => {
+            if let Some((flag, _)) = slurm_flags.iter().find(|(_, given)| *given) {
+                return Err(oda::Error::invalid(
+                    *flag,
+                    "(given)",
+                    "only with --executor slurm (or ODA_EXECUTOR=slurm)",
+                ));
+            }
+        }
+    }
     Ok(s)
+}
+
+/// With the Slurm executor, SIGINT and SIGTERM cancel the jobs this process submitted before
+/// it exits: no task keeps computing for nobody. (`oda serve` cancels them at its shutdown.)
+fn cancel_jobs_on_interrupt() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            let ids = oda::workflow::cancel_submitted_jobs();
+            if !ids.is_empty() {
+                eprintln!(
+                    "oda: interrupted; cancelled Slurm job(s) {}",
+                    ids.join(", ")
+                );
+            }
+            std::process::exit(128 + sig);
+        }
+    });
 }
 
 fn parse_pairs(params: &[String]) -> oda::Result<Vec<(String, String)>> {
@@ -340,7 +443,15 @@ fn parse_pairs(params: &[String]) -> oda::Result<Vec<(String, String)>> {
 /// Runs the command; `Ok(false)` when it reported failures of its own.
 fn run(cli: Cli) -> oda::Result<bool> {
     let settings = settings(&cli)?;
+    #[cfg(feature = "server")]
+    let serving = matches!(cli.command, Command::Serve { .. });
+    #[cfg(not(feature = "server"))]
+    let serving = false;
+    if matches!(settings.executor, Executor::Slurm(_)) && !serving {
+        cancel_jobs_on_interrupt();
+    }
     match &cli.command {
+        Command::Worker { job, task, attempt } => worker(job, *task, *attempt),
         Command::Scw { command } => match command {
             ScwCommand::List { params, json } => {
                 let archive = Archive::open(&settings)?;
@@ -827,4 +938,38 @@ fn publish(settings: Settings, command: &PublishCommand) -> oda::Result<bool> {
             Ok(true)
         }
     }
+}
+
+/// `oda worker`: one array task; fails (for Slurm's record and the retry) when a unit failed.
+fn worker(job: &std::path::Path, task: usize, attempt: u32) -> oda::Result<bool> {
+    // The task's CPUs, not the node's: several tasks share a node.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none()
+        && let Some(n) = std::env::var("SLURM_CPUS_PER_TASK")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+    {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
+    }
+    let t0 = std::time::Instant::now();
+    println!(
+        "oda worker: task {task} (attempt {attempt}) of {} on {}",
+        job.display(),
+        std::env::var("SLURMD_NODENAME").unwrap_or_else(|_| "this host".into())
+    );
+    let report = oda::query::run_worker_task(job, task, attempt)?;
+    println!(
+        "oda worker: computed {} unit(s), {} failed, in {:.1} s",
+        report.computed.len(),
+        report.failed.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    for w in &report.warnings {
+        println!("warning: {w}");
+    }
+    for f in &report.failed {
+        eprintln!("oda worker: failed: {f}");
+    }
+    Ok(report.failed.is_empty())
 }

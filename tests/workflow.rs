@@ -2,6 +2,9 @@
 //! processes, damaged entries, concurrent processes, full and unwritable disks, batching and
 //! eviction, and the products of `oda get-product` checked by astropy and Sherpa.
 
+#[path = "support/damaged_archive.rs"]
+mod damaged_archive;
+use damaged_archive::damaged_archive;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -538,27 +541,10 @@ fn the_request_travels_with_the_product() {
 #[test]
 fn a_failing_science_window_is_named_and_the_others_are_used() {
     let dir = tempfile::tempdir().unwrap();
-    // Materialise three ScWs of the simulated archive, then read that tree as a real archive
-    // with one event file damaged.
-    let simulated = Settings::simulated(dir.path().join("sim"));
-    let archive = oda::archive::Archive::open(&simulated).unwrap();
+    // Three ScWs of the simulated archive read as a real archive, one event file damaged.
     let image = request("isgri_image", &[]);
-    // The tree carries its calibration files, as a real archive must.
-    archive.calibration(image.selection.osa_version).unwrap();
-    let ids = archive.select(&image.selection).unwrap().ids();
+    let (archive, ids, bad) = damaged_archive(&dir.path().join("sim"), &image, 1);
     assert_eq!(ids.len(), 3);
-    for id in &ids {
-        archive.events_path(id).unwrap();
-    }
-    let bad = ids[1];
-    let path = archive.events_path(&bad).unwrap();
-    let len = std::fs::metadata(&path).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(len / 2)
-        .unwrap();
     let real = Settings::simulated(dir.path().join("data")).with_archive(archive.root());
     let session = Session::new(real).unwrap();
     let r = session.get_product(&image).unwrap();

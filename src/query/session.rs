@@ -13,7 +13,7 @@ use crate::analysis::catalog::Catalog;
 use crate::analysis::detect::SourceFinder;
 use crate::analysis::extract::DEFAULT_CHANNELS;
 use crate::archive::{Archive, ScwId};
-use crate::config::{DataOrigin, Settings};
+use crate::config::{DataOrigin, Executor, Settings};
 use crate::datasets::AcsLightCurve;
 use crate::datasets::JemxLightCurve;
 use crate::error::{Error, Result};
@@ -624,11 +624,15 @@ impl Session {
     /// # Errors
     /// An unusable cache directory.
     pub fn new(settings: Settings) -> Result<Session> {
-        let cache = Cache::open(settings.cache_dir(), settings.cache_limit)?;
+        let mut cache = Cache::open(settings.cache_dir(), settings.cache_limit)?;
+        if let Some(lease) = settings.lock_lease {
+            cache = cache.with_lock_lease(lease);
+        }
+        let workflow = Workflow::new(cache).with_executor(settings.executor.clone());
         Ok(Session {
             settings,
             archive: OnceLock::new(),
-            workflow: Workflow::new(cache),
+            workflow,
             batch: MOSAIC_BATCH,
             busy: Mutex::new(()),
         })
@@ -653,6 +657,22 @@ impl Session {
     pub fn with_mosaic_batch(mut self, n: usize) -> Session {
         self.batch = n.max(1);
         self
+    }
+
+    /// The session of an `oda worker` task: its workflow computes the units of `assigned` and
+    /// ends each request there (see [`Workflow::for_worker`]).
+    pub fn for_worker(mut self, assigned: std::collections::HashSet<Identity>) -> Session {
+        self.workflow = self.workflow.for_worker(assigned);
+        self
+    }
+
+    /// What rebuilds `request`'s analysis in an `oda worker` (see [`super::run_worker_task`]).
+    fn recipe(&self, request: &Request) -> Value {
+        json!({
+            "settings": self.settings,
+            "request": request.to_url_query(),
+            "mosaic_batch": self.batch,
+        })
     }
 
     /// The settings.
@@ -688,6 +708,9 @@ impl Session {
         let t0 = Instant::now();
         let wf = &self.workflow;
         wf.clear_log();
+        wf.set_recipe(
+            matches!(self.settings.executor, Executor::Slurm(_)).then(|| self.recipe(request)),
+        );
         let archive = self.archive()?;
         if request.product == ProductType::SpiAcsLc {
             let (product, root, comments) = acs_product(&archive, request)?;

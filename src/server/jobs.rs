@@ -654,6 +654,12 @@ impl Jobs {
                 )))
             });
             *current.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            // The service is shutting down and cancelled the job's Slurm arrays: the job stays
+            // in progress and is queued again at the next start.
+            if outcome.is_err() && crate::workflow::jobs_cancelled() {
+                eprintln!("job {job_id} {} interrupted by the shutdown", rec.product);
+                continue;
+            }
             let secs = t0.elapsed().as_secs_f64();
             let (state, extra) = match outcome {
                 Ok(identity) => {

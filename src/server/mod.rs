@@ -131,6 +131,8 @@ pub fn serve(
             .await
             .map_err(|e| Error::service(format!("serving on {local}: {e}")))
     })?;
+    // Jobs running on a cluster are cancelled, not waited for.
+    crate::workflow::cancel_submitted_jobs();
     jobs.stop();
     Ok(())
 }

@@ -129,7 +129,8 @@ pub struct GcReport {
     pub evicted: usize,
     /// Bytes freed by eviction.
     pub freed: u64,
-    /// Left-over staging directories and unused lock files removed.
+    /// Left-over staging directories, unused lock files and Slurm job directories older than
+    /// a week removed.
     pub leftovers: usize,
     /// Bytes in the cache afterwards.
     pub remaining: u64,
@@ -536,6 +537,7 @@ impl Cache {
                 report.leftovers += 1;
             }
         }
+        report.leftovers += super::executor::remove_old_job_dirs(&self.root);
         Ok(report)
     }
 

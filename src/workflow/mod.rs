@@ -39,21 +39,25 @@
 //! ```
 
 pub mod cache;
+pub mod executor;
 pub mod lock;
 pub mod provenance;
 pub mod units;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use cache::{Cache, CacheStats, EntryClass, GcReport, Lookup, Record, VerifyReport};
 pub use provenance::{GraphNode, Identity, Node, ProvenanceGraph};
 
+use crate::config::Executor;
 use crate::error::{Error, Result};
+pub use executor::{JobFile, TaskReport, TaskSpec, cancel_submitted_jobs, jobs_cancelled};
 
 /// How a unit's output is written into, and read from, its cache entry.
 pub trait Payload: Sized + Send + Sync {
@@ -238,6 +242,19 @@ pub struct Workflow {
     progress: Option<ProgressFn>,
     /// Incremented on every failure a result would silently depend on.
     failures: std::sync::atomic::AtomicUsize,
+    /// Where [`Workflow::prepare`] computes a stage's units.
+    executor: Executor,
+    /// What rebuilds the current request in an `oda worker` (set by the query layer).
+    recipe: Mutex<Option<serde_json::Value>>,
+    /// In an `oda worker`: the units of its task, the errors of those that failed, and
+    /// whether [`Workflow::prepare`] met them.
+    assigned: Option<HashSet<Identity>>,
+    worker_failed: Mutex<Vec<String>>,
+    worker_met: std::sync::atomic::AtomicBool,
+    /// Units computed by cluster tasks in this request (logged as computed, not reused) and
+    /// units whose tasks failed twice, with the report.
+    remote: Mutex<HashSet<Identity>>,
+    failed_remotely: Mutex<HashMap<Identity, String>>,
 }
 
 impl std::fmt::Debug for Workflow {
@@ -257,7 +274,151 @@ impl Workflow {
             in_flight: Mutex::new(HashSet::new()),
             progress: None,
             failures: std::sync::atomic::AtomicUsize::new(0),
+            executor: Executor::Local,
+            recipe: Mutex::new(None),
+            assigned: None,
+            worker_failed: Mutex::new(Vec::new()),
+            worker_met: std::sync::atomic::AtomicBool::new(false),
+            remote: Mutex::new(HashSet::new()),
+            failed_remotely: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Computes the independent units of each stage with `executor` (see
+    /// [`Workflow::prepare`]).
+    pub fn with_executor(mut self, executor: Executor) -> Workflow {
+        self.executor = executor;
+        self
+    }
+
+    /// The workflow of an `oda worker` task: [`Workflow::prepare`] computes the units of
+    /// `assigned` it is given, then ends the request with an internal error (the rest of the
+    /// analysis is the coordinator's).
+    pub fn for_worker(mut self, assigned: HashSet<Identity>) -> Workflow {
+        self.assigned = Some(assigned);
+        self.executor = Executor::Local;
+        self
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    /// Sets what rebuilds the current request in a worker (the query layer's settings and
+    /// request); without one, the Slurm executor computes in this process.
+    pub fn set_recipe(&self, recipe: Option<serde_json::Value>) {
+        if let Ok(mut r) = self.recipe.lock() {
+            *r = recipe;
+        }
+    }
+
+    /// Makes sure the independent `units` of `stage` are in the cache before they are asked
+    /// for one by one, using the executor: nothing to do in-process (they are computed when
+    /// asked for); on Slurm the missing ones are computed by one job array (see
+    /// [`executor`]), those whose task failed twice are then answered with its report. In an
+    /// `oda worker`, the task's units among them are computed here and the request ends.
+    ///
+    /// # Errors
+    /// The cluster could not be used (`sbatch` or `squeue` failed); in a worker, always
+    /// (an internal error ending the request once the task's units are done).
+    pub fn prepare<U: Unit>(
+        &self,
+        stage: &str,
+        units: &[U],
+        label: impl Fn(&U) -> String + Sync,
+    ) -> Result<()> {
+        if let Some(assigned) = &self.assigned {
+            let mine: Vec<&U> = units
+                .iter()
+                .filter(|u| assigned.contains(&u.node().identity))
+                .collect();
+            if mine.is_empty() {
+                return Ok(());
+            }
+            self.worker_met
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            let errors: Vec<String> = mine
+                .par_iter()
+                .filter_map(|u| self.get(*u).err().map(|e| format!("{}: {e}", label(u))))
+                .collect();
+            if let Ok(mut f) = self.worker_failed.lock() {
+                f.extend(errors);
+            }
+            return Err(Error::WorkerUnitsDone);
+        }
+        let Executor::Slurm(settings) = &self.executor else {
+            return Ok(());
+        };
+        // Units whose tasks already failed twice in this request are not submitted again.
+        let failed: HashSet<Identity> = self
+            .failed_remotely
+            .lock()
+            .map(|f| f.keys().copied().collect())
+            .unwrap_or_default();
+        let missing: Vec<(Identity, String)> = units
+            .iter()
+            .filter(|u| {
+                let id = u.node().identity;
+                u.cached() && !self.cache.contains(&id) && !failed.contains(&id)
+            })
+            .map(|u| (u.node().identity, label(u)))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let recipe = self.recipe.lock().ok().and_then(|r| r.clone());
+        let Some(recipe) = recipe else {
+            self.warn(
+                format!(
+                    "{stage}: computed in this process, not on Slurm (the request cannot be \
+                     rebuilt by a worker)"
+                ),
+                false,
+            );
+            return Ok(());
+        };
+        let stage_name = format!("{stage} on Slurm");
+        let outcome = executor::run_stage(
+            &self.cache,
+            settings,
+            &recipe,
+            stage,
+            &missing,
+            &|done, total| self.progress(&stage_name, done, total),
+        )?;
+        if let Ok(mut r) = self.remote.lock() {
+            r.extend(outcome.computed.iter().map(|run| run.identity));
+        }
+        if let Ok(mut l) = self.log.lock() {
+            l.runs.extend(outcome.computed);
+        }
+        for w in outcome.warnings {
+            self.warn(w, false);
+        }
+        if let Ok(mut f) = self.failed_remotely.lock() {
+            f.extend(outcome.failed);
+        }
+        Ok(())
+    }
+
+    /// In an `oda worker`: whether its units were met, and its report (what it computed,
+    /// the warnings, the units that failed).
+    pub fn worker_report(&self) -> (bool, TaskReport) {
+        let log = self.log();
+        let report = TaskReport {
+            computed: log.computed().cloned().collect(),
+            warnings: log.warnings.clone(),
+            failed: self
+                .worker_failed
+                .lock()
+                .map(|f| f.clone())
+                .unwrap_or_default(),
+        };
+        (
+            self.worker_met.load(std::sync::atomic::Ordering::SeqCst),
+            report,
+        )
     }
 
     /// Reports progress of long stages to `f`.
@@ -281,6 +442,12 @@ impl Workflow {
         if let Ok(mut l) = self.log.lock() {
             *l = RunLog::default();
         }
+        if let Ok(mut r) = self.remote.lock() {
+            r.clear();
+        }
+        if let Ok(mut f) = self.failed_remotely.lock() {
+            f.clear();
+        }
     }
 
     /// Reports progress to the callback, if any.
@@ -302,12 +469,22 @@ impl Workflow {
             self.failures
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
-        if let Ok(mut l) = self.log.lock() {
+        // A unit asked for twice in a request (an uncached mosaic: once for the catalog,
+        // once for the image) meets the same problem twice: it is reported once.
+        if let Ok(mut l) = self.log.lock()
+            && !l.warnings.contains(&message)
+        {
             l.warnings.push(message);
         }
     }
 
     fn record(&self, node: &Node, outcome: Outcome) {
+        // A unit a cluster task computed for this request is logged once, as computed.
+        if outcome == Outcome::Reused
+            && self.remote.lock().is_ok_and(|r| r.contains(&node.identity))
+        {
+            return;
+        }
         if let Ok(mut l) = self.log.lock() {
             l.runs.push(UnitRun {
                 identity: node.identity,
@@ -366,6 +543,14 @@ impl Workflow {
         if !unit.cached() {
             return unit.run(self);
         }
+        if let Some(report) = self
+            .failed_remotely
+            .lock()
+            .ok()
+            .and_then(|f| f.get(&node.identity).cloned())
+        {
+            return Err(Error::cluster(report));
+        }
         let mut damaged = None;
         if let Some(out) = self.try_load(unit, &mut damaged) {
             self.record(&node, Outcome::Reused);
@@ -378,7 +563,11 @@ impl Workflow {
             .lock()
             .map(|mut s| s.insert(node.identity))
             .unwrap_or(false);
-        let _lock = if first_here {
+        // A worker passes through the request-level units (mosaic, catalog, extraction) only
+        // to reach its task's units, and never computes them: their locks are held by its
+        // coordinator, which waits for the worker.
+        let coordinators = self.assigned.is_some() && unit.class() == EntryClass::Product;
+        let _lock = if first_here && !coordinators {
             match self.cache.lock(&node.identity) {
                 Ok(l) => Some(l),
                 Err(e) => {

@@ -5,7 +5,9 @@
 //! inputs in Science-Window order, so products are bit-identical whatever the thread count.
 //! Images are combined in batches of [`MOSAIC_BATCH`] Science Windows, so a request over
 //! thousands of them holds one batch of images in memory at a time; per-ScW spectral and
-//! light-curve fits are small and are combined all at once.
+//! light-curve fits are small and are combined all at once. Before a stage's per-ScW units are
+//! asked for, [`Workflow::prepare`] lets the executor compute the missing ones (on Slurm: one
+//! job array for the whole stage).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -461,6 +463,14 @@ impl Unit for MosaicUnit {
         EntryClass::Product
     }
     fn run(&self, wf: &Workflow) -> Result<MosaicStack> {
+        // On a cluster every missing image of every batch is computed by one job array.
+        let images: Vec<ScwImageUnit> = self
+            .batches
+            .iter()
+            .filter(|b| !wf.cache().contains(&b.node.identity))
+            .flat_map(|b| b.images.iter().cloned())
+            .collect();
+        wf.prepare("ScW images", &images, |u| u.swid().to_string())?;
         let mut total: Option<MosaicSum> = None;
         let mut sources = Vec::new();
         let n = self.n_scw();
@@ -873,6 +883,7 @@ impl ExtractionUnit {
             Extractor::Spectrum(_) | Extractor::JemxSpectrum(_) => "ScW spectral fits",
             Extractor::LightCurve(_) | Extractor::JemxLightCurve(_) => "ScW light-curve fits",
         };
+        wf.prepare(stage, &self.parts, |p| p.events.swid().to_string())?;
         let results: Vec<Result<ScwExtraction>> = self
             .parts
             .par_iter()
