@@ -418,7 +418,7 @@ fn cancel_jobs_on_interrupt() {
     };
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
-            let ids = oda::workflow::cancel_submitted_jobs();
+            let ids = oda::workflow::cancel_jobs_for_shutdown();
             if !ids.is_empty() {
                 eprintln!(
                     "oda: interrupted; cancelled Slurm job(s) {}",

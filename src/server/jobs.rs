@@ -656,7 +656,7 @@ impl Jobs {
             *current.lock().unwrap_or_else(|p| p.into_inner()) = None;
             // The service is shutting down and cancelled the job's Slurm arrays: the job stays
             // in progress and is queued again at the next start.
-            if outcome.is_err() && crate::workflow::jobs_cancelled() {
+            if outcome.is_err() && crate::workflow::shutting_down() {
                 eprintln!("job {job_id} {} interrupted by the shutdown", rec.product);
                 continue;
             }

@@ -132,7 +132,7 @@ pub fn serve(
             .map_err(|e| Error::service(format!("serving on {local}: {e}")))
     })?;
     // Jobs running on a cluster are cancelled, not waited for.
-    crate::workflow::cancel_submitted_jobs();
+    crate::workflow::cancel_jobs_for_shutdown();
     jobs.stop();
     Ok(())
 }

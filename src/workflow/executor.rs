@@ -126,15 +126,12 @@ impl TaskReport {
 
 /// Slurm jobs submitted by this process that have not left the queue yet.
 static SUBMITTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
-/// Set once the process cancelled its jobs: nothing more is submitted (no retry of the
-/// cancelled tasks).
+/// Set once the process cancelled its jobs for a shutdown: nothing more is submitted.
 static CANCELLED: AtomicBool = AtomicBool::new(false);
 
 /// Cancels (`scancel`) every Slurm job this process submitted that is still queued or
-/// running, and returns their ids: what a coordinator does when it is interrupted (Ctrl-C,
-/// SIGTERM), so that no task keeps computing for nobody.
+/// running, and returns their ids (in a notebook, after interrupting a cell).
 pub fn cancel_submitted_jobs() -> Vec<String> {
-    CANCELLED.store(true, Ordering::SeqCst);
     let ids: Vec<String> = SUBMITTED
         .lock()
         .map(|mut s| std::mem::take(&mut *s))
@@ -145,9 +142,17 @@ pub fn cancel_submitted_jobs() -> Vec<String> {
     ids
 }
 
-/// True once this process cancelled its Slurm jobs (it is being interrupted or shut down):
-/// a request that failed since is not the user's failure (the service requeues it).
-pub fn jobs_cancelled() -> bool {
+/// What a coordinator does when it is interrupted (Ctrl-C, SIGTERM) or shut down: submits
+/// nothing more (no retry of the cancelled tasks) and cancels its jobs, so that no task goes on
+/// computing for nobody. Returns the ids cancelled.
+pub fn cancel_jobs_for_shutdown() -> Vec<String> {
+    CANCELLED.store(true, Ordering::SeqCst);
+    cancel_submitted_jobs()
+}
+
+/// True once this process cancelled its jobs for a shutdown ([`cancel_jobs_for_shutdown`]): a
+/// request that failed since is not the user's failure (the service requeues it).
+pub fn shutting_down() -> bool {
     CANCELLED.load(Ordering::SeqCst)
 }
 
@@ -222,6 +227,10 @@ pub(crate) fn run_stage(
         last_job = submit(settings, &dir, stage, &pending, attempt)?;
         let waited = wait_for(&last_job, &mut || progress(done(), total));
         forget(&last_job);
+        if waited.is_err() {
+            // The request fails: its tasks must not go on computing for nobody.
+            let _ = Command::new("scancel").arg(&last_job).status();
+        }
         waited?;
         for &t in &pending {
             if let Some(r) = TaskReport::read(&TaskReport::path(&dir, t, attempt)) {
@@ -313,7 +322,7 @@ fn submit(
 ) -> Result<String> {
     if CANCELLED.load(Ordering::SeqCst) {
         return Err(Error::cluster(format!(
-            "the {stage} array was not submitted: this process cancelled its Slurm jobs"
+            "the {stage} array was not submitted: this process is shutting down"
         )));
     }
     let array = array_spec(tasks);

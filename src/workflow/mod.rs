@@ -57,7 +57,9 @@ pub use provenance::{GraphNode, Identity, Node, ProvenanceGraph};
 
 use crate::config::Executor;
 use crate::error::{Error, Result};
-pub use executor::{JobFile, TaskReport, TaskSpec, cancel_submitted_jobs, jobs_cancelled};
+pub use executor::{
+    JobFile, TaskReport, TaskSpec, cancel_jobs_for_shutdown, cancel_submitted_jobs, shutting_down,
+};
 
 /// How a unit's output is written into, and read from, its cache entry.
 pub trait Payload: Sized + Send + Sync {
