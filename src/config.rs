@@ -306,7 +306,7 @@ fn parse_count(name: &str, value: &str) -> Result<usize> {
 ///
 /// # Errors
 /// Not a number of seconds between 1 and 3600.
-fn lock_lease_from_env() -> Result<Option<std::time::Duration>> {
+pub fn lock_lease_from_env() -> Result<Option<std::time::Duration>> {
     match std::env::var("ODA_LOCK_LEASE") {
         Ok(v) if !v.trim().is_empty() => match v.trim().parse::<f64>() {
             Ok(s) if (1.0..=3600.0).contains(&s) => Ok(Some(std::time::Duration::from_secs_f64(s))),

@@ -37,10 +37,9 @@ pub fn run_worker_task(job: &Path, task: usize, attempt: u32) -> Result<TaskRepo
         )
     })?;
     // The lease and the executor are this process's (the environment's) own.
-    let here = Settings::from_env().ok();
     let settings = Settings {
         executor: Executor::Local,
-        lock_lease: here.and_then(|s| s.lock_lease),
+        lock_lease: crate::config::lock_lease_from_env()?,
         ..recipe.settings
     };
     let request = Request::from_pairs(form_urlencoded::parse(recipe.request.as_bytes()))?;

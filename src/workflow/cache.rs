@@ -171,6 +171,24 @@ fn now_unix() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// Removes the entries of `dir` last modified longer than `age` ago; returns how many.
+fn remove_dirs_older_than(dir: &Path, age: Duration) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|a| a > age)
+        })
+        .filter(|e| fs::remove_dir_all(e.path()).is_ok())
+        .count()
+}
+
 /// SHA-256 of a file, hex.
 fn file_sha256(path: &Path) -> std::io::Result<String> {
     let mut f = File::open(path)?;
@@ -519,25 +537,14 @@ impl Cache {
     /// I/O errors removing entries.
     pub fn gc(&self) -> Result<GcReport> {
         let mut report = self.evict(self.limit)?;
-        if let Ok(stages) = fs::read_dir(self.root.join("tmp")) {
-            for s in stages.filter_map(|s| s.ok()) {
-                let old = s
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.elapsed().ok())
-                    .is_some_and(|age| age > STALE_STAGING);
-                if old && fs::remove_dir_all(s.path()).is_ok() {
-                    report.leftovers += 1;
-                }
-            }
-        }
+        report.leftovers += remove_dirs_older_than(&self.root.join("tmp"), STALE_STAGING);
         for l in stale_locks(&self.root.join("locks"), self.locks.lease()) {
             if fs::remove_file(l).is_ok() {
                 report.leftovers += 1;
             }
         }
-        report.leftovers += super::executor::remove_old_job_dirs(&self.root);
+        report.leftovers +=
+            remove_dirs_older_than(&self.root.join("slurm"), super::executor::JOB_DIR_AGE);
         Ok(report)
     }
 

@@ -431,26 +431,6 @@ fn last_line(path: &Path) -> Option<String> {
     Some(line.chars().take(400).collect())
 }
 
-/// Removes job directories older than [`JOB_DIR_AGE`]; returns how many.
-pub(crate) fn remove_old_job_dirs(cache_root: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(cache_root.join("slurm")) else {
-        return 0;
-    };
-    let mut n = 0;
-    for e in entries.flatten() {
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > JOB_DIR_AGE);
-        if old && std::fs::remove_dir_all(e.path()).is_ok() {
-            n += 1;
-        }
-    }
-    n
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -353,19 +353,20 @@ impl Workflow {
             return Ok(());
         };
         // Units whose tasks already failed twice in this request are not submitted again.
-        let failed: HashSet<Identity> = self
-            .failed_remotely
-            .lock()
-            .map(|f| f.keys().copied().collect())
-            .unwrap_or_default();
-        let missing: Vec<(Identity, String)> = units
-            .iter()
-            .filter(|u| {
-                let id = u.node().identity;
-                u.cached() && !self.cache.contains(&id) && !failed.contains(&id)
-            })
-            .map(|u| (u.node().identity, label(u)))
-            .collect();
+        let missing: Vec<(Identity, String)> = {
+            let failed = self
+                .failed_remotely
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            units
+                .iter()
+                .filter(|u| {
+                    let id = u.node().identity;
+                    u.cached() && !self.cache.contains(&id) && !failed.contains_key(&id)
+                })
+                .map(|u| (u.node().identity, label(u)))
+                .collect()
+        };
         if missing.is_empty() {
             return Ok(());
         }
