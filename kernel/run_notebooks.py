@@ -20,6 +20,7 @@ inherits ODA_DATA, ODA_NOTEBOOK_SCALE and the like from this process.
 
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -42,6 +43,8 @@ CDN_LOADER = "s.src = 'https://cdn.plot.ly/"
 WARM_STARTUP_TIMEOUT = 3600
 STARTUP_TIMEOUT = 600
 CELL_TIMEOUT = 3600
+# How long to keep listening for a cell's stderr after its reply (see `late_stderr`).
+LATE_STDERR_S = 0.5
 
 
 def stderr_failure(cell, cell_index):
@@ -70,8 +73,25 @@ def execute(nb, startup_timeout, path="."):
             marks["first"] = now
         marks["starts"][cell_index] = now
 
-    def cell_done(cell, cell_index, execute_reply):
+    async def late_stderr(cell):
+        """evcxr forwards a cell's stderr (where an error returned through `?` is printed) on its
+        own thread, which can publish it after the cell's reply and idle status; nbclient then
+        drops it, and a failed cell would pass. Before the next cell starts, whatever stderr the
+        kernel still publishes belongs to this one."""
+        deadline = time.monotonic() + LATE_STDERR_S
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                msg = await client.kc.get_iopub_msg(timeout=left)
+            except queue.Empty:
+                return
+            content = msg.get("content", {})
+            if msg.get("msg_type") == "stream" and content.get("name") == "stderr":
+                cell.outputs.append(nbformat.v4.new_output(
+                    "stream", name="stderr", text=content.get("text", "")))
+
+    async def cell_done(cell, cell_index, execute_reply):
         marks["cells"].append((cell_index, time.monotonic() - marks["starts"].get(cell_index, marks["t0"])))
+        await late_stderr(cell)
         failure = stderr_failure(cell, cell_index)
         if failure is not None:
             raise failure
