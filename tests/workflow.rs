@@ -111,7 +111,7 @@ fn repeated_and_near_repeated_requests_reuse_the_cache() {
     assert_ne!(lower.identity, first.identity);
 
     // Light curves: a new time bin reuses the events and the catalog and recomputes only the
-    // time-binned units.
+    // time-binned units (the counts in the new bins and their fits).
     let lc1 = session
         .get_product(&request("isgri_lc", &[("time_bin", "500")]))
         .unwrap();
@@ -121,7 +121,7 @@ fn repeated_and_near_repeated_requests_reuse_the_cache() {
         .unwrap();
     assert_eq!(
         names(lc2.log.computed_by_name()),
-        ["ScwLightCurveFit", "LightCurve"],
+        ["ScwCounts", "ScwLightCurveFit", "LightCurve"],
         "{:?}",
         lc2.log.runs
     );
@@ -764,6 +764,7 @@ fn identities_change_exactly_downstream_of_a_changed_setting_catalog_or_sky() {
             "ExtractionCatalog",
             "Mosaic",
             "MosaicBatch",
+            "ScwCounts",
             "ScwImage",
             "ScwSpectrumFit",
             "SourceDetection",
@@ -780,4 +781,97 @@ fn identities_change_exactly_downstream_of_a_changed_setting_catalog_or_sky() {
         .map(|(a, _)| a.path.as_str())
         .collect();
     assert_eq!(differ, ["ic/ibis/rsp/isgr_rsp_mod_112.fits"]);
+}
+
+/// The number of units named `name` a request computed.
+fn computed(result: &ProductResult, name: &str) -> usize {
+    result
+        .log
+        .computed_by_name()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map_or(0, |(_, c)| c)
+}
+
+/// Entries of unit `name` in a session's cache.
+fn entries(session: &Session, name: &str) -> (usize, u64) {
+    session
+        .workflow()
+        .cache()
+        .stats()
+        .by_unit
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or((0, 0), |(_, u)| (u.entries, u.bytes))
+}
+
+/// Issue 14, item 3: a request whose events do not fit the cache streams them. Each ScW's
+/// events are generated once (in the pass that images the ScW and counts what its light-curve
+/// or spectral fits need), neither they nor the per-ScW images are stored, the cache stays under
+/// its limit, and the products equal those of a cache that holds everything.
+#[test]
+fn a_request_larger_than_the_cache_streams_its_events_once_with_identical_products() {
+    let dir = tempfile::tempdir().unwrap();
+    let six = [("max_pointings", "6")];
+    let whole = Session::new(Settings::simulated(dir.path().join("a"))).unwrap();
+    // 6 ScWs × 60–85 MB of events do not fit three quarters of 300 MB.
+    let limit = 300 << 20;
+    let small =
+        Session::new(Settings::simulated(dir.path().join("b")).with_cache_limit(limit)).unwrap();
+    for product in ["isgri_lc", "isgri_spectrum"] {
+        let reference = whole.get_product(&request(product, &six)).unwrap();
+        let streamed = small.get_product(&request(product, &six)).unwrap();
+        assert_eq!(streamed.scws.len(), 6);
+        assert_eq!(streamed.identity, reference.identity, "{product}");
+        match (&reference.product, &streamed.product) {
+            (
+                Product::LightCurve {
+                    light_curves: a, ..
+                },
+                Product::LightCurve {
+                    light_curves: b, ..
+                },
+            ) => assert_eq!(a, b),
+            (Product::Spectrum { spectra: a, .. }, Product::Spectrum { spectra: b, .. }) => {
+                assert_eq!(a, b)
+            }
+            _ => panic!("{product}: unexpected products"),
+        }
+        assert_eq!(
+            reference.product.catalog(),
+            streamed.product.catalog(),
+            "{product}"
+        );
+        // Streamed: once per ScW and request. The whole cache generates them for the first
+        // request and keeps them.
+        assert_eq!(
+            computed(&streamed, "ScwEvents"),
+            6,
+            "{product}: {:?}",
+            streamed.log.runs
+        );
+        assert_eq!(
+            computed(&reference, "ScwEvents"),
+            if product == "isgri_lc" { 6 } else { 0 },
+            "{product}"
+        );
+        for r in [&reference, &streamed] {
+            assert_eq!(computed(r, "ScwCounts"), 6, "{product}");
+        }
+        let (events, _) = entries(&small, "ScwEvents");
+        let (images, _) = entries(&small, "ScwImage");
+        assert_eq!((events, images), (0, 0), "{product}: streamed units stored");
+        assert_eq!(entries(&whole, "ScwEvents").0, 6, "{product}");
+    }
+    // The first request imaged the ScWs and counted for the light curves in the same pass;
+    // the spectrum reused the mosaic, so it counted from events generated for it alone.
+    let (counts, bytes) = entries(&small, "ScwCounts");
+    assert_eq!(counts, 12);
+    assert!(
+        bytes / 12 < 2 << 20,
+        "counts stay small: {} kB per ScW",
+        bytes / 12 / 1000
+    );
+    let stats = small.workflow().cache().stats();
+    assert!(stats.total.bytes <= limit, "{stats:?}");
 }

@@ -5,6 +5,11 @@
 //! (the sky-model fit of [`super::skyfit`]); the on-axis equivalent rates are then
 //! combined over Science Windows with inverse-variance weights. A catalog with spurious entries
 //! (ghosts, `NEW_n`) degrades the fits: edit it first.
+//!
+//! The fits need of a ScW's events only its counts per pixel in the channels or time bins
+//! ([`ShadowgramMaker::count`], see the extractors' `binning`): `scw_part_from_counts` fits those,
+//! with the same result as `scw_part` of the events, so that the workflow can count a ScW's events
+//! in the pass that images it and never read them again.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +18,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::Catalog;
-use super::shadowgram::{EnergyBand, Shadowgram, ShadowgramMaker};
+use super::shadowgram::{EnergyBand, ScwCounts, Shadowgram, ShadowgramMaker, TimeBinning};
 use super::skyfit::{fit_shadowgram, onaxis_rate};
 use crate::archive::{EventList, ScwId};
 use crate::datasets::{DEFAULT_SYSTEMATIC, LightCurve, Spectrum};
@@ -23,6 +28,7 @@ use crate::instrument::coded_mask::{CodedMaskGeometry, DetectorMap};
 use crate::instrument::isgri::TIME_RESOLUTION_S;
 use crate::instrument::response::Rmf;
 use crate::osa::OsaVersion;
+use crate::sky::Attitude;
 use crate::time::{SECONDS_PER_DAY, Time};
 
 /// Default spectral channels, keV (edges).
@@ -40,7 +46,7 @@ fn true_energy_edges() -> Vec<f64> {
 
 /// PIFs of the catalog sources in a ScW's field: (catalog index, PIF).
 fn sources_in_field(
-    events: &EventList,
+    attitude: &Attitude,
     catalog: &Catalog,
     geometry: &CodedMaskGeometry,
 ) -> Vec<(usize, DetectorMap)> {
@@ -49,7 +55,7 @@ fn sources_in_field(
         .iter()
         .enumerate()
         .filter_map(|(k, e)| {
-            let (ty, tz) = events.header.attitude.to_tangents(&e.position)?;
+            let (ty, tz) = attitude.to_tangents(&e.position)?;
             let p = geometry.pif(ty, tz);
             (p.sum() > 1.0).then_some((k, p))
         })
@@ -100,6 +106,18 @@ fn fitted_rates(
             })
             .collect(),
     )
+}
+
+/// Checks that `counts` were made by a maker with `maker`'s bands in the bins of `binning`.
+fn check_counts(maker: &ShadowgramMaker, binning: TimeBinning, counts: &ScwCounts) -> Result<()> {
+    if counts.bands != maker.bands() || counts.bins != binning.bins(&counts.header).1 {
+        return Err(Error::invalid(
+            "counts",
+            counts.header.swid,
+            "counts in the extractor's own bands and time bins (internal inconsistency: please report)",
+        ));
+    }
+    Ok(())
 }
 
 /// An extraction that fits each Science Window on its own and then combines the results in
@@ -223,6 +241,59 @@ impl SpectrumExtractor {
         self.contribution(events, catalog)
     }
 
+    /// How the events are binned in time: the whole Science Window.
+    pub fn binning(&self) -> TimeBinning {
+        TimeBinning::WholeScw
+    }
+
+    /// The shadowgram maker (the channels and the calibration).
+    pub fn maker(&self) -> &ShadowgramMaker {
+        &self.maker
+    }
+
+    /// The fits of one Science Window from its counts ([`ShadowgramMaker::count`] with this
+    /// extractor's maker and binning): identical to [`SpectrumExtractor::scw_part`] of its
+    /// events.
+    ///
+    /// # Errors
+    /// Counts in other channels or time bins.
+    pub fn scw_part_from_counts(
+        &self,
+        counts: &ScwCounts,
+        catalog: &Catalog,
+    ) -> Result<ScwSpectra> {
+        check_counts(&self.maker, self.binning(), counts)?;
+        Ok(self.fit_counts(counts, catalog))
+    }
+
+    fn fit_counts(&self, counts: &ScwCounts, catalog: &Catalog) -> ScwSpectra {
+        let h = &counts.header;
+        let geometry = &*self.maker.calibration().geometry;
+        let in_field = sources_in_field(&h.attitude, catalog, geometry);
+        let mut part = ScwSpectra {
+            sources: in_field.iter().map(|(k, _)| *k).collect(),
+            channels: Vec::new(),
+            exposure: 0.0,
+            time_range: (h.tstart, h.tstop),
+        };
+        if in_field.is_empty() {
+            return part;
+        }
+        let sgs = self
+            .maker
+            .shadowgrams(counts)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let pifs: Vec<DetectorMap> = in_field.into_iter().map(|(_, p)| p).collect();
+        part.exposure = sgs.first().map_or(0.0, |sg| sg.exposure);
+        part.channels = sgs
+            .iter()
+            .map(|sg| fitted_rates(geometry, sg, &pifs))
+            .collect();
+        part
+    }
+
     /// Combines Science Window contributions, in the order given, into one spectrum per source
     /// of `catalog` (the same catalog the parts were fitted with).
     ///
@@ -240,25 +311,8 @@ impl ScwReduction for SpectrumExtractor {
 
     /// The per-channel fits of one Science Window.
     fn contribution(&self, ev: &EventList, catalog: &Catalog) -> ScwSpectra {
-        let geometry = &*self.maker.calibration().geometry;
-        let in_field = sources_in_field(ev, catalog, geometry);
-        let mut part = ScwSpectra {
-            sources: in_field.iter().map(|(k, _)| *k).collect(),
-            channels: Vec::new(),
-            exposure: 0.0,
-            time_range: (ev.header.tstart, ev.header.tstop),
-        };
-        if in_field.is_empty() {
-            return part;
-        }
-        let sgs = self.maker.run(ev);
-        let pifs: Vec<DetectorMap> = in_field.into_iter().map(|(_, p)| p).collect();
-        part.exposure = sgs.first().map_or(0.0, |sg| sg.exposure);
-        part.channels = sgs
-            .iter()
-            .map(|sg| fitted_rates(geometry, sg, &pifs))
-            .collect();
-        part
+        let (_, bins) = self.binning().bins(&ev.header);
+        self.fit_counts(&self.maker.count(ev, &bins), catalog)
     }
 
     /// Combines the Science Windows' fits, in order, into spectra with their responses.
@@ -442,6 +496,69 @@ impl LightCurveExtractor {
         self.contribution(events, catalog)
     }
 
+    /// How the events are binned in time: the fixed grid of the time bin.
+    pub fn binning(&self) -> TimeBinning {
+        TimeBinning::Grid(self.time_bin_s)
+    }
+
+    /// The shadowgram maker (the band and the calibration).
+    pub fn maker(&self) -> &ShadowgramMaker {
+        &self.maker
+    }
+
+    /// The fits of one Science Window from its counts ([`ShadowgramMaker::count`] with this
+    /// extractor's maker and binning): identical to [`LightCurveExtractor::scw_part`] of its
+    /// events.
+    ///
+    /// # Errors
+    /// Counts in another band or other time bins.
+    pub fn scw_part_from_counts(
+        &self,
+        counts: &ScwCounts,
+        catalog: &Catalog,
+    ) -> Result<ScwLightCurve> {
+        check_counts(&self.maker, self.binning(), counts)?;
+        Ok(self.fit_counts(counts, catalog))
+    }
+
+    fn fit_counts(&self, counts: &ScwCounts, catalog: &Catalog) -> ScwLightCurve {
+        let geometry = &*self.maker.calibration().geometry;
+        let h = &counts.header;
+        let (first, bins) = self.binning().bins(h);
+        let good = (first..)
+            .zip(&bins)
+            .map(|(b, (a, z))| {
+                let g: f64 = counts
+                    .gti
+                    .start
+                    .iter()
+                    .zip(&counts.gti.stop)
+                    .map(|(s, e)| (e.min(*z) - s.max(*a)).max(0.0))
+                    .sum();
+                (b, g * SECONDS_PER_DAY)
+            })
+            .collect();
+        let in_field = sources_in_field(&h.attitude, catalog, geometry);
+        let mut fits = Vec::new();
+        if !in_field.is_empty() {
+            let pifs: Vec<DetectorMap> = in_field.iter().map(|(_, p)| p.clone()).collect();
+            for (b, row) in (first..).zip(self.maker.shadowgrams(counts)) {
+                let Some(sg) = row.first() else { continue };
+                if sg.exposure < 1.0 {
+                    continue;
+                }
+                if let Some(rates) = fitted_rates(geometry, sg, &pifs) {
+                    fits.push((b, sg.exposure, rates));
+                }
+            }
+        }
+        ScwLightCurve {
+            sources: in_field.into_iter().map(|(k, _)| k).collect(),
+            good,
+            fits,
+        }
+    }
+
     /// Combines Science Window contributions, in the order given, into one light curve per
     /// source of `catalog`.
     ///
@@ -459,46 +576,8 @@ impl ScwReduction for LightCurveExtractor {
 
     /// The per-bin fits of one Science Window.
     fn contribution(&self, ev: &EventList, catalog: &Catalog) -> ScwLightCurve {
-        let geometry = &*self.maker.calibration().geometry;
-        let width = self.time_bin_s / SECONDS_PER_DAY;
-        let h = &ev.header;
-        let first = (h.tstart / width).floor() as i64;
-        let last = (h.tstop / width).ceil() as i64;
-        let bins: Vec<(f64, f64)> = (first..last)
-            .map(|b| (b as f64 * width, (b + 1) as f64 * width))
-            .collect();
-        let good = (first..last)
-            .zip(&bins)
-            .map(|(b, (a, z))| {
-                let g: f64 = ev
-                    .gti
-                    .start
-                    .iter()
-                    .zip(&ev.gti.stop)
-                    .map(|(s, e)| (e.min(*z) - s.max(*a)).max(0.0))
-                    .sum();
-                (b, g * SECONDS_PER_DAY)
-            })
-            .collect();
-        let in_field = sources_in_field(ev, catalog, geometry);
-        let mut fits = Vec::new();
-        if !in_field.is_empty() {
-            let pifs: Vec<DetectorMap> = in_field.iter().map(|(_, p)| p.clone()).collect();
-            for (b, row) in (first..last).zip(self.maker.run_binned(ev, &bins)) {
-                let sg = &row[0];
-                if sg.exposure < 1.0 {
-                    continue;
-                }
-                if let Some(rates) = fitted_rates(geometry, sg, &pifs) {
-                    fits.push((b, sg.exposure, rates));
-                }
-            }
-        }
-        ScwLightCurve {
-            sources: in_field.into_iter().map(|(k, _)| k).collect(),
-            good,
-            fits,
-        }
+        let (_, bins) = self.binning().bins(&ev.header);
+        self.fit_counts(&self.maker.count(ev, &bins), catalog)
     }
 
     /// Combines the Science Windows' fits, in order, into light curves.

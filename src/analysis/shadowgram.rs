@@ -13,7 +13,7 @@ use std::sync::Arc;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::archive::{EnergyScale, EventList, ScwId};
+use crate::archive::{EnergyScale, EventList, Gti, ScwHeader, ScwId};
 use crate::error::{Error, Result};
 use crate::instrument::calibration::Calibration;
 use crate::instrument::coded_mask::DetectorMap;
@@ -126,6 +126,58 @@ pub struct Shadowgram {
     pub t_mid: Time,
 }
 
+/// The counts of one Science Window's events per detector pixel, in a maker's bands and some
+/// time bins ([`ShadowgramMaker::count`]): what the spectra and light curves need of the
+/// events, independent of the source catalog, a few hundred kB where the events take ~70 MB.
+/// [`ShadowgramMaker::shadowgrams`] turns it into the shadowgrams, bit-identical to those made
+/// from the events directly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScwCounts {
+    /// The events' header (attitude, times, DEADC).
+    pub header: ScwHeader,
+    /// The good time intervals.
+    pub gti: Gti,
+    /// Time bins, [start, stop) IJD.
+    pub bins: Vec<(f64, f64)>,
+    /// The bands counted.
+    pub bands: Vec<EnergyBand>,
+    /// Pixels the events show dead or noisy (`y * n_detz + z`).
+    pub switched_off: Vec<u32>,
+    /// Good counts per pixel (`y * n_detz + z`), per time bin (outer) and band (inner).
+    pub counts: Vec<Vec<u32>>,
+}
+
+/// Which time bins a maker counts a Science Window's events in.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TimeBinning {
+    /// One bin: the whole Science Window (spectra, images).
+    WholeScw,
+    /// Bins of this many seconds on a fixed grid from IJD 0 (light curves): the bins of the grid
+    /// the Science Window overlaps.
+    Grid(f64),
+}
+
+impl TimeBinning {
+    /// The bins of the Science Window of `header`, [start, stop) IJD, with the index of the first
+    /// (0 for [`TimeBinning::WholeScw`]).
+    pub fn bins(&self, header: &ScwHeader) -> (i64, Vec<(f64, f64)>) {
+        match *self {
+            TimeBinning::WholeScw => (0, vec![(header.tstart, header.tstop)]),
+            TimeBinning::Grid(seconds) => {
+                let width = seconds / SECONDS_PER_DAY;
+                let first = (header.tstart / width).floor() as i64;
+                let last = (header.tstop / width).ceil() as i64;
+                (
+                    first,
+                    (first..last)
+                        .map(|b| (b as f64 * width, (b + 1) as f64 * width))
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
 /// Builds shadowgrams from event lists.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShadowgramMaker {
@@ -188,6 +240,14 @@ impl ShadowgramMaker {
     /// Shadowgrams per time bin (outer) and band (inner); bins are [start, stop) in IJD.
     /// Each bin's exposure is its overlap with the GTIs times DEADC.
     pub fn run_binned(&self, events: &EventList, bins: &[(f64, f64)]) -> Vec<Vec<Shadowgram>> {
+        self.shadowgrams(&self.count(events, bins))
+    }
+
+    /// The counts of `events` per pixel in each band and time bin (`bins`, [start, stop) in
+    /// IJD): one pass over the events, whose result (small beside the events: a few bytes per
+    /// pixel and bin) rebuilds exactly the shadowgrams of [`ShadowgramMaker::run_binned`]
+    /// through [`ShadowgramMaker::shadowgrams`]. The workflow keeps it instead of the events.
+    pub fn count(&self, events: &EventList, bins: &[(f64, f64)]) -> ScwCounts {
         let h = &events.header;
         // Header times are validated when the file is read.
         let t_mid = Time::from_ijd_unchecked(0.5 * (h.tstart + h.tstop));
@@ -195,10 +255,10 @@ impl ShadowgramMaker {
             EnergyScale::Nominal => self.calibration.energy_correction(t_mid),
             EnergyScale::Calibrated => 1.0,
         };
-        let efficiency = self.efficiency(events, t_mid);
+        let switched_off = self.switched_off(events, t_mid);
         let nb = self.bands.len();
         let (n_dety, n_detz) = self.calibration.geometry.detector().dim();
-        let mut counts = vec![Array2::<f64>::zeros((n_dety, n_detz)); bins.len() * nb];
+        let mut counts = vec![vec![0u32; n_dety * n_detz]; bins.len() * nb];
         let contiguous = self.bands.windows(2).all(|w| w[0].e2 <= w[1].e1);
         for i in 0..events.len() {
             if events.select_flag[i] != 0 {
@@ -216,18 +276,42 @@ impl ShadowgramMaker {
             if y >= n_dety || z >= n_detz {
                 continue;
             }
+            let pixel = y * n_detz + z;
             if contiguous {
                 // Sorted, non-overlapping bands: one binary search instead of a scan.
                 let k = self.bands.partition_point(|band| band.e1 <= e);
                 if k > 0 && e < self.bands[k - 1].e2 {
-                    counts[b * nb + k - 1][[y, z]] += 1.0;
+                    counts[b * nb + k - 1][pixel] += 1;
                 }
             } else {
                 for (k, band) in self.bands.iter().enumerate() {
                     if e >= band.e1 && e < band.e2 {
-                        counts[b * nb + k][[y, z]] += 1.0;
+                        counts[b * nb + k][pixel] += 1;
                     }
                 }
+            }
+        }
+        ScwCounts {
+            header: h.clone(),
+            gti: events.gti.clone(),
+            bins: bins.to_vec(),
+            bands: self.bands.clone(),
+            switched_off,
+            counts,
+        }
+    }
+
+    /// The shadowgrams of `counts` (made by [`ShadowgramMaker::count`] of a maker with the same
+    /// bands and calibration), per time bin (outer) and band (inner).
+    pub fn shadowgrams(&self, counts: &ScwCounts) -> Vec<Vec<Shadowgram>> {
+        let h = &counts.header;
+        let t_mid = Time::from_ijd_unchecked(0.5 * (h.tstart + h.tstop));
+        let (n_dety, n_detz) = self.calibration.geometry.detector().dim();
+        let mut efficiency = self.calibration.efficiency(t_mid).clone();
+        for p in &counts.switched_off {
+            let p = *p as usize;
+            if let Some(w) = efficiency.get_mut((p / n_detz, p % n_detz)) {
+                *w = 0.0;
             }
         }
         let templates: Vec<DetectorMap> = self
@@ -235,14 +319,14 @@ impl ShadowgramMaker {
             .iter()
             .map(|b| self.calibration.background(t_mid, b.e1, b.e2))
             .collect();
-        let mut out = Vec::with_capacity(bins.len());
-        let mut it = counts.into_iter();
-        for &(a, z) in bins {
-            let good: f64 = events
+        let mut out = Vec::with_capacity(counts.bins.len());
+        let mut it = counts.counts.iter();
+        for &(a, z) in &counts.bins {
+            let good: f64 = counts
                 .gti
                 .start
                 .iter()
-                .zip(&events.gti.stop)
+                .zip(&counts.gti.stop)
                 .map(|(s, e)| (e.min(z) - s.max(a)).max(0.0) * SECONDS_PER_DAY)
                 .sum();
             let row = self
@@ -256,7 +340,13 @@ impl ShadowgramMaker {
                     time_range: (a.max(h.tstart), z.min(h.tstop)),
                     counts: it
                         .next()
-                        .map(|c| &c * &efficiency)
+                        .filter(|c| c.len() == n_dety * n_detz)
+                        .map(|c| {
+                            let c = Array2::from_shape_fn((n_dety, n_detz), |(y, z)| {
+                                f64::from(c[y * n_detz + z])
+                            });
+                            &c * &efficiency
+                        })
                         .unwrap_or_else(|| Array2::zeros((n_dety, n_detz))),
                     efficiency: efficiency.clone(),
                     background: template.clone(),
@@ -270,8 +360,9 @@ impl ShadowgramMaker {
         out
     }
 
-    /// Efficiency map: the calibration's live pixels minus the silent and noisy ones of this ScW.
-    fn efficiency(&self, events: &EventList, t: Time) -> DetectorMap {
+    /// The pixels this ScW's events show dead (silent) or noisy, as indices `y * n_detz + z`:
+    /// the efficiency map is the calibration's with these switched off.
+    fn switched_off(&self, events: &EventList, t: Time) -> Vec<u32> {
         let (n_dety, n_detz) = self.calibration.geometry.detector().dim();
         let mut flagged = vec![0u32; n_dety * n_detz];
         let mut good = vec![0u32; n_dety * n_detz];
@@ -285,8 +376,8 @@ impl ShadowgramMaker {
                 }
             }
         }
-        pixel_efficiency(
-            self.calibration.efficiency(t).clone(),
+        switched_off_pixels(
+            self.calibration.efficiency(t),
             &flagged,
             &good,
             events.len(),
@@ -298,25 +389,27 @@ impl ShadowgramMaker {
 /// own, is dead (a live pixel would see none with probability below e⁻²⁰).
 const DEAD_PIXEL_MIN_MEAN_COUNTS: f64 = 20.0;
 
-/// Switches off, in the calibration's map of live pixels, the noisy pixels (many flagged events)
-/// and the pixels that recorded nothing in a ScW where every live pixel should have: pixels that
-/// died during the era, after the calibration's map was made.
-fn pixel_efficiency(
-    mut w: DetectorMap,
+/// The pixels to switch off in the calibration's map of live pixels `live`: the noisy pixels
+/// (many flagged events) and the pixels that recorded nothing in a ScW where every live pixel
+/// should have (pixels that died during the era, after the calibration's map was made); as
+/// indices `y * n_detz + z`.
+fn switched_off_pixels(
+    live: &DetectorMap,
     flagged: &[u32],
     good: &[u32],
     n_events: usize,
-) -> DetectorMap {
-    let live = w.iter().filter(|v| **v > 0.0).count().max(1);
-    let mean = n_events as f64 / live as f64;
-    let n_detz = w.ncols();
-    for (k, (f, g)) in flagged.iter().zip(good).enumerate() {
-        let (y, z) = (k / n_detz, k % n_detz);
-        if *f > NOISY_PIXEL_FLAGGED || (*g == 0 && mean >= DEAD_PIXEL_MIN_MEAN_COUNTS) {
-            w[[y, z]] = 0.0;
-        }
-    }
-    w
+) -> Vec<u32> {
+    let n_live = live.iter().filter(|v| **v > 0.0).count().max(1);
+    let mean = n_events as f64 / n_live as f64;
+    flagged
+        .iter()
+        .zip(good)
+        .enumerate()
+        .filter(|(_, (f, g))| {
+            **f > NOISY_PIXEL_FLAGGED || (**g == 0 && mean >= DEAD_PIXEL_MIN_MEAN_COUNTS)
+        })
+        .filter_map(|(k, _)| u32::try_from(k).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -334,18 +427,21 @@ mod tests {
         assert!(model[[10, 10]] > 0.0 && model[[20, 20]] > 0.0);
         good[silent] = 0;
         flagged[noisy] = 500;
-        let w = pixel_efficiency(model.clone(), &flagged, &good, 300 * live);
+        let mut w = model.clone();
+        for p in switched_off_pixels(&model, &flagged, &good, 300 * live) {
+            w[[p as usize / N_DETZ, p as usize % N_DETZ]] = 0.0;
+        }
         assert_eq!(w[[10, 10]], 0.0);
         assert_eq!(w[[20, 20]], 0.0);
         assert_eq!(w.sum(), model.sum() - 2.0);
         // A short, faint interval says nothing about dead pixels.
-        let w = pixel_efficiency(
-            model.clone(),
+        let off = switched_off_pixels(
+            &model,
             &vec![0; N_DETY * N_DETZ],
             &vec![0; N_DETY * N_DETZ],
             1000,
         );
-        assert_eq!(w, model);
+        assert!(off.is_empty());
     }
 
     #[test]

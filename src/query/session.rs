@@ -28,7 +28,7 @@ use crate::products::{
 use crate::sky::SkyCoord;
 use crate::workflow::units::{
     CatalogUnit, DetectionUnit, Extracted, Extraction, ExtractionUnit, FitUnit, JemxExtraction,
-    JemxScwEvents, MOSAIC_BATCH, MosaicUnit, ScwEvents, TARGET_MATCH_ARCMIN,
+    JemxScwEvents, MOSAIC_BATCH, MosaicUnit, ScwEvents, TARGET_MATCH_ARCMIN, streams_events,
 };
 use crate::workflow::{Cache, Identity, Node, ProgressFn, ProvenanceGraph, RunLog, Workflow};
 
@@ -750,6 +750,9 @@ impl Session {
                     .collect::<Result<Vec<_>>>()?,
             ),
         };
+        // Events that do not fit the cache are streamed: generated or read once, in the pass
+        // that images them and counts what the spectra or light curves need.
+        wf.set_streaming(!events.is_empty() && streams_events(events.len(), wf.cache().limit()));
         let detector = jemx_unit.map_or(Detector::Isgri, Detector::Jemx);
         let version = request.selection.osa_version;
         let center = match request.selection.target {
@@ -830,6 +833,7 @@ impl Session {
             }
             ProductType::IsgriSpectrum | ProductType::JemxSpectrum | ProductType::SpectralFit => {
                 let unit = extraction(true)?;
+                wf.count_alongside(unit.counts());
                 let catalog = wf.get(unit.catalog().as_ref())?;
                 if request.product != ProductType::SpectralFit {
                     let Extracted::Spectra(spectra) = wf.get(&unit)? else {
@@ -865,6 +869,7 @@ impl Session {
             }
             ProductType::IsgriLc | ProductType::JemxLc => {
                 let unit = extraction(false)?;
+                wf.count_alongside(unit.counts());
                 let catalog = wf.get(unit.catalog().as_ref())?;
                 let product = match wf.get(&unit)? {
                     Extracted::LightCurves(light_curves) => Product::LightCurve {

@@ -13,12 +13,20 @@ use serde::{Deserialize, Serialize};
 use super::{SkyCoord, cross, dot, normalize};
 
 /// The orientation of the spacecraft for one pointing.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct Attitude {
     x: SkyCoord,
     z: SkyCoord,
     #[serde(skip)]
     frame: Option<[[f64; 3]; 3]>,
+}
+
+/// Two attitudes are equal when their axes are: the frame is a cache of what the axes determine
+/// (absent after deserialisation, rebuilt on use).
+impl PartialEq for Attitude {
+    fn eq(&self, other: &Attitude) -> bool {
+        self.x == other.x && self.z == other.z
+    }
 }
 
 impl Attitude {

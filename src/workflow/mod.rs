@@ -55,6 +55,7 @@ use serde::{Deserialize, Serialize};
 pub use cache::{Cache, CacheStats, EntryClass, GcReport, Lookup, Record, VerifyReport};
 pub use provenance::{GraphNode, Identity, Node, ProvenanceGraph};
 
+use crate::archive::EventList;
 use crate::config::Executor;
 use crate::error::{Error, Result};
 pub use executor::{
@@ -137,6 +138,12 @@ pub trait Unit: Sync {
     /// they are recomputed (read) on each use instead of being copied into the cache.
     fn cached(&self) -> bool {
         true
+    }
+    /// True for per-Science-Window units only a batch of a request reads (a ScW's image, summed
+    /// into its mosaic batch): in a streamed request computed in this process they are not
+    /// stored (see [`Workflow::set_streaming`]).
+    fn intermediate(&self) -> bool {
+        false
     }
 }
 
@@ -257,6 +264,11 @@ pub struct Workflow {
     /// units whose tasks failed twice, with the report.
     remote: Mutex<HashSet<Identity>>,
     failed_remotely: Mutex<HashMap<Identity, String>>,
+    /// The counts to make from a Science Window's events while another unit reads them, by
+    /// the identity of the events (see [`Workflow::count_alongside`]).
+    alongside: Mutex<HashMap<Identity, Vec<units::ScwCountsUnit>>>,
+    /// A request whose events do not fit the cache (see [`Workflow::set_streaming`]).
+    streaming: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Workflow {
@@ -283,6 +295,61 @@ impl Workflow {
             worker_met: std::sync::atomic::AtomicBool::new(false),
             remote: Mutex::new(HashSet::new()),
             failed_remotely: Mutex::new(HashMap::new()),
+            alongside: Mutex::new(HashMap::new()),
+            streaming: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Streams the current request (set by the query layer when its events would not fit the
+    /// cache): events are generated or read once and never stored, and the ScW images that only
+    /// a mosaic batch reads are not stored either when computed in this process (on Slurm the
+    /// cache carries them from the tasks to the coordinator). What later stages need of the
+    /// events is counted in the same pass ([`Workflow::count_alongside`]).
+    pub fn set_streaming(&self, on: bool) {
+        self.streaming
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the current request streams (see [`Workflow::set_streaming`]).
+    pub fn streaming(&self) -> bool {
+        self.streaming.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Registers `units` to be computed from their Science Window's events whenever another
+    /// unit of the request has them in memory (the ScW images do: see
+    /// [`Workflow::provide_alongside`]), so that the events of a ScW are generated or read once
+    /// per request. Cleared with the log at the start of the next request.
+    pub fn count_alongside(&self, units: impl IntoIterator<Item = units::ScwCountsUnit>) {
+        if let Ok(mut a) = self.alongside.lock() {
+            for u in units {
+                let list = a.entry(u.events_identity()).or_default();
+                if !list.iter().any(|x| x.node().identity == u.node().identity) {
+                    list.push(u);
+                }
+            }
+        }
+    }
+
+    /// Computes and stores the units registered with [`Workflow::count_alongside`] for the
+    /// events `events_id`, from `events` already in memory; those in the cache are left alone.
+    /// A failure is only reported: the unit is computed again when it is asked for.
+    pub fn provide_alongside(&self, events_id: &Identity, events: &EventList) {
+        let units = self
+            .alongside
+            .lock()
+            .ok()
+            .and_then(|a| a.get(events_id).cloned())
+            .unwrap_or_default();
+        for u in units {
+            if self.cache.contains(&u.node().identity) {
+                continue;
+            }
+            if let Err(e) = self.get_with(&u, |_| Ok(u.count(events))) {
+                self.warn(
+                    format!("{}: counting alongside the image: {e}", u.swid()),
+                    false,
+                );
+            }
         }
     }
 
@@ -451,6 +518,10 @@ impl Workflow {
         if let Ok(mut f) = self.failed_remotely.lock() {
             f.clear();
         }
+        if let Ok(mut a) = self.alongside.lock() {
+            a.clear();
+        }
+        self.set_streaming(false);
     }
 
     /// Reports progress to the callback, if any.
@@ -542,9 +613,19 @@ impl Workflow {
     /// # Errors
     /// Errors of the unit or of its inputs; a cache that cannot store the result.
     pub fn get<U: Unit + ?Sized>(&self, unit: &U) -> Result<U::Output> {
+        self.get_with(unit, |wf| unit.run(wf))
+    }
+
+    /// As [`Workflow::get`], computing with `run` instead of the unit's own `run` (the same
+    /// output, from inputs the caller already holds).
+    fn get_with<U: Unit + ?Sized>(
+        &self,
+        unit: &U,
+        run: impl FnOnce(&Workflow) -> Result<U::Output>,
+    ) -> Result<U::Output> {
         let node = unit.node().clone();
         if !unit.cached() {
-            return unit.run(self);
+            return run(self);
         }
         if let Some(report) = self
             .failed_remotely
@@ -557,6 +638,18 @@ impl Workflow {
         let mut damaged = None;
         if let Some(out) = self.try_load(unit, &mut damaged) {
             self.record(&node, Outcome::Reused);
+            return Ok(out);
+        }
+        if !self.stores(unit) {
+            // Streamed: computed where it is needed, once per request by construction.
+            let t0 = Instant::now();
+            let out = run(self)?;
+            self.record(
+                &node,
+                Outcome::Computed {
+                    seconds: t0.elapsed().as_secs_f64(),
+                },
+            );
             return Ok(out);
         }
         // Another thread of this process computing the same unit may be waiting for us inside
@@ -581,11 +674,24 @@ impl Workflow {
         } else {
             None
         };
-        let result = self.compute(unit, &node, damaged);
+        let result = self.compute(unit, &node, damaged, run);
         if first_here {
             self.leave(&node.identity);
         }
         result
+    }
+
+    /// Whether a computed output of `unit` is stored: always, except in a streamed request the
+    /// events, and the intermediate units computed in this process.
+    fn stores<U: Unit + ?Sized>(&self, unit: &U) -> bool {
+        if !self.streaming() {
+            return true;
+        }
+        if unit.class() == EntryClass::Events {
+            return false;
+        }
+        let in_this_process = self.assigned.is_none() && matches!(self.executor, Executor::Local);
+        !(unit.intermediate() && in_this_process)
     }
 
     fn leave(&self, id: &Identity) {
@@ -599,6 +705,7 @@ impl Workflow {
         unit: &U,
         node: &Arc<Node>,
         mut damaged: Option<String>,
+        run: impl FnOnce(&Workflow) -> Result<U::Output>,
     ) -> Result<U::Output> {
         // Another process may have stored it while we waited for the lock.
         if let Some(out) = self.try_load(unit, &mut damaged) {
@@ -607,7 +714,7 @@ impl Workflow {
         }
         let failures_before = self.failures.load(std::sync::atomic::Ordering::SeqCst);
         let t0 = Instant::now();
-        let out = unit.run(self)?;
+        let out = run(self)?;
         let seconds = t0.elapsed().as_secs_f64();
         if self.failures.load(std::sync::atomic::Ordering::SeqCst) == failures_before {
             self.cache

@@ -1,5 +1,6 @@
 //! The analysis chain as units: events → ScW images → mosaic batches → mosaic → catalog;
-//! events + catalog → per-ScW spectral / light-curve fits → spectra / light curves → fits.
+//! events → per-ScW counts in the channels or time bins; counts + catalog → per-ScW spectral /
+//! light-curve fits → spectra / light curves → fits.
 //!
 //! Per-Science-Window units are independent and run in parallel; combining units take their
 //! inputs in Science-Window order, so products are bit-identical whatever the thread count.
@@ -8,6 +9,10 @@
 //! light-curve fits are small and are combined all at once. Before a stage's per-ScW units are
 //! asked for, [`Workflow::prepare`] lets the executor compute the missing ones (on Slurm: one
 //! job array for the whole stage).
+//!
+//! A ScW's counts ([`ScwCountsUnit`]) are made from its events in the same pass as its image
+//! ([`Workflow::count_alongside`]), so a request generates or reads each ScW's events once; a
+//! request whose events do not fit the cache streams them ([`Workflow::set_streaming`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +21,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{EntryClass, Node, Payload, Unit, Workflow, serde_payload};
+use super::{EntryClass, Identity, Node, Payload, Unit, Workflow, serde_payload};
 use crate::analysis::catalog::Catalog;
 use crate::analysis::detect::SourceFinder;
 use crate::analysis::extract::{LightCurveExtractor, ScwLightCurve, ScwSpectra, SpectrumExtractor};
@@ -27,7 +32,7 @@ use crate::analysis::jemx::{
     jemx_imaging_shadowgram,
 };
 use crate::analysis::mosaic::{Mosaic, MosaicSum};
-use crate::analysis::shadowgram::{EnergyBand, ShadowgramMaker};
+use crate::analysis::shadowgram::{EnergyBand, ScwCounts, ShadowgramMaker, TimeBinning};
 use crate::analysis::{cleaning_imager, image_scw, jemx_cleaning_imager};
 use crate::archive::{
     Archive, EVENTS_FILE, EventList, JemxEvents, ScwId, read_events, read_jemx_events,
@@ -43,6 +48,17 @@ use crate::sky::SkyCoord;
 
 /// Science Windows per mosaic batch.
 pub const MOSAIC_BATCH: usize = 50;
+
+/// The size of one Science Window's ISGRI events in the cache, bytes: the simulated archive's
+/// are 60–85 MB (3–6 × 10⁶ events of 14 bytes), the upper end taken.
+pub const ISGRI_EVENTS_BYTES_PER_SCW: u64 = 85_000_000;
+
+/// Whether a request over `n_scw` Science Windows streams their ISGRI events (see
+/// [`Workflow::set_streaming`]): when they would take more than three quarters of a cache of
+/// `cache_limit` bytes, the rest being left to the products.
+pub fn streams_events(n_scw: usize, cache_limit: u64) -> bool {
+    (n_scw as u64).saturating_mul(ISGRI_EVENTS_BYTES_PER_SCW) > cache_limit / 4 * 3
+}
 
 impl Payload for EventList {
     fn save(&self, dir: &Path) -> Result<()> {
@@ -188,6 +204,66 @@ fn settings<T: Serialize>(maker: &T) -> serde_json::Value {
     serde_json::to_value(maker).unwrap_or_else(|e| json!({ "unserialisable": e.to_string() }))
 }
 
+/// The counts of one Science Window's ISGRI events per pixel in an extractor's channels or
+/// time bins ([`ShadowgramMaker::count`]): all its spectral or light-curve fits need of the
+/// events, a few hundred kB where the events take ~70 MB.
+#[derive(Clone, Debug)]
+pub struct ScwCountsUnit {
+    events: ScwEvents,
+    maker: ShadowgramMaker,
+    binning: TimeBinning,
+    node: Arc<Node>,
+}
+
+serde_payload!(ScwCounts);
+
+impl ScwCountsUnit {
+    /// The counts of `events` in `maker`'s bands and the bins of `binning`.
+    pub fn new(events: ScwEvents, maker: ShadowgramMaker, binning: TimeBinning) -> ScwCountsUnit {
+        let node = Node::new(
+            "ScwCounts",
+            "1",
+            json!({ "shadowgram": settings(&maker), "binning": binning }),
+            vec![events.node.clone()],
+        );
+        ScwCountsUnit {
+            events,
+            maker,
+            binning,
+            node,
+        }
+    }
+
+    /// The Science Window.
+    pub fn swid(&self) -> ScwId {
+        self.events.swid
+    }
+
+    /// The identity of the events it counts.
+    pub fn events_identity(&self) -> Identity {
+        self.events.node.identity
+    }
+
+    /// The counts of `events` (the events of its Science Window).
+    pub fn count(&self, events: &EventList) -> ScwCounts {
+        let (_, bins) = self.binning.bins(&events.header);
+        self.maker.count(events, &bins)
+    }
+}
+
+impl Unit for ScwCountsUnit {
+    type Output = ScwCounts;
+    fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+    fn class(&self) -> EntryClass {
+        EntryClass::ScwProduct
+    }
+    fn run(&self, wf: &Workflow) -> Result<ScwCounts> {
+        Ok(self.count(&wf.get(&self.events)?))
+    }
+}
+
 /// The cleaned sky image of one Science Window in one band.
 #[derive(Clone, Debug)]
 pub struct ScwImageUnit {
@@ -255,9 +331,18 @@ impl Unit for ScwImageUnit {
     fn class(&self) -> EntryClass {
         EntryClass::ScwProduct
     }
+    fn intermediate(&self) -> bool {
+        true
+    }
     fn run(&self, wf: &Workflow) -> Result<ScwImage> {
         match &self.input {
-            ImageInput::Isgri(events, maker) => image_scw(maker, &self.imager, &wf.get(events)?),
+            ImageInput::Isgri(events, maker) => {
+                let ev = wf.get(events)?;
+                let image = image_scw(maker, &self.imager, &ev)?;
+                // The request's spectra or light curves need these events too: count them now.
+                wf.provide_alongside(&events.node.identity, &ev);
+                Ok(image)
+            }
             ImageInput::Jemx(events, band) => self
                 .imager
                 .run(&jemx_imaging_shadowgram(&wf.get(events)?, *band)?),
@@ -668,23 +753,23 @@ enum Extractor {
     JemxLightCurve(JemxLightCurveExtractor),
 }
 
-/// The events a per-ScW extraction fits.
+/// What a per-ScW extraction fits: ISGRI counts, or JEM-X events.
 #[derive(Clone, Debug)]
 enum ScwInput {
-    Isgri(ScwEvents),
+    Isgri(ScwCountsUnit),
     Jemx(JemxScwEvents),
 }
 
 impl ScwInput {
     fn swid(&self) -> ScwId {
         match self {
-            ScwInput::Isgri(e) => e.swid,
+            ScwInput::Isgri(c) => c.swid(),
             ScwInput::Jemx(e) => e.swid,
         }
     }
     fn node(&self) -> &Arc<Node> {
         match self {
-            ScwInput::Isgri(e) => &e.node,
+            ScwInput::Isgri(c) => &c.node,
             ScwInput::Jemx(e) => &e.node,
         }
     }
@@ -731,11 +816,11 @@ impl Unit for ScwExtractionUnit {
             )
         };
         Ok(match (self.extractor.as_ref(), &self.events) {
-            (Extractor::Spectrum(x), ScwInput::Isgri(e)) => {
-                ScwExtraction::Spectrum(x.scw_part(&wf.get(e)?, &catalog))
+            (Extractor::Spectrum(x), ScwInput::Isgri(c)) => {
+                ScwExtraction::Spectrum(x.scw_part_from_counts(&wf.get(c)?, &catalog)?)
             }
-            (Extractor::LightCurve(x), ScwInput::Isgri(e)) => {
-                ScwExtraction::LightCurve(x.scw_part(&wf.get(e)?, &catalog))
+            (Extractor::LightCurve(x), ScwInput::Isgri(c)) => {
+                ScwExtraction::LightCurve(x.scw_part_from_counts(&wf.get(c)?, &catalog)?)
             }
             (Extractor::JemxSpectrum(x), ScwInput::Jemx(e)) => {
                 ScwExtraction::JemxSpectrum(x.scw_part(&wf.get(e)?, &catalog)?)
@@ -786,7 +871,15 @@ impl ExtractionUnit {
                 Extractor::LightCurve(LightCurveExtractor::new(*band, *bin, calibration)?),
             ),
         };
-        let inputs = events.iter().cloned().map(ScwInput::Isgri).collect();
+        let (maker, binning) = match &extractor {
+            Extractor::Spectrum(x) => (x.maker().clone(), x.binning()),
+            Extractor::LightCurve(x) => (x.maker().clone(), x.binning()),
+            _ => return Err(Error::invalid("extraction", name, "an ISGRI extraction")),
+        };
+        let inputs = events
+            .iter()
+            .map(|e| ScwInput::Isgri(ScwCountsUnit::new(e.clone(), maker.clone(), binning)))
+            .collect();
         Ok(ExtractionUnit::of_parts(name, inputs, catalog, extractor))
     }
 
@@ -842,7 +935,8 @@ impl ExtractionUnit {
             .map(|e| ScwExtractionUnit {
                 node: Node::new(
                     &format!("Scw{name}Fit"),
-                    "1",
+                    // 2: ISGRI fits read the ScW's counts, not its events.
+                    "2",
                     params.clone(),
                     vec![e.node().clone(), catalog.node().clone()],
                 ),
@@ -870,6 +964,18 @@ impl ExtractionUnit {
     /// The catalog unit.
     pub fn catalog(&self) -> &Arc<CatalogUnit> {
         &self.catalog
+    }
+
+    /// The per-ScW counts its fits read (ISGRI; none for JEM-X, whose fits read the events):
+    /// give them to [`Workflow::count_alongside`] so that they are made in the images' pass.
+    pub fn counts(&self) -> Vec<ScwCountsUnit> {
+        self.parts
+            .iter()
+            .filter_map(|p| match &p.events {
+                ScwInput::Isgri(c) => Some(c.clone()),
+                ScwInput::Jemx(_) => None,
+            })
+            .collect()
     }
 
     /// Runs the per-ScW fits (in parallel; failures of single Science Windows are reported and
