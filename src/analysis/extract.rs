@@ -108,9 +108,9 @@ fn fitted_rates(
     )
 }
 
-/// Checks that `counts` were made by a maker with `maker`'s bands in the bins of `binning`.
+/// Checks that `counts` were made by `maker` in the bins of `binning`.
 fn check_counts(maker: &ShadowgramMaker, binning: TimeBinning, counts: &ScwCounts) -> Result<()> {
-    if counts.bands != maker.bands() || counts.bins != binning.bins(&counts.header).1 {
+    if !maker.matches_counts(counts, binning) {
         return Err(Error::invalid(
             "counts",
             counts.header.swid,
@@ -311,8 +311,7 @@ impl ScwReduction for SpectrumExtractor {
 
     /// The per-channel fits of one Science Window.
     fn contribution(&self, ev: &EventList, catalog: &Catalog) -> ScwSpectra {
-        let (_, bins) = self.binning().bins(&ev.header);
-        self.fit_counts(&self.maker.count(ev, &bins), catalog)
+        self.fit_counts(&self.maker.count_in(ev, self.binning()), catalog)
     }
 
     /// Combines the Science Windows' fits, in order, into spectra with their responses.
@@ -576,8 +575,7 @@ impl ScwReduction for LightCurveExtractor {
 
     /// The per-bin fits of one Science Window.
     fn contribution(&self, ev: &EventList, catalog: &Catalog) -> ScwLightCurve {
-        let (_, bins) = self.binning().bins(&ev.header);
-        self.fit_counts(&self.maker.count(ev, &bins), catalog)
+        self.fit_counts(&self.maker.count_in(ev, self.binning()), catalog)
     }
 
     /// Combines the Science Windows' fits, in order, into light curves.

@@ -301,6 +301,22 @@ impl ShadowgramMaker {
         }
     }
 
+    /// [`ShadowgramMaker::count`] in the bins of `binning` over the events' Science Window.
+    pub fn count_in(&self, events: &EventList, binning: TimeBinning) -> ScwCounts {
+        let (_, bins) = binning.bins(&events.header);
+        self.count(events, &bins)
+    }
+
+    /// Whether `counts` were made by a maker with these bands in the bins of `binning`, one
+    /// full detector map per bin and band: the shadowgrams then rebuild exactly.
+    pub fn matches_counts(&self, counts: &ScwCounts, binning: TimeBinning) -> bool {
+        let (n_dety, n_detz) = self.calibration.geometry.detector().dim();
+        counts.bands == self.bands
+            && counts.bins == binning.bins(&counts.header).1
+            && counts.counts.len() == counts.bins.len() * self.bands.len()
+            && counts.counts.iter().all(|c| c.len() == n_dety * n_detz)
+    }
+
     /// The shadowgrams of `counts` (made by [`ShadowgramMaker::count`] of a maker with the same
     /// bands and calibration), per time bin (outer) and band (inner).
     pub fn shadowgrams(&self, counts: &ScwCounts) -> Vec<Vec<Shadowgram>> {

@@ -246,8 +246,7 @@ impl ScwCountsUnit {
 
     /// The counts of `events` (the events of its Science Window).
     pub fn count(&self, events: &EventList) -> ScwCounts {
-        let (_, bins) = self.binning.bins(&events.header);
-        self.maker.count(events, &bins)
+        self.maker.count_in(events, self.binning)
     }
 }
 
