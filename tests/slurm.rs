@@ -1,7 +1,8 @@
 //! The Slurm executor on a real one-node cluster (`.ci/slurm/up.sh`, started here when it is
 //! not running): products bit-identical to the local executor's, a task killed mid-unit
 //! retried, a task failing twice reported while the rest of the product is delivered, two
-//! coordinators computing each unit once, and Ctrl-C leaving no job in the queue.
+//! coordinators computing each unit once, Ctrl-C leaving no job in the queue, and a streamed
+//! request computing whole mosaic batches in its tasks.
 //!
 //! The tests take the cluster one at a time (it has 4 slots on this machine's 2 cores).
 
@@ -219,6 +220,69 @@ fn fifty_pointings_on_slurm_equal_the_local_products() {
             "ScW light-curve fits ×5"
         ]
     );
+    assert_eq!(queue(&conf), "");
+}
+
+/// Issue 14, item 3 on the cluster: a request whose events do not fit the cache streams, and on
+/// Slurm its tasks compute whole mosaic batches (imaging each ScW and counting its light-curve
+/// bins in one pass), so neither events nor per-ScW images are stored; the products equal the
+/// local executor's.
+#[test]
+fn a_streamed_request_runs_mosaic_batches_on_slurm_and_equals_the_local_products() {
+    let (_one, conf) = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    // 12 ScWs × 60–85 MB of events do not fit three quarters of 300 MB: the request streams.
+    let limit: u64 = 300 << 20;
+    let run = |executor: &str| {
+        let data = dir.path().join(executor);
+        let out = data.join("out");
+        let doc = ok(&oda(&data, &conf)
+            .env("ODA_CACHE_LIMIT", limit.to_string())
+            .args(["--executor", executor])
+            .arg("get-product")
+            .args(crab(12, "isgri_lc"))
+            .args(["time_bin=1000", "--out"])
+            .arg(&out)
+            .arg("--json")
+            .output()
+            .unwrap());
+        (doc, product_files(&out), data)
+    };
+    let (local, local_files, _) = run("local");
+    let (slurm, slurm_files, data) = run("slurm");
+    assert_eq!(local["identity"], slurm["identity"]);
+    assert_eq!(local_files, slurm_files, "the product files differ");
+    assert_eq!(computed(&local), computed(&slurm));
+    assert!(slurm["warnings"].as_array().unwrap().is_empty());
+    let stages: Vec<String> = job_dirs(&data)
+        .iter()
+        .map(|d| {
+            let job: Value =
+                serde_json::from_slice(&std::fs::read(d.join("job.json")).unwrap()).unwrap();
+            let tasks = job["tasks"].as_array().unwrap().len();
+            format!("{} ×{tasks}", job["stage"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(stages, ["mosaic batches ×1", "ScW light-curve fits ×2"]);
+    let session = oda::query::Session::new(
+        oda::config::Settings::simulated(data.clone()).with_cache_limit(limit),
+    )
+    .unwrap();
+    let stats = session.workflow().cache().stats();
+    let stored = |name: &str| {
+        stats
+            .by_unit
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, u)| u.entries)
+    };
+    assert_eq!(
+        (stored("ScwEvents"), stored("ScwImage")),
+        (0, 0),
+        "streamed units stored"
+    );
+    assert_eq!((stored("ScwCounts"), stored("MosaicBatch")), (12, 1));
+    assert!(stats.total.bytes <= limit, "{stats:?}");
     assert_eq!(queue(&conf), "");
 }
 

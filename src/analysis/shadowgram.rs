@@ -255,28 +255,38 @@ impl ShadowgramMaker {
             EnergyScale::Nominal => self.calibration.energy_correction(t_mid),
             EnergyScale::Calibrated => 1.0,
         };
-        let switched_off = self.switched_off(events, t_mid);
         let nb = self.bands.len();
         let (n_dety, n_detz) = self.calibration.geometry.detector().dim();
         let mut counts = vec![vec![0u32; n_dety * n_detz]; bins.len() * nb];
+        // Per pixel, for the switched-off pixels: events flagged, and good events at any time.
+        let mut flagged = vec![0u32; n_dety * n_detz];
+        let mut good = vec![0u32; n_dety * n_detz];
         let contiguous = self.bands.windows(2).all(|w| w[0].e2 <= w[1].e1);
+        // Events come in time order: the GTI and the bin of the previous event are tried first
+        // (a remembered bin is the first that holds the time only if the bins do not overlap).
+        let mut gti = Interval::new(&events.gti.start, &events.gti.stop);
+        let (bin_starts, bin_stops): (Vec<f64>, Vec<f64>) = bins.iter().copied().unzip();
+        let mut bin = Interval::new(&bin_starts, &bin_stops);
+        let disjoint_bins = bins.windows(2).all(|w| w[0].1 <= w[1].0);
         for i in 0..events.len() {
-            if events.select_flag[i] != 0 {
-                continue;
-            }
-            let t = events.time[i];
-            if !events.gti.contains(t) {
-                continue;
-            }
-            let Some(b) = bins.iter().position(|(a, z)| t >= *a && t < *z) else {
-                continue;
-            };
-            let e = f64::from(events.energy[i]) * corr;
             let (y, z) = (usize::from(events.dety[i]), usize::from(events.detz[i]));
             if y >= n_dety || z >= n_detz {
                 continue;
             }
             let pixel = y * n_detz + z;
+            if events.select_flag[i] != 0 {
+                flagged[pixel] += 1;
+                continue;
+            }
+            good[pixel] += 1;
+            let t = events.time[i];
+            if gti.find(t, true).is_none() {
+                continue;
+            }
+            let Some(b) = bin.find(t, disjoint_bins) else {
+                continue;
+            };
+            let e = f64::from(events.energy[i]) * corr;
             if contiguous {
                 // Sorted, non-overlapping bands: one binary search instead of a scan.
                 let k = self.bands.partition_point(|band| band.e1 <= e);
@@ -291,6 +301,14 @@ impl ShadowgramMaker {
                 }
             }
         }
+        // The pixels the events show dead (silent) or noisy: the efficiency map is the
+        // calibration's with these switched off.
+        let switched_off = switched_off_pixels(
+            self.calibration.efficiency(t_mid),
+            &flagged,
+            &good,
+            events.len(),
+        );
         ScwCounts {
             header: h.clone(),
             gti: events.gti.clone(),
@@ -375,29 +393,35 @@ impl ShadowgramMaker {
         }
         out
     }
+}
 
-    /// The pixels this ScW's events show dead (silent) or noisy, as indices `y * n_detz + z`:
-    /// the efficiency map is the calibration's with these switched off.
-    fn switched_off(&self, events: &EventList, t: Time) -> Vec<u32> {
-        let (n_dety, n_detz) = self.calibration.geometry.detector().dim();
-        let mut flagged = vec![0u32; n_dety * n_detz];
-        let mut good = vec![0u32; n_dety * n_detz];
-        for i in 0..events.len() {
-            let (y, z) = (usize::from(events.dety[i]), usize::from(events.detz[i]));
-            if y < n_dety && z < n_detz {
-                if events.select_flag[i] != 0 {
-                    flagged[y * n_detz + z] += 1;
-                } else {
-                    good[y * n_detz + z] += 1;
-                }
-            }
+/// Which of a list of [start, stop) intervals holds a time, remembering the last one found:
+/// for times in order, almost every lookup is one comparison.
+struct Interval<'a> {
+    start: &'a [f64],
+    stop: &'a [f64],
+    last: usize,
+}
+
+impl<'a> Interval<'a> {
+    fn new(start: &'a [f64], stop: &'a [f64]) -> Interval<'a> {
+        Interval {
+            start,
+            stop,
+            last: 0,
         }
-        switched_off_pixels(
-            self.calibration.efficiency(t),
-            &flagged,
-            &good,
-            events.len(),
-        )
+    }
+
+    /// The first interval holding `t` (any holding it when `any` is true: the remembered one
+    /// is then tried first), or None.
+    fn find(&mut self, t: f64, any: bool) -> Option<usize> {
+        let held = |k: usize| t >= self.start[k] && t < self.stop[k];
+        if any && self.last < self.start.len().min(self.stop.len()) && held(self.last) {
+            return Some(self.last);
+        }
+        let k = (0..self.start.len().min(self.stop.len())).find(|&k| held(k))?;
+        self.last = k;
+        Some(k)
     }
 }
 

@@ -214,18 +214,59 @@ impl Columns {
     }
 }
 
-/// Stable LSD radix sort by tick, 11 bits per pass (three passes cover all 32 bits; passes
-/// over digits that are zero for every event are skipped).
+/// Stable sort by tick: one scatter by the top 8 bits of the ticks into 256 buckets, then a
+/// stable LSD radix sort (8 bits per pass) of each bucket, which fits the CPU caches. A plain
+/// LSD sort over the whole list (11 bits per pass, 2048 destinations) spent most of its time
+/// in cache and TLB misses: ~15 % of generating a ScW.
 fn sort_by_tick(events: &mut Vec<Event>) {
     let max = events.iter().map(|e| e.tick).max().unwrap_or(0);
-    let mut buffer = vec![Event::default(); events.len()];
-    for shift in [0u32, 11, 22] {
-        if shift > 0 && (max >> shift) == 0 {
-            break;
-        }
-        let mut counts = [0usize; 2048];
-        for e in events.iter() {
-            counts[((e.tick >> shift) & 0x7FF) as usize] += 1;
+    let bits = 32 - max.leading_zeros();
+    if bits <= 8 {
+        let mut scratch = vec![Event::default(); events.len()];
+        lsd_sort(events, &mut scratch, bits);
+        return;
+    }
+    let top = bits - 8;
+    let mut counts = [0usize; 257];
+    for e in events.iter() {
+        counts[(e.tick >> top) as usize + 1] += 1;
+    }
+    for d in 0..256 {
+        counts[d + 1] += counts[d];
+    }
+    let starts = counts;
+    let mut sorted = vec![Event::default(); events.len()];
+    for e in events.iter() {
+        let d = (e.tick >> top) as usize;
+        sorted[counts[d]] = *e;
+        counts[d] += 1;
+    }
+    // Each bucket is sorted on its low `top` bits, with the same range of `events` as scratch.
+    for d in 0..256 {
+        let (a, b) = (starts[d], starts[d + 1]);
+        lsd_sort(&mut sorted[a..b], &mut events[a..b], top);
+    }
+    *events = sorted;
+}
+
+/// Stable LSD radix sort of `events` by the low `bits` bits of their ticks, in as few passes of
+/// at most 11 bits as cover them, using `scratch` (same length); the result is in `events`.
+fn lsd_sort(events: &mut [Event], scratch: &mut [Event], bits: u32) {
+    let passes = bits.div_ceil(11).max(1);
+    let width = bits.div_ceil(passes);
+    let mask = (1u32 << width) - 1;
+    let mut counts = vec![0usize; 1 << width];
+    let mut in_scratch = false;
+    let mut shift = 0;
+    while shift < bits {
+        let (from, to) = if in_scratch {
+            (&*scratch, &mut *events)
+        } else {
+            (&*events, &mut *scratch)
+        };
+        counts.fill(0);
+        for e in from.iter() {
+            counts[((e.tick >> shift) & mask) as usize] += 1;
         }
         let mut sum = 0;
         for c in counts.iter_mut() {
@@ -233,12 +274,16 @@ fn sort_by_tick(events: &mut Vec<Event>) {
             *c = sum;
             sum += n;
         }
-        for e in events.iter() {
-            let d = ((e.tick >> shift) & 0x7FF) as usize;
-            buffer[counts[d]] = *e;
+        for e in from.iter() {
+            let d = ((e.tick >> shift) & mask) as usize;
+            to[counts[d]] = *e;
             counts[d] += 1;
         }
-        std::mem::swap(events, &mut buffer);
+        in_scratch = !in_scratch;
+        shift += width;
+    }
+    if in_scratch {
+        events.copy_from_slice(scratch);
     }
 }
 

@@ -174,8 +174,9 @@ pub(crate) struct StageOutcome {
 }
 
 /// Computes `units` (identity, label) of stage `stage` on Slurm into `cache`: one array, then
-/// one more for the tasks whose units are still missing. `progress(done, total)` is called at
-/// each poll.
+/// one more for the tasks whose units are still missing. Each unit counts as `scws_per_unit`
+/// Science Windows against the settings' units per task (a mosaic batch of 50 ScWs is a task of
+/// its own). `progress(done, total)` is called at each poll.
 ///
 /// # Errors
 /// `sbatch` or `squeue` missing or refusing; an unwritable job directory.
@@ -185,10 +186,10 @@ pub(crate) fn run_stage(
     recipe: &serde_json::Value,
     stage: &str,
     units: &[(Identity, String)],
+    scws_per_unit: usize,
     progress: &dyn Fn(usize, usize),
 ) -> Result<StageOutcome> {
-    let per_task = settings
-        .units_per_task
+    let per_task = (settings.units_per_task / scws_per_unit.max(1))
         .max(units.len().div_ceil(MAX_ARRAY_TASKS))
         .max(1);
     let tasks: Vec<TaskSpec> = units

@@ -140,8 +140,8 @@ pub trait Unit: Sync {
         true
     }
     /// True for per-Science-Window units only a batch of a request reads (a ScW's image, summed
-    /// into its mosaic batch): in a streamed request computed in this process they are not
-    /// stored (see [`Workflow::set_streaming`]).
+    /// into its mosaic batch): in a streamed request they are not stored (see
+    /// [`Workflow::set_streaming`]).
     fn intermediate(&self) -> bool {
         false
     }
@@ -301,10 +301,9 @@ impl Workflow {
     }
 
     /// Streams the current request (set by the query layer when its events would not fit the
-    /// cache): events are generated or read once and never stored, and the ScW images that only
-    /// a mosaic batch reads are not stored either when computed in this process (on Slurm the
-    /// cache carries them from the tasks to the coordinator). What later stages need of the
-    /// events is counted in the same pass ([`Workflow::count_alongside`]).
+    /// cache): events are generated or read once and never stored, nor are the ScW images that
+    /// only a mosaic batch reads (on Slurm a task computes whole batches). What later stages
+    /// need of the events is counted in the same pass ([`Workflow::count_alongside`]).
     pub fn set_streaming(&self, on: bool) {
         self.streaming
             .store(on, std::sync::atomic::Ordering::SeqCst);
@@ -397,6 +396,21 @@ impl Workflow {
         units: &[U],
         label: impl Fn(&U) -> String + Sync,
     ) -> Result<()> {
+        self.prepare_grouped(stage, units, 1, label)
+    }
+
+    /// [`Workflow::prepare`] for units that each cover `scws_per_unit` Science Windows (the
+    /// mosaic batches of a streamed request): on Slurm a task then computes fewer of them.
+    ///
+    /// # Errors
+    /// As [`Workflow::prepare`].
+    pub fn prepare_grouped<U: Unit>(
+        &self,
+        stage: &str,
+        units: &[U],
+        scws_per_unit: usize,
+        label: impl Fn(&U) -> String + Sync,
+    ) -> Result<()> {
         if let Some(assigned) = &self.assigned {
             let mine: Vec<&U> = units
                 .iter()
@@ -455,6 +469,7 @@ impl Workflow {
             &recipe,
             stage,
             &missing,
+            scws_per_unit,
             &|done, total| self.progress(&stage_name, done, total),
         )?;
         if let Ok(mut r) = self.remote.lock() {
@@ -682,16 +697,10 @@ impl Workflow {
     }
 
     /// Whether a computed output of `unit` is stored: always, except in a streamed request the
-    /// events, and the intermediate units computed in this process.
+    /// events and the intermediate units (they are used where they are computed: on Slurm a
+    /// task computes whole mosaic batches, see `MosaicUnit`).
     fn stores<U: Unit + ?Sized>(&self, unit: &U) -> bool {
-        if !self.streaming() {
-            return true;
-        }
-        if unit.class() == EntryClass::Events {
-            return false;
-        }
-        let in_this_process = self.assigned.is_none() && matches!(self.executor, Executor::Local);
-        !(unit.intermediate() && in_this_process)
+        !self.streaming() || (unit.class() != EntryClass::Events && !unit.intermediate())
     }
 
     fn leave(&self, id: &Identity) {

@@ -547,14 +547,25 @@ impl Unit for MosaicUnit {
         EntryClass::Product
     }
     fn run(&self, wf: &Workflow) -> Result<MosaicStack> {
-        // On a cluster every missing image of every batch is computed by one job array.
-        let images: Vec<ScwImageUnit> = self
+        // On a cluster one job array computes every missing image of every batch; in a streamed
+        // request, where the images are not stored, every missing batch, each in one task (the
+        // ScWs' counts are stored, the mosaic batch sums their images).
+        let missing = self
             .batches
             .iter()
-            .filter(|b| !wf.cache().contains(&b.node.identity))
-            .flat_map(|b| b.images.iter().cloned())
-            .collect();
-        wf.prepare("ScW images", &images, |u| u.swid().to_string())?;
+            .filter(|b| !wf.cache().contains(&b.node.identity));
+        if wf.streaming() {
+            let batches: Vec<MosaicBatchUnit> = missing.cloned().collect();
+            let scws = self.batches.first().map_or(1, |b| b.images.len());
+            wf.prepare_grouped("mosaic batches", &batches, scws, |b| {
+                let swids: Vec<String> = b.images.iter().map(|i| i.swid().to_string()).collect();
+                swids.join(", ")
+            })?;
+        } else {
+            let images: Vec<ScwImageUnit> =
+                missing.flat_map(|b| b.images.iter().cloned()).collect();
+            wf.prepare("ScW images", &images, |u| u.swid().to_string())?;
+        }
         let mut total: Option<MosaicSum> = None;
         let mut sources = Vec::new();
         let n = self.n_scw();
