@@ -263,7 +263,7 @@ fn a_streamed_request_runs_mosaic_batches_on_slurm_and_equals_the_local_products
             format!("{} ×{tasks}", job["stage"].as_str().unwrap())
         })
         .collect();
-    assert_eq!(stages, ["mosaic batches ×1", "ScW light-curve fits ×2"]);
+    assert_eq!(stages, ["mosaic batches ×1", "ScW light-curve fits ×1"]);
     let session = oda::query::Session::new(
         oda::config::Settings::simulated(data.clone()).with_cache_limit(limit),
     )

@@ -174,9 +174,9 @@ pub(crate) struct StageOutcome {
 }
 
 /// Computes `units` (identity, label) of stage `stage` on Slurm into `cache`: one array, then
-/// one more for the tasks whose units are still missing. Each unit counts as `scws_per_unit`
-/// Science Windows against the settings' units per task (a mosaic batch of 50 ScWs is a task of
-/// its own). `progress(done, total)` is called at each poll.
+/// one more for the tasks whose units are still missing. Each unit takes about `work` times the
+/// work of imaging one ScW: a task gets `units_per_task / work` of them (at least one; see
+/// `Workflow::prepare_grouped`). `progress(done, total)` is called at each poll.
 ///
 /// # Errors
 /// `sbatch` or `squeue` missing or refusing; an unwritable job directory.
@@ -186,12 +186,15 @@ pub(crate) fn run_stage(
     recipe: &serde_json::Value,
     stage: &str,
     units: &[(Identity, String)],
-    scws_per_unit: usize,
+    work: f64,
     progress: &dyn Fn(usize, usize),
 ) -> Result<StageOutcome> {
-    let per_task = (settings.units_per_task / scws_per_unit.max(1))
-        .max(units.len().div_ceil(MAX_ARRAY_TASKS))
-        .max(1);
+    let by_work = if work > 0.0 && work.is_finite() {
+        (settings.units_per_task as f64 / work).round() as usize
+    } else {
+        settings.units_per_task
+    };
+    let per_task = by_work.max(units.len().div_ceil(MAX_ARRAY_TASKS)).max(1);
     let tasks: Vec<TaskSpec> = units
         .chunks(per_task)
         .map(|c| TaskSpec {

@@ -396,11 +396,14 @@ impl Workflow {
         units: &[U],
         label: impl Fn(&U) -> String + Sync,
     ) -> Result<()> {
-        self.prepare_grouped(stage, units, 1, label)
+        self.prepare_grouped(stage, units, 1.0, label)
     }
 
-    /// [`Workflow::prepare`] for units that each cover `scws_per_unit` Science Windows (the
-    /// mosaic batches of a streamed request): on Slurm a task then computes fewer of them.
+    /// [`Workflow::prepare`] for units that each take about `work` times the work of imaging one
+    /// Science Window: on Slurm a task computes `units_per_task / work` of them (at least one),
+    /// so that a mosaic batch of 50 ScWs (`work` 50) is a task of its own and fits reading
+    /// stored counts (`work` 0.1) share a task a hundred at a time, the worker's start-up
+    /// (rebuilding the request, ~2 s of CPU for 3000 ScWs) outweighing their own work.
     ///
     /// # Errors
     /// As [`Workflow::prepare`].
@@ -408,7 +411,7 @@ impl Workflow {
         &self,
         stage: &str,
         units: &[U],
-        scws_per_unit: usize,
+        work: f64,
         label: impl Fn(&U) -> String + Sync,
     ) -> Result<()> {
         if let Some(assigned) = &self.assigned {
@@ -469,7 +472,7 @@ impl Workflow {
             &recipe,
             stage,
             &missing,
-            scws_per_unit,
+            work,
             &|done, total| self.progress(&stage_name, done, total),
         )?;
         if let Ok(mut r) = self.remote.lock() {
