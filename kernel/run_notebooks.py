@@ -1,12 +1,8 @@
 #!/usr/bin/env python3
 """Runs notebooks headlessly in the "Rust (oda)" kernel and checks what they show.
 
-    python3 kernel/run_notebooks.py [--jobs N] [NOTEBOOK ...]   # default: notebooks/*.ipynb, one at a time
+    python3 kernel/run_notebooks.py [NOTEBOOK ...]   # default: notebooks/*.ipynb
     python3 kernel/run_notebooks.py --warm           # one trivial cell: compiles the dependency tree
-
-With --jobs 2 two notebooks run at once, each in its own kernel (its own build slot) and process,
-the longest first: a kernel spends much of a notebook compiling cells on one core, which the other
-notebook's analysis then uses. They share ODA_DATA (the cache's locks make each unit computed once).
 
 Each notebook is executed with nbclient (any cell error fails the run), saved executed to
 target/notebooks/<name>.ipynb and exported to target/notebooks/<name>.html. The checks: every
@@ -22,7 +18,6 @@ Notebook parameters are environment variables (papermill has no Rust translator)
 inherits ODA_DATA, ODA_NOTEBOOK_SCALE and the like from this process.
 """
 
-import concurrent.futures
 import json
 import os
 import queue
@@ -140,8 +135,7 @@ def offline_figures(html_path):
     browser = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
         return None, "no Chromium to render the exported HTML (setup.sh installs Debian's chromium)"
-    # One profile per page: pages of notebooks run at once are rendered at once.
-    profile = os.path.join(OUT, ".chromium-profile-" + os.path.splitext(os.path.basename(html_path))[0])
+    profile = os.path.join(OUT, ".chromium-profile")
     cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            # The network is off: no proxy is listening and no host name resolves.
@@ -218,49 +212,17 @@ def warm():
     return 0
 
 
-def longest_first(paths):
-    """`paths` ordered by the cell time of their last run (target/notebooks/timings.json),
-    longest first, so that running them two at a time does not end with one long notebook
-    alone; notebooks without a recorded time come first, in name order."""
-    try:
-        with open(os.path.join(OUT, "timings.json")) as f:
-            last = json.load(f)
-    except (OSError, ValueError):
-        last = {}
-    def seconds(p):
-        t = last.get(os.path.basename(p))
-        return sum(t.get("cells_s", [])) + t.get("kernel_start_s", 0) if isinstance(t, dict) else float("inf")
-    return sorted(paths, key=lambda p: (-seconds(p), p))
-
-
 def main(argv):
     if argv[1:] == ["--warm"]:
         return warm()
-    args = argv[1:]
-    jobs = 1
-    if args[:1] == ["--jobs"]:
-        if len(args) < 2 or not args[1].isdigit() or int(args[1]) < 1:
-            print("--jobs takes a number of notebooks to run at once (1 or more)", file=sys.stderr)
-            return 2
-        jobs, args = int(args[1]), args[2:]
-    if jobs > 1:
-        # Two kernels on a loaded machine publish late stderr later still.
-        global LATE_STDERR_S
-        LATE_STDERR_S = 1.0
-    paths = args or sorted(
+    paths = argv[1:] or sorted(
         os.path.join(REPO, "notebooks", f)
         for f in os.listdir(os.path.join(REPO, "notebooks"))
         if f.endswith(".ipynb")
     )
     timings, failed = {}, []
-    if jobs == 1:
-        results = [(p, run(p)) for p in paths]
-    else:
-        # One process per notebook: nbclient's event loop and the kernel's messages stay apart.
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-            ordered = longest_first(paths)
-            results = list(zip(ordered, pool.map(run, ordered)))
-    for p, r in sorted(results):
+    for p in paths:
+        r = run(p)
         if r is None:
             failed.append(p)
         else:

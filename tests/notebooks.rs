@@ -55,9 +55,6 @@ fn paper_notebooks_run_and_show_their_figures() {
             env!("CARGO_MANIFEST_DIR"),
             "/kernel/run_notebooks.py"
         ))
-        // Two at a time: each kernel compiles its cells on one core, which the other's
-        // analysis uses meanwhile.
-        .args(["--jobs", "2"])
         // The kernel's build directory was warmed with the developer's setting: CI's
         // CARGO_INCREMENTAL=0 would make cargo rebuild oda in the kernel.
         .env_remove("CARGO_INCREMENTAL")
