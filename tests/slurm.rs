@@ -388,6 +388,65 @@ fn a_task_failing_twice_is_reported_and_the_rest_of_the_product_delivered() {
     assert_eq!(doc["scws"].as_array().unwrap().len(), 4);
 }
 
+/// The same in a streamed request, whose tasks compute whole mosaic batches: the batch with the
+/// damaged ScW fails twice (reported with its ScWs and log), the coordinator makes that batch
+/// itself, and the image of the other ScWs is delivered with the damaged ScW's own warning.
+#[test]
+fn a_streamed_batch_failing_twice_is_reported_and_made_by_the_coordinator() {
+    let (_one, conf) = cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let args = crab(4, "isgri_image");
+    let request = Request::from_pairs(args.iter().map(|a| a.split_once('=').unwrap())).unwrap();
+    let (archive, _, bad) = damaged_archive(&dir.path().join("sim"), &request, 2);
+    let data = dir.path().join("data");
+    // 4 ScWs × 60–85 MB of events do not fit three quarters of 200 MB: the request streams.
+    let doc = ok(&oda(&data, &conf)
+        .env("ODA_CACHE_LIMIT", "200M")
+        .args(["--executor", "slurm"])
+        .arg("--archive")
+        .arg(archive.root())
+        .arg("get-product")
+        .args(&args)
+        .arg("--out")
+        .arg(data.join("out"))
+        .arg("--json")
+        .output()
+        .unwrap());
+    let warnings: Vec<&str> = doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    let failed = warnings
+        .iter()
+        .find(|w| w.contains("failed twice"))
+        .unwrap_or_else(|| panic!("no task failure reported: {warnings:?}"));
+    assert!(
+        failed.contains("Slurm task ") && failed.contains(&bad.to_string()),
+        "{failed}"
+    );
+    let log = PathBuf::from(failed.rsplit("; log ").next().unwrap());
+    assert!(log.exists() && log.ends_with("task-0-2.log"), "{failed}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with(&bad.to_string()) && w.contains("isgri_events.fits")),
+        "the damaged ScW's own error: {warnings:?}"
+    );
+    let stages: Vec<String> = job_dirs(&data)
+        .iter()
+        .map(|d| {
+            let job: Value =
+                serde_json::from_slice(&std::fs::read(d.join("job.json")).unwrap()).unwrap();
+            job["stage"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(stages, ["mosaic batches"]);
+    assert!(doc["catalog"].to_string().contains("Crab"), "{doc}");
+    assert_eq!(doc["scws"].as_array().unwrap().len(), 4);
+}
+
 #[test]
 fn two_coordinators_asking_at_once_compute_each_unit_once() {
     let (_one, conf) = cluster();

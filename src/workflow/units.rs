@@ -571,7 +571,17 @@ impl Unit for MosaicUnit {
         let n = self.n_scw();
         let mut done = 0;
         for b in &self.batches {
-            let batch = wf.get(b)?;
+            let batch = match wf.get(b) {
+                Ok(batch) => batch,
+                // A streamed request's batch whose Slurm task failed twice: the report is a
+                // warning and the batch is made here (a ScW that cannot be imaged is then
+                // skipped with its own warning), so the rest of the product is delivered.
+                Err(e) if e.is_cluster_error() && wf.streaming() => {
+                    wf.warn(e.to_string(), false);
+                    b.run(wf)?
+                }
+                Err(e) => return Err(e),
+            };
             done += b.images.len();
             wf.progress("ScW images", done, n);
             match &mut total {
