@@ -111,6 +111,29 @@ fn computed(doc: &Value) -> Vec<String> {
     v
 }
 
+/// The stages submitted from a data directory, oldest first, as "stage ×tasks".
+fn stages(data: &Path) -> Vec<String> {
+    job_dirs(data)
+        .iter()
+        .map(|d| {
+            let job: Value =
+                serde_json::from_slice(&std::fs::read(d.join("job.json")).unwrap()).unwrap();
+            let tasks = job["tasks"].as_array().unwrap().len();
+            format!("{} ×{tasks}", job["stage"].as_str().unwrap())
+        })
+        .collect()
+}
+
+/// A result's warnings.
+fn warnings(doc: &Value) -> Vec<String> {
+    doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect()
+}
+
 /// The job directories of a data directory's cache, oldest first.
 fn job_dirs(data: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(data.join("cache/slurm"))
@@ -254,16 +277,10 @@ fn a_streamed_request_runs_mosaic_batches_on_slurm_and_equals_the_local_products
     assert_eq!(local_files, slurm_files, "the product files differ");
     assert_eq!(computed(&local), computed(&slurm));
     assert!(slurm["warnings"].as_array().unwrap().is_empty());
-    let stages: Vec<String> = job_dirs(&data)
-        .iter()
-        .map(|d| {
-            let job: Value =
-                serde_json::from_slice(&std::fs::read(d.join("job.json")).unwrap()).unwrap();
-            let tasks = job["tasks"].as_array().unwrap().len();
-            format!("{} ×{tasks}", job["stage"].as_str().unwrap())
-        })
-        .collect();
-    assert_eq!(stages, ["mosaic batches ×1", "ScW light-curve fits ×1"]);
+    assert_eq!(
+        stages(&data),
+        ["mosaic batches ×1", "ScW light-curve fits ×1"]
+    );
     let session = oda::query::Session::new(
         oda::config::Settings::simulated(data.clone()).with_cache_limit(limit),
     )
@@ -365,14 +382,9 @@ fn a_task_failing_twice_is_reported_and_the_rest_of_the_product_delivered() {
         .arg("--json")
         .output()
         .unwrap());
-    let warnings: Vec<&str> = doc["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
+    let warnings = warnings(&doc);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    let w = warnings[0];
+    let w = &warnings[0];
     let log = PathBuf::from(w.rsplit("; log ").next().unwrap());
     assert!(
         w.contains(&bad.to_string()) && w.contains("failed twice") && w.contains("Slurm task "),
@@ -412,12 +424,7 @@ fn a_streamed_batch_failing_twice_is_reported_and_made_by_the_coordinator() {
         .arg("--json")
         .output()
         .unwrap());
-    let warnings: Vec<&str> = doc["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
+    let warnings = warnings(&doc);
     let failed = warnings
         .iter()
         .find(|w| w.contains("failed twice"))
@@ -434,15 +441,7 @@ fn a_streamed_batch_failing_twice_is_reported_and_made_by_the_coordinator() {
             .any(|w| w.starts_with(&bad.to_string()) && w.contains("isgri_events.fits")),
         "the damaged ScW's own error: {warnings:?}"
     );
-    let stages: Vec<String> = job_dirs(&data)
-        .iter()
-        .map(|d| {
-            let job: Value =
-                serde_json::from_slice(&std::fs::read(d.join("job.json")).unwrap()).unwrap();
-            job["stage"].as_str().unwrap().to_string()
-        })
-        .collect();
-    assert_eq!(stages, ["mosaic batches"]);
+    assert_eq!(stages(&data), ["mosaic batches ×1"]);
     assert!(doc["catalog"].to_string().contains("Crab"), "{doc}");
     assert_eq!(doc["scws"].as_array().unwrap().len(), 4);
 }
