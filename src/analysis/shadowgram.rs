@@ -262,12 +262,6 @@ impl ShadowgramMaker {
         let mut flagged = vec![0u32; n_dety * n_detz];
         let mut good = vec![0u32; n_dety * n_detz];
         let contiguous = self.bands.windows(2).all(|w| w[0].e2 <= w[1].e1);
-        // Events come in time order: the GTI and the bin of the previous event are tried first
-        // (a remembered bin is the first that holds the time only if the bins do not overlap).
-        let mut gti = Interval::new(&events.gti.start, &events.gti.stop);
-        let (bin_starts, bin_stops): (Vec<f64>, Vec<f64>) = bins.iter().copied().unzip();
-        let mut bin = Interval::new(&bin_starts, &bin_stops);
-        let disjoint_bins = bins.windows(2).all(|w| w[0].1 <= w[1].0);
         for i in 0..events.len() {
             let (y, z) = (usize::from(events.dety[i]), usize::from(events.detz[i]));
             if y >= n_dety || z >= n_detz {
@@ -280,10 +274,10 @@ impl ShadowgramMaker {
             }
             good[pixel] += 1;
             let t = events.time[i];
-            if gti.find(t, true).is_none() {
+            if !events.gti.contains(t) {
                 continue;
             }
-            let Some(b) = bin.find(t, disjoint_bins) else {
+            let Some(b) = bins.iter().position(|(a, z)| t >= *a && t < *z) else {
                 continue;
             };
             let e = f64::from(events.energy[i]) * corr;
@@ -392,36 +386,6 @@ impl ShadowgramMaker {
             out.push(row);
         }
         out
-    }
-}
-
-/// Which of a list of [start, stop) intervals holds a time, remembering the last one found:
-/// for times in order, almost every lookup is one comparison.
-struct Interval<'a> {
-    start: &'a [f64],
-    stop: &'a [f64],
-    last: usize,
-}
-
-impl<'a> Interval<'a> {
-    fn new(start: &'a [f64], stop: &'a [f64]) -> Interval<'a> {
-        Interval {
-            start,
-            stop,
-            last: 0,
-        }
-    }
-
-    /// The first interval holding `t` (any holding it when `any` is true: the remembered one
-    /// is then tried first), or None.
-    fn find(&mut self, t: f64, any: bool) -> Option<usize> {
-        let held = |k: usize| t >= self.start[k] && t < self.stop[k];
-        if any && self.last < self.start.len().min(self.stop.len()) && held(self.last) {
-            return Some(self.last);
-        }
-        let k = (0..self.start.len().min(self.stop.len())).find(|&k| held(k))?;
-        self.last = k;
-        Some(k)
     }
 }
 

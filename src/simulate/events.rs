@@ -215,7 +215,8 @@ impl Columns {
 }
 
 /// Stable sort by tick: one scatter by the top 8 bits of the ticks into 256 buckets, then a
-/// stable LSD radix sort (8 bits per pass) of each bucket, which fits the CPU caches. A plain
+/// stable LSD radix sort of each bucket on the remaining bits ([`lsd_sort`]), which fits the
+/// CPU caches. A plain
 /// LSD sort over the whole list (11 bits per pass, 2048 destinations) spent most of its time
 /// in cache and TLB misses: ~15 % of generating a ScW.
 fn sort_by_tick(events: &mut Vec<Event>) {
