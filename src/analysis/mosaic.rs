@@ -41,6 +41,8 @@ use crate::instrument::coded_mask::CodedMaskGeometry;
 
 /// Largest mosaic side, pixels (≈ 80°).
 const MAX_SIDE: usize = 1000;
+/// Sky pixels further than this from an image's axis take nothing from it, degrees.
+const MAX_OFF_AXIS_DEG: f64 = 20.0;
 
 /// Noise correlation s² (pixels²) of a mosaic of images whose own is `scw_px2`: the images'
 /// correlation widened by the bilinear kernel (second moment 1/6 px² per axis, twice).
@@ -226,15 +228,27 @@ impl MosaicSum {
             .iter()
             .map(|i| (-0.5 / i.noise_correlation_px2).exp())
             .collect();
+        // Each image's axis, for a quick test that a pixel is far outside its field: most pixels
+        // of a wide mosaic are, and the exact off-axis angle (a few sines, cosines and an
+        // arctangent per pixel and image) was a tenth of a long request's time. The test only
+        // skips pixels the exact one would (a 0.01° margin beyond its 20°).
+        let axes: Vec<[f64; 3]> = images
+            .iter()
+            .map(|i| i.attitude.pointing().to_unit_vector())
+            .collect();
+        let far = (MAX_OFF_AXIS_DEG + 0.01).to_radians().cos();
         let rows: Vec<Vec<(f64, f64, f64)>> = (0..ny)
             .into_par_iter()
             .map(|r| {
                 (0..nx)
                     .map(|c| {
                         let s = projection.pixel_to_world(c as f64 + 1.0, r as f64 + 1.0);
+                        let v = s.to_unit_vector();
                         let (mut wsum, mut fsum, mut exp) = (0.0, 0.0, 0.0);
-                        for (img, &rho) in images.iter().zip(&rhos) {
-                            if img.attitude.off_axis_angle(&s) > 20.0 {
+                        for ((img, &rho), x) in images.iter().zip(&rhos).zip(&axes) {
+                            if v[0] * x[0] + v[1] * x[1] + v[2] * x[2] < far
+                                || img.attitude.off_axis_angle(&s) > MAX_OFF_AXIS_DEG
+                            {
                                 continue;
                             }
                             let Some((iy, iz)) = img.pixel(&s) else {

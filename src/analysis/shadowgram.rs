@@ -257,50 +257,57 @@ impl ShadowgramMaker {
         };
         let nb = self.bands.len();
         let (n_dety, n_detz) = self.calibration.geometry.detector().dim();
-        let mut counts = vec![vec![0u32; n_dety * n_detz]; bins.len() * nb];
-        // Per pixel, for the switched-off pixels: events flagged, and good events at any time.
-        let mut flagged = vec![0u32; n_dety * n_detz];
-        let mut good = vec![0u32; n_dety * n_detz];
-        let contiguous = self.bands.windows(2).all(|w| w[0].e2 <= w[1].e1);
-        for i in 0..events.len() {
-            let (y, z) = (usize::from(events.dety[i]), usize::from(events.detz[i]));
-            if y >= n_dety || z >= n_detz {
-                continue;
+        let npix = n_dety * n_detz;
+        // Per pixel, for the switched-off pixels: good events at any time, then flagged ones.
+        let mut tallies = vec![0u32; 2 * npix];
+        for ((&y, &z), &flag) in events
+            .dety
+            .iter()
+            .zip(&events.detz)
+            .zip(&events.select_flag)
+        {
+            let (y, z) = (usize::from(y), usize::from(z));
+            if y < n_dety && z < n_detz {
+                tallies[usize::from(flag != 0) * npix + y * n_detz + z] += 1;
             }
-            let pixel = y * n_detz + z;
-            if events.select_flag[i] != 0 {
-                flagged[pixel] += 1;
-                continue;
-            }
-            good[pixel] += 1;
-            let t = events.time[i];
-            if !events.gti.contains(t) {
-                continue;
-            }
-            let Some(b) = bins.iter().position(|(a, z)| t >= *a && t < *z) else {
-                continue;
-            };
-            let e = f64::from(events.energy[i]) * corr;
-            if contiguous {
-                // Sorted, non-overlapping bands: one binary search instead of a scan.
-                let k = self.bands.partition_point(|band| band.e1 <= e);
-                if k > 0 && e < self.bands[k - 1].e2 {
-                    counts[b * nb + k - 1][pixel] += 1;
+        }
+        let (good, flagged) = tallies.split_at(npix);
+        let tally = Tally {
+            events,
+            corr,
+            dims: (n_dety, n_detz),
+            lower: self.bands.iter().map(|b| b.e1).collect(),
+            upper: self.bands.iter().map(|b| b.e2).collect(),
+            contiguous: self.bands.windows(2).all(|w| w[0].e2 <= w[1].e1),
+        };
+        // Maps of (bin, band) one after the other.
+        let mut maps = vec![0u32; bins.len() * nb * npix];
+        match good_time_segments(&events.time, &events.gti, bins) {
+            // Time-ordered events, GTIs and bins: each bin's good time is a few index ranges.
+            Some(segments) => {
+                for (b, range) in segments {
+                    tally.add(&mut maps[b * nb * npix..(b + 1) * nb * npix], range);
                 }
-            } else {
-                for (k, band) in self.bands.iter().enumerate() {
-                    if e >= band.e1 && e < band.e2 {
-                        counts[b * nb + k][pixel] += 1;
+            }
+            // Otherwise event by event, as the definition says (the oracle of the ranges).
+            None => {
+                for (i, &t) in events.time.iter().enumerate() {
+                    if !events.gti.contains(t) {
+                        continue;
+                    }
+                    if let Some(b) = bins.iter().position(|(a, z)| t >= *a && t < *z) {
+                        tally.add(&mut maps[b * nb * npix..(b + 1) * nb * npix], i..i + 1);
                     }
                 }
             }
         }
+        let counts = maps.chunks(npix.max(1)).map(<[u32]>::to_vec).collect();
         // The pixels the events show dead (silent) or noisy: the efficiency map is the
         // calibration's with these switched off.
         let switched_off = switched_off_pixels(
             self.calibration.efficiency(t_mid),
-            &flagged,
-            &good,
+            flagged,
+            good,
             events.len(),
         );
         ScwCounts {
@@ -393,6 +400,115 @@ impl ShadowgramMaker {
 /// own, is dead (a live pixel would see none with probability below e⁻²⁰).
 const DEAD_PIXEL_MIN_MEAN_COUNTS: f64 = 20.0;
 
+/// Adds good events to the (band) maps of a time bin: what [`ShadowgramMaker::count`] does per
+/// event, kept apart from the loops that say which bin an event is in.
+struct Tally<'a> {
+    events: &'a EventList,
+    /// The energy correction of the events' scale.
+    corr: f64,
+    /// The detector's dimensions (DETY, DETZ).
+    dims: (usize, usize),
+    /// Each band's lower and upper edges.
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+    /// Sorted, non-overlapping bands: one binary search instead of a scan.
+    contiguous: bool,
+}
+
+impl Tally<'_> {
+    /// The good events of `range` that are on the detector into the map of their band (of
+    /// every band holding them, when bands overlap) among `maps` (one detector map per band, in
+    /// order).
+    fn add(&self, maps: &mut [u32], range: std::ops::Range<usize>) {
+        let ev = self.events;
+        let (n_dety, n_detz) = self.dims;
+        let npix = n_dety * n_detz;
+        let columns = ev.dety[range.clone()]
+            .iter()
+            .zip(&ev.detz[range.clone()])
+            .zip(&ev.select_flag[range.clone()])
+            .zip(&ev.energy[range]);
+        let events = columns.filter_map(|(((&y, &z), &flag), &energy)| {
+            let (y, z) = (usize::from(y), usize::from(z));
+            (flag == 0 && y < n_dety && z < n_detz)
+                .then(|| (y * n_detz + z, f64::from(energy) * self.corr))
+        });
+        match (
+            self.contiguous,
+            self.lower.as_slice(),
+            self.upper.as_slice(),
+        ) {
+            // One band (images, light curves): without a branch on it (about as many events
+            // are in as out), an event outside adds 0.
+            (_, &[e1], &[e2]) => {
+                for (pixel, e) in events {
+                    maps[pixel] += u32::from(e >= e1) & u32::from(e < e2);
+                }
+            }
+            // Sorted, non-overlapping bands: one binary search; outside every band adds 0 to
+            // the first map.
+            (true, lower, upper) => {
+                for (pixel, e) in events {
+                    let k = lower.partition_point(|&e1| e1 <= e);
+                    let band = k.saturating_sub(1);
+                    let inside = u32::from(k > 0) & u32::from(e < upper[band]);
+                    maps[band * npix * inside as usize + pixel] += inside;
+                }
+            }
+            (false, lower, upper) => {
+                for (pixel, e) in events {
+                    for (k, (&e1, &e2)) in lower.iter().zip(upper).enumerate() {
+                        if e >= e1 && e < e2 {
+                            maps[k * npix + pixel] += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The events of each time bin within the good time, as ranges of event indices (bin, range),
+/// when the event times are sorted and the GTIs and the bins are each sorted and disjoint;
+/// `None` otherwise. An event at `t` is in a range of bin `b` exactly when some GTI holds it
+/// (`start <= t < stop`) and `b` is the bin holding it (`a <= t < z`).
+fn good_time_segments(
+    time: &[f64],
+    gti: &Gti,
+    bins: &[(f64, f64)],
+) -> Option<Vec<(usize, std::ops::Range<usize>)>> {
+    // Each interval after the previous one's end, none reversed (NaN fails).
+    let ordered = |pairs: &[(f64, f64)]| {
+        let mut end = f64::NEG_INFINITY;
+        pairs.iter().all(|&(a, z)| {
+            let ok = a >= end && z >= a;
+            end = z;
+            ok
+        })
+    };
+    let gtis: Vec<(f64, f64)> = gti
+        .start
+        .iter()
+        .copied()
+        .zip(gti.stop.iter().copied())
+        .collect();
+    if !ordered(&gtis) || !ordered(bins) || !time.windows(2).all(|w| w[0] <= w[1]) {
+        return None;
+    }
+    let mut segments = Vec::new();
+    for (b, &(a, z)) in bins.iter().enumerate() {
+        for &(start, stop) in &gtis {
+            let (lo, hi) = (a.max(start), z.min(stop));
+            if lo < hi {
+                let first = time.partition_point(|&t| t < lo);
+                let end = time.partition_point(|&t| t < hi);
+                segments.push((b, first..end));
+            }
+        }
+    }
+    Some(segments)
+}
+
 /// The pixels to switch off in the calibration's map of live pixels `live`: the noisy pixels
 /// (many flagged events) and the pixels that recorded nothing in a ScW where every live pixel
 /// should have (pixels that died during the era, after the calibration's map was made); as
@@ -419,6 +535,41 @@ fn switched_off_pixels(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn good_time_segments_hold_the_events_the_definition_assigns() {
+        // Sorted times with repeats and events on the edges of GTIs and bins.
+        let mut time: Vec<f64> = (0..2000)
+            .map(|i| f64::from((i * 7919) % 1000) / 10.0)
+            .collect();
+        time.extend([10.0, 20.0, 35.0, 50.0, 99.9]);
+        time.sort_by(f64::total_cmp);
+        let gti = Gti {
+            start: vec![5.0, 20.0, 60.0],
+            stop: vec![15.0, 50.0, 60.0],
+        };
+        let bins = [(0.0, 10.0), (10.0, 35.0), (35.0, 35.0), (35.0, 90.0)];
+        let segments = good_time_segments(&time, &gti, &bins).expect("ordered input");
+        let mut assigned = vec![None; time.len()];
+        for (b, range) in segments {
+            for i in range {
+                assert!(assigned[i].is_none(), "event {i} in two segments");
+                assigned[i] = Some(b);
+            }
+        }
+        for (i, &t) in time.iter().enumerate() {
+            let expected = gti
+                .contains(t)
+                .then(|| bins.iter().position(|(a, z)| t >= *a && t < *z))
+                .flatten();
+            assert_eq!(assigned[i], expected, "event {i} at {t}");
+        }
+        // Unsorted events or overlapping bins: no segments (counted event by event).
+        let mut shuffled = time.clone();
+        shuffled.swap(3, 1500);
+        assert!(good_time_segments(&shuffled, &gti, &bins).is_none());
+        assert!(good_time_segments(&time, &gti, &[(0.0, 20.0), (10.0, 30.0)]).is_none());
+    }
 
     #[test]
     fn silent_and_noisy_pixels_are_switched_off() {
