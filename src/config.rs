@@ -28,7 +28,7 @@ pub const DEFAULT_SEED: u64 = 20_021_017;
 /// written by an older model are never mixed with a newer one: bump it with any change that
 /// alters an index row, an event or a calibration file. Defined with the settings because it
 /// names the simulated archive's directory; `oda::simulate::MODEL_VERSION` is the same.
-pub const SIMULATION_MODEL_VERSION: u32 = 2;
+pub const SIMULATION_MODEL_VERSION: u32 = 3;
 
 /// Where the Science Window data come from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -230,19 +230,30 @@ fn perturbed_instruments_move_crab_and_ngc_2110_results_by_the_expected_amounts(
         let shifts = shifts(t, &specs);
         check(t, &shifts, &mut report);
         // A gain off by its stated error (0.5 %) stays within the systematic error stated for it
-        // (docs/calibration.md): band fluxes ≲ 1 %. (The area's effect is linear: 1.5 % gives
-        // 1.5 %, as ±5 % gives ±5 %.)
-        for (spec, r, _) in &shifts.perturbed {
-            let ratio = r.flux / shifts.nominal.flux;
-            let d_gamma = r.gamma - shifts.nominal.gamma;
-            let covered = match spec.as_str() {
-                "gain=1.005" => (ratio - 1.0).abs() <= 0.01 && d_gamma.abs() <= 0.02,
-                _ => true,
+        // (docs/calibration.md): band fluxes ≲ 1 %, Γ ≲ 0.02. (The area's effect is linear: 1.5 %
+        // gives 1.5 %, as ±5 % gives ±5 %.) The statement is the model's shift (the noiseless
+        // truth through the perturbed instrument); `check` has shown each measured shift to agree
+        // with it. The measured shift itself is held to the bound only where the measurement
+        // resolves it: the Crab (tolerance 0.14 %), not NGC 2110, whose measured shift scatters
+        // about the model's by a tenth of its 11 % statistical error, ~1–2 % (probably the
+        // background events the gain moves across the band's edges): within 1 % in simulation
+        // model 2's realisation, 1.019 against the model's 1.004 in model 3's.
+        for (spec, r, model) in &shifts.perturbed {
+            if spec != "gain=1.005" {
+                continue;
+            }
+            let expected_ratio = model.flux / shifts.nominal_truth.flux;
+            let expected_d_gamma = model.gamma - shifts.nominal_truth.gamma;
+            let (ratio, d_gamma) = if t.name == CRAB.name {
+                (r.flux / shifts.nominal.flux, r.gamma - shifts.nominal.gamma)
+            } else {
+                (expected_ratio, expected_d_gamma)
             };
             assert!(
-                covered,
-                "{} {spec}: F ratio {ratio:.4}, ΔΓ {d_gamma:+.4}",
-                t.name
+                (ratio - 1.0).abs() <= 0.01 && d_gamma.abs() <= 0.02,
+                "{} {spec}: F ratio {ratio:.4}, ΔΓ {d_gamma:+.4}\n{}",
+                t.name,
+                report.join("\n")
             );
         }
     }

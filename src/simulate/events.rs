@@ -9,9 +9,8 @@
 //! the number drawn, and the threshold then thins them (a thinned Poisson process is Poisson).
 //! Times are quantised to the ISGRI time resolution of 2⁻¹⁴ s.
 
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::weighted::WeightedAliasIndex;
 use rand_distr::{Distribution, Poisson, StandardNormal};
 
 use super::background::Background;
@@ -19,6 +18,7 @@ use super::instrument::{
     detection_efficiency, efficiency_map, fwhm_kev, gain, threshold_efficiency, threshold_kev,
 };
 use super::pointing::PlannedScw;
+use super::sampling::{AliasTable, PiecewiseUniform, QuantileTable, unit_interval};
 use super::sky_model::{Component, SkyModel, SkySource};
 use crate::archive::{EnergyScale, EventList};
 use crate::config::Perturbation;
@@ -101,10 +101,16 @@ pub(crate) fn background_density(m: f64) -> f64 {
     Background::continuum(m) + lines
 }
 
-/// A sampler of energies from a tabulated density on log-spaced bins.
+/// A sampler of energies from a tabulated density on log-spaced bins, uniform within a bin (bins
+/// are 0.2 % wide, far below the resolution), by the inverse of its distribution function
+/// tabulated at 8192 quantiles ([`QuantileTable`]: one random draw and one 64 kB table). A draw's
+/// energy moves continuously with the density, so an instrument perturbed from its calibration
+/// (a gain changing the background's threshold shape) moves the nominal events' energies rather
+/// than reshuffling them: an alias table reassigned most background events to other bins under
+/// a 0.5 % gain change; the exact inverse with a guide table was 20 % slower (its tables missed
+/// the cache).
 pub(crate) struct EnergySampler {
-    edges: Vec<f64>,
-    alias: WeightedAliasIndex<f64>,
+    quantiles: QuantileTable,
     /// Integral of the density over the grid.
     pub(crate) total: f64,
 }
@@ -116,40 +122,55 @@ impl EnergySampler {
             .map(|w| density((w[0] * w[1]).sqrt()).max(0.0) * (w[1] - w[0]))
             .collect();
         let total: f64 = weights.iter().sum();
-        if !(total > 0.0 && total.is_finite()) {
-            return None;
-        }
-        let alias = WeightedAliasIndex::new(weights).ok()?;
+        let intervals = edges.windows(2).map(|w| (w[0], w[1] - w[0])).collect();
+        let bins = PiecewiseUniform::new(intervals, &weights)?;
         Some(EnergySampler {
-            edges,
-            alias,
+            quantiles: QuantileTable::new(&bins, 13),
             total,
         })
     }
 
+    #[inline(always)]
     pub(crate) fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
-        let i = self.alias.sample(rng);
-        // Bins are 0.2 % wide, far below the resolution: uniform within a bin is exact enough.
-        let (a, b) = (self.edges[i], self.edges[i + 1]);
-        a + (b - a) * rng.random::<f64>()
+        self.quantiles.pick(rng.next_u64())
     }
 }
 
-/// Maps uniform draws to times within the GTIs, optionally weighted by a light curve.
+/// Maps uniform draws to times within the GTIs, optionally weighted by a light curve: one
+/// random draw per time.
 pub(crate) struct TimeSampler {
-    /// (start offset s from TSTART, length s) of each slice.
-    slices: Vec<(f64, f64)>,
-    alias: Option<WeightedAliasIndex<f64>>,
+    /// Seconds since TSTART, uniform within each slice of the good time (weighted by the
+    /// light curve's level in it); `None` when no slice has any weight.
+    slices: Option<PiecewiseUniform>,
+    /// The one slice (start, length) when there is only one: no table to look up.
+    single: Option<(f64, f64)>,
     /// ∫ level dt over the good time, s.
     pub(crate) weighted_time: f64,
 }
 
 impl TimeSampler {
-    pub(crate) fn new(p: &PlannedScw, level: Option<&dyn Fn(f64) -> f64>) -> TimeSampler {
+    /// Times within the good time of `p`, weighted by `level` (IJD → relative level) if given,
+    /// for events stamped in whole ticks of `tick_s` seconds (a power of two: the stamps are
+    /// then exact) as `TSTART + tick × tick_s`.
+    pub(crate) fn new(
+        p: &PlannedScw,
+        level: Option<&dyn Fn(f64) -> f64>,
+        tick_s: f64,
+    ) -> TimeSampler {
         let t0 = p.scw.tstart;
         let mut slices = Vec::new();
         for (a, b) in &p.gti {
-            let (sa, sb) = ((a - t0) * SECONDS_PER_DAY, (b - t0) * SECONDS_PER_DAY);
+            // Each GTI in whole ticks: from the first tick stamped at or after its start to the
+            // last stamped before its stop, so that no event's stamp falls outside it (a time
+            // drawn just after a start that is not on a tick would be stamped just before it).
+            let (first, end) = (
+                first_tick_from(t0, *a, tick_s),
+                first_tick_from(t0, *b, tick_s),
+            );
+            let (sa, sb) = (first as f64 * tick_s, end as f64 * tick_s);
+            if sb <= sa {
+                continue;
+            }
             match level {
                 None => slices.push((sa, sb - sa)),
                 Some(_) => {
@@ -170,20 +191,42 @@ impl TimeSampler {
             })
             .collect();
         let weighted_time = weights.iter().sum();
-        let alias = WeightedAliasIndex::new(weights).ok();
+        let single = match (slices.as_slice(), weights.as_slice()) {
+            ([slice], [w]) if *w > 0.0 => Some(*slice),
+            _ => None,
+        };
         TimeSampler {
-            slices,
-            alias,
+            slices: PiecewiseUniform::new(slices, &weights),
+            single,
             weighted_time,
         }
     }
 
     /// Seconds since TSTART.
+    #[inline(always)]
     pub(crate) fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
-        let i = self.alias.as_ref().map_or(0, |a| a.sample(rng));
-        let (s, len) = self.slices[i];
-        s + len * rng.random::<f64>()
+        let u = unit_interval(rng.next_u64());
+        match (self.single, &self.slices) {
+            (Some((start, length)), _) => start + length * u,
+            (None, Some(slices)) => slices.at(u),
+            (None, None) => 0.0,
+        }
     }
+}
+
+/// The first tick (of `tick_s` seconds from `t0`, IJD) whose stamp `t0 + tick × tick_s`, computed as
+/// the event lists compute it, is not before `t` (IJD).
+fn first_tick_from(t0: f64, t: f64, tick_s: f64) -> u64 {
+    let tick_days = tick_s / SECONDS_PER_DAY;
+    let stamp = |k: u64| t0 + k as f64 * tick_days;
+    let mut k = ((t - t0) / tick_days).ceil().max(0.0) as u64;
+    while stamp(k) < t {
+        k += 1;
+    }
+    while k > 0 && stamp(k - 1) >= t {
+        k -= 1;
+    }
+    k
 }
 
 /// One event under construction (12 bytes: sorted by moving whole records).
@@ -196,13 +239,40 @@ struct Event {
     flag: u8,
 }
 
-/// Events under construction.
-#[derive(Default)]
+/// Events under construction, and a second buffer of the same size for sorting them.
 struct Columns {
     events: Vec<Event>,
+    spare: Vec<Event>,
 }
 
+thread_local! {
+    /// The two event buffers of this thread's last Science Window, reused by the next: with a
+    /// fresh ~50 MB pair per ScW, the kernel's page faults and page clearing took ~10 % of
+    /// generating it.
+    static BUFFERS: std::cell::RefCell<(Vec<Event>, Vec<Event>)> = Default::default();
+}
+
+/// Buffers larger than this are not kept for the next Science Window (bytes).
+const KEEP_BUFFERS_BELOW: usize = 256 << 20;
+
 impl Columns {
+    /// Empty buffers, those of the thread's previous Science Window if it kept them.
+    fn new() -> Columns {
+        let (mut events, mut spare) = BUFFERS.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        events.clear();
+        spare.clear();
+        Columns { events, spare }
+    }
+
+    /// Gives the buffers back to the thread for its next Science Window.
+    fn recycle(self) {
+        if self.events.capacity().max(self.spare.capacity()) * size_of::<Event>()
+            < KEEP_BUFFERS_BELOW
+        {
+            BUFFERS.with(|b| *b.borrow_mut() = (self.events, self.spare));
+        }
+    }
+
     fn push(&mut self, seconds: f64, energy: f64, pixel: usize, flag: u8) {
         self.events.push(Event {
             tick: (seconds / TIME_RESOLUTION_S) as u32,
@@ -219,12 +289,13 @@ impl Columns {
 /// CPU caches. A plain
 /// LSD sort over the whole list (11 bits per pass, 2048 destinations) spent most of its time
 /// in cache and TLB misses: ~15 % of generating a ScW.
-fn sort_by_tick(events: &mut Vec<Event>) {
+fn sort_by_tick(events: &mut Vec<Event>, spare: &mut Vec<Event>) {
     let max = events.iter().map(|e| e.tick).max().unwrap_or(0);
     let bits = 32 - max.leading_zeros();
+    spare.clear();
+    spare.resize(events.len(), Event::default());
     if bits <= 8 {
-        let mut scratch = vec![Event::default(); events.len()];
-        lsd_sort(events, &mut scratch, bits);
+        lsd_sort(events, spare, bits);
         return;
     }
     let top = bits - 8;
@@ -236,7 +307,7 @@ fn sort_by_tick(events: &mut Vec<Event>) {
         counts[d + 1] += counts[d];
     }
     let starts = counts;
-    let mut sorted = vec![Event::default(); events.len()];
+    let sorted = spare;
     for e in events.iter() {
         let d = (e.tick >> top) as usize;
         sorted[counts[d]] = *e;
@@ -247,7 +318,7 @@ fn sort_by_tick(events: &mut Vec<Event>) {
         let (a, b) = (starts[d], starts[d + 1]);
         lsd_sort(&mut sorted[a..b], &mut events[a..b], top);
     }
-    *events = sorted;
+    std::mem::swap(events, sorted);
 }
 
 /// Stable LSD radix sort of `events` by the low `bits` bits of their ticks, in as few passes of
@@ -332,7 +403,7 @@ pub(crate) fn generate(
     perturbation: &Perturbation,
 ) -> EventList {
     let c = ScwConditions::of(p, perturbation);
-    let mut cols = Columns::default();
+    let mut cols = Columns::new();
     let live = c.ontime * c.live_fraction;
 
     // Background: spatial template on live pixels, spectrum thinned by the threshold.
@@ -350,18 +421,21 @@ pub(crate) fn generate(
         let sampler = EnergySampler::new(edges, |m| {
             background_density(m) * threshold_efficiency(m * c.gain, c.threshold)
         });
-        let times = TimeSampler::new(p, None);
+        let times = TimeSampler::new(p, None, TIME_RESOLUTION_S);
         // A perturbed background shape: extra events, a fraction of the nominal ones, on a
         // ramp across the detector (nothing at DETY = 0), from a stream of their own. Built
         // only when asked for (an all-zero ramp has no sampler, and so no events).
         let ramp_events = (perturbation.background_ramp > 0.0)
             .then(|| {
                 let ramp = weights.iter().enumerate();
-                WeightedAliasIndex::new(ramp.map(|(i, w)| w * (i / N_DETZ) as f64).collect()).ok()
+                let ramp: Vec<f64> = ramp.map(|(i, w)| w * (i / N_DETZ) as f64).collect();
+                AliasTable::new(&ramp)
             })
             .flatten();
-        if let (Some(sampler), Ok(pixels)) = (sampler, WeightedAliasIndex::new(weights)) {
+        if let (Some(sampler), Some(pixels)) = (sampler, AliasTable::new(&weights)) {
             let n = poisson(&mut rng, sampler.total * level * live_pixels * live);
+            // Most of the events are background: room for them and the sources' at once.
+            cols.events.reserve(n as usize + n as usize / 4);
             for _ in 0..n {
                 let m = sampler.sample(&mut rng);
                 cols.push(
@@ -402,7 +476,7 @@ pub(crate) fn generate(
         if lit_sum <= 0.0 {
             continue;
         }
-        let Ok(pixels) = WeightedAliasIndex::new(lit.iter().copied().collect()) else {
+        let Some(pixels) = AliasTable::new(&lit.iter().copied().collect::<Vec<f64>>()) else {
             continue;
         };
         for (ci, comp) in source.components.iter().enumerate() {
@@ -438,7 +512,7 @@ pub(crate) fn generate(
 #[derive(Clone, Copy)]
 struct Draw<'a> {
     lit_sum: f64,
-    pixels: &'a WeightedAliasIndex<f64>,
+    pixels: &'a AliasTable,
     share: f64,
 }
 
@@ -462,9 +536,9 @@ fn add_component(
     let lc = &comp.light_curve;
     let level_fn = |t: f64| lc.at(t);
     let times = if lc.is_variable_on(span) {
-        TimeSampler::new(p, Some(&level_fn))
+        TimeSampler::new(p, Some(&level_fn), TIME_RESOLUTION_S)
     } else {
-        let mut ts = TimeSampler::new(p, None);
+        let mut ts = TimeSampler::new(p, None, TIME_RESOLUTION_S);
         ts.weighted_time *= lc.at(c.t_mid.ijd());
         ts
     };
@@ -511,7 +585,7 @@ fn add_component(
 
 /// Noisy pixels (flag 2) and short spurious bursts on one module (flag 1).
 fn add_flagged_events(rng: &mut ChaCha8Rng, c: &ScwConditions, p: &PlannedScw, cols: &mut Columns) {
-    let times = TimeSampler::new(p, None);
+    let times = TimeSampler::new(p, None, TIME_RESOLUTION_S);
     for &(y, z, rate) in &p.noisy_pixels {
         let (y, z) = (usize::from(y), usize::from(z));
         if is_gap(y, z) || c.efficiency[[y, z]] == 0.0 {
@@ -543,21 +617,35 @@ fn add_flagged_events(rng: &mut ChaCha8Rng, c: &ScwConditions, p: &PlannedScw, c
 
 /// Sorts by time and builds the event list.
 fn finish(p: &PlannedScw, mut cols: Columns) -> EventList {
-    sort_by_tick(&mut cols.events);
+    sort_by_tick(&mut cols.events, &mut cols.spare);
     let ev = &cols.events;
     let tick_days = TIME_RESOLUTION_S / SECONDS_PER_DAY;
-    EventList {
+    // One pass over the sorted events fills the five columns.
+    let n = ev.len();
+    let (mut time, mut energy) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut dety, mut detz, mut select_flag) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for e in ev {
+        time.push(p.scw.tstart + f64::from(e.tick) * tick_days);
+        energy.push(e.energy);
+        dety.push(e.dety);
+        detz.push(e.detz);
+        select_flag.push(e.flag);
+    }
+    let list = EventList {
         header: p.header(p.deadc, EnergyScale::Nominal),
         gti: p.gti_table(),
-        time: ev
-            .iter()
-            .map(|e| p.scw.tstart + f64::from(e.tick) * tick_days)
-            .collect(),
-        energy: ev.iter().map(|e| e.energy).collect(),
-        dety: ev.iter().map(|e| e.dety).collect(),
-        detz: ev.iter().map(|e| e.detz).collect(),
-        select_flag: ev.iter().map(|e| e.flag).collect(),
-    }
+        time,
+        energy,
+        dety,
+        detz,
+        select_flag,
+    };
+    cols.recycle();
+    list
 }
 
 #[cfg(test)]
@@ -577,7 +665,7 @@ mod tests {
                 .collect();
             let mut expected: Vec<(u32, f32)> = events.iter().map(|e| (e.tick, e.energy)).collect();
             expected.sort_by_key(|e| e.0); // stable: equal ticks keep input order
-            sort_by_tick(&mut events);
+            sort_by_tick(&mut events, &mut Vec::new());
             let got: Vec<(u32, f32)> = events.iter().map(|e| (e.tick, e.energy)).collect();
             assert_eq!(got, expected);
         }

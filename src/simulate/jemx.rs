@@ -9,11 +9,11 @@
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::weighted::WeightedAliasIndex;
-use rand_distr::{Distribution, StandardNormal};
+use rand_distr::StandardNormal;
 
 use super::events::{EnergySampler, TimeSampler, log_edges, poisson, stream};
 use super::pointing::PlannedScw;
+use super::sampling::AliasTable;
 use super::sky_model::{SkyModel, SkySource};
 use crate::archive::{EnergyScale, JemxEvents};
 use crate::instrument::jemx::{
@@ -24,7 +24,7 @@ use crate::instrument::spiacs;
 use crate::time::{SECONDS_PER_DAY, Time};
 
 /// Version of the JEM-X event model: changes whenever the same seed would give other events.
-pub const JEMX_MODEL_VERSION: &str = "1";
+pub const JEMX_MODEL_VERSION: &str = "2";
 /// Whole-detector background, counts/s in 3–35 keV at the solar-cycle mean (*assumed* within
 /// the cited "< 50 counts/s outside solar events"; ≈ 7 counts/s fall in a source's region).
 pub const BACKGROUND_RATE: f64 = 40.0;
@@ -125,7 +125,7 @@ pub(crate) fn generate_jemx(
     // sampler in true energy, time sampler, stream purpose).
     struct Part {
         photons: f64,
-        cells: WeightedAliasIndex<f64>,
+        cells: AliasTable,
         energies: EnergySampler,
         times: TimeSampler,
         purpose: u64,
@@ -136,14 +136,14 @@ pub(crate) fn generate_jemx(
     let mean_level = 0.5 * (1.16e5 + 9.1e4);
     let level = spiacs::quiet_background_rate(Time::from_ijd_unchecked(t_mid)) / mean_level
         * p.background_scale;
-    if let (Some(energies), Ok(cells)) = (
+    if let (Some(energies), Some(cells)) = (
         EnergySampler::new(log_edges(ENERGY_KEV.0, ENERGY_KEV.1, N_ENERGY_BINS), |_| {
             // Flat in energy (*assumed*), normalised to BACKGROUND_RATE in 3–35 keV.
             BACKGROUND_RATE / 32.0
         }),
-        WeightedAliasIndex::new(layout.iter().copied().collect()),
+        AliasTable::new(&layout.iter().copied().collect::<Vec<f64>>()),
     ) {
-        let times = TimeSampler::new(p, None);
+        let times = TimeSampler::new(p, None, TIME_RESOLUTION_S);
         parts.push(Part {
             photons: energies.total * level * times.weighted_time,
             cells,
@@ -165,16 +165,16 @@ pub(crate) fn generate_jemx(
         if v <= 0.0 {
             continue;
         }
-        let Ok(cells) = WeightedAliasIndex::new(lit.iter().copied().collect()) else {
+        let Some(cells) = AliasTable::new(&lit.iter().copied().collect::<Vec<f64>>()) else {
             continue;
         };
         for (ci, comp) in source.components.iter().enumerate() {
             let lc = &comp.light_curve;
             let level_fn = |t: f64| lc.at(t);
             let times = if lc.is_variable_on(p.scw.telapse) {
-                TimeSampler::new(p, Some(&level_fn))
+                TimeSampler::new(p, Some(&level_fn), TIME_RESOLUTION_S)
             } else {
-                let mut ts = TimeSampler::new(p, None);
+                let mut ts = TimeSampler::new(p, None, TIME_RESOLUTION_S);
                 ts.weighted_time *= lc.at(t_mid);
                 ts
             };

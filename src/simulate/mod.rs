@@ -27,6 +27,7 @@ mod events;
 pub mod instrument;
 mod jemx;
 mod pointing;
+mod sampling;
 mod sky_file;
 mod sky_model;
 pub mod spiacs;
