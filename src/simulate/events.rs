@@ -142,8 +142,6 @@ pub(crate) struct TimeSampler {
     /// Seconds since TSTART, uniform within each slice of the good time (weighted by the
     /// light curve's level in it); `None` when no slice has any weight.
     slices: Option<PiecewiseUniform>,
-    /// The one slice (start, length) when there is only one: no table to look up.
-    single: Option<(f64, f64)>,
     /// ∫ level dt over the good time, s.
     pub(crate) weighted_time: f64,
 }
@@ -191,13 +189,8 @@ impl TimeSampler {
             })
             .collect();
         let weighted_time = weights.iter().sum();
-        let single = match (slices.as_slice(), weights.as_slice()) {
-            ([slice], [w]) if *w > 0.0 => Some(*slice),
-            _ => None,
-        };
         TimeSampler {
             slices: PiecewiseUniform::new(slices, &weights),
-            single,
             weighted_time,
         }
     }
@@ -206,11 +199,7 @@ impl TimeSampler {
     #[inline(always)]
     pub(crate) fn sample(&self, rng: &mut ChaCha8Rng) -> f64 {
         let u = unit_interval(rng.next_u64());
-        match (self.single, &self.slices) {
-            (Some((start, length)), _) => start + length * u,
-            (None, Some(slices)) => slices.at(u),
-            (None, None) => 0.0,
-        }
+        self.slices.as_ref().map_or(0.0, |s| s.at(u))
     }
 }
 

@@ -299,14 +299,17 @@ mod tests {
         }
     }
 
+    /// `n` log-spaced bins (start, width) from 15 to 1000 keV, as the generator's spectra have.
+    fn log_bins(n: usize) -> Vec<(f64, f64)> {
+        let edges = crate::simulate::events::log_edges(15.0, 1000.0, n);
+        edges.windows(2).map(|w| (w[0], w[1] - w[0])).collect()
+    }
+
     #[test]
     fn quantile_tables_follow_the_distribution_function() {
         // A power law on log-spaced bins from 15 to 1000 keV: probable bins at low energies
         // (steps inside one bin: exact), a far tail of improbable ones (steps spanning several).
-        let edges: Vec<f64> = (0..=3000)
-            .map(|i| 15.0 * (1000.0f64 / 15.0).powf(i as f64 / 3000.0))
-            .collect();
-        let bins: Vec<(f64, f64)> = edges.windows(2).map(|w| (w[0], w[1] - w[0])).collect();
+        let bins = log_bins(3000);
         let weights: Vec<f64> = bins
             .iter()
             .map(|&(a, w)| w * (a + 0.5 * w).powf(-2.1))
@@ -352,10 +355,7 @@ mod tests {
     #[test]
     fn the_piecewise_sampler_inverts_the_distribution_function() {
         // Log-spaced contiguous bins with a power law and a line, and separate slices with gaps.
-        let edges: Vec<f64> = (0..=300)
-            .map(|i| 15.0 * (1000.0f64 / 15.0).powf(i as f64 / 300.0))
-            .collect();
-        let bins: Vec<(f64, f64)> = edges.windows(2).map(|w| (w[0], w[1] - w[0])).collect();
+        let bins = log_bins(300);
         let spectrum: Vec<f64> = bins
             .iter()
             .map(|&(a, w)| {
